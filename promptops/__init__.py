@@ -1,0 +1,71 @@
+"""promptops: prompts as versioned, tested software.
+
+The public API is re-exported here lazily, so that ``import promptops`` (and
+``promptops --help``) stays fast: each name is imported on first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "AssertionContext": "promptops.assertions",
+    "AssertionResult": "promptops.assertions",
+    "AssertionSpec": "promptops.assertions",
+    "evaluate_assertion": "promptops.assertions",
+    "register_assertion": "promptops.assertions",
+    "Project": "promptops.config",
+    "ProjectConfig": "promptops.config",
+    "ResolvedModel": "promptops.config",
+    "load_project": "promptops.config",
+    "ConfigError": "promptops.errors",
+    "PromptError": "promptops.errors",
+    "PromptOpsError": "promptops.errors",
+    "ProviderError": "promptops.errors",
+    "SuiteError": "promptops.errors",
+    "UsageError": "promptops.errors",
+    "Message": "promptops.prompts",
+    "Prompt": "promptops.prompts",
+    "load_prompt": "promptops.prompts",
+    "CaseVerdict": "promptops.results",
+    "RunMeta": "promptops.results",
+    "RunSummary": "promptops.results",
+    "SampleResult": "promptops.results",
+    "Plan": "promptops.runner",
+    "RunOptions": "promptops.runner",
+    "build_plan": "promptops.runner",
+    "run_plan": "promptops.runner",
+    "Case": "promptops.suites",
+    "Suite": "promptops.suites",
+    "load_suite": "promptops.suites",
+    "load_suites": "promptops.suites",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+if TYPE_CHECKING:
+    from promptops.assertions import (
+        AssertionContext,
+        AssertionResult,
+        AssertionSpec,
+        evaluate_assertion,
+        register_assertion,
+    )
+    from promptops.config import Project, ProjectConfig, ResolvedModel, load_project
+    from promptops.errors import ConfigError, PromptError, PromptOpsError, ProviderError, SuiteError, UsageError
+    from promptops.prompts import Message, Prompt, load_prompt
+    from promptops.results import CaseVerdict, RunMeta, RunSummary, SampleResult
+    from promptops.runner import Plan, RunOptions, build_plan, run_plan
+    from promptops.suites import Case, Suite, load_suite, load_suites
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'promptops' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

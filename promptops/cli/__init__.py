@@ -1,0 +1,55 @@
+"""The ``promptops`` command line: thin click commands over the core functions.
+
+Imports of the core happen inside each command so that ``promptops --help``
+stays fast; litellm in particular is only imported when a model is called.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from promptops import __version__
+from promptops.errors import PromptOpsError
+
+
+class PromptOpsGroup(click.Group):
+    """Turns every ``PromptOpsError`` into one clean message and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PromptOpsError as exc:
+            if os.environ.get("PROMPTOPS_DEBUG") == "1":
+                raise
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=PromptOpsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="promptops")
+def cli() -> None:
+    """Prompts as versioned, tested software.
+
+    Run golden test suites against models, flag drift, and gate merges on the
+    verdict. Exit codes: 0 ok, 1 tests failed, 2 invalid input, 3 infrastructure
+    error (provider unreachable).
+    """
+
+
+def _register() -> None:
+    from promptops.cli import init, render, test
+
+    for module in (init, render, test):
+        cli.add_command(module.command)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(cli.main(prog_name="promptops"))

@@ -1,0 +1,41 @@
+"""Options shared by several commands, defined once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def model_option(f: F) -> F:
+    return click.option(
+        "-m", "--model", "models", multiple=True, metavar="MODEL",
+        help="Model alias or litellm id; repeat for several. Replaces the suites' own models.",
+    )(f)
+
+
+def format_option(choices: tuple[str, ...]) -> Callable[[F], F]:
+    def decorate(f: F) -> F:
+        return click.option(
+            "--format", "fmt", type=click.Choice(choices), default="text", show_default=True,
+            help="Report format: printed, or written to --output.",
+        )(f)
+
+    return decorate
+
+
+def output_option(f: F) -> F:
+    return click.option(
+        "-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+        help="Write the report in --format to this file (the text summary still prints).",
+    )(f)
+
+
+def var_option(f: F) -> F:
+    return click.option(
+        "--var", "variables", multiple=True, metavar="KEY=VALUE",
+        help="Template variable; the value is read as YAML (lists, numbers). Repeatable.",
+    )(f)

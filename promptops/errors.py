@@ -1,0 +1,58 @@
+"""One error hierarchy for everything a user can fix.
+
+Every ``PromptOpsError`` is turned into one clean message and an exit code by
+the CLI (``promptops.cli.main``); anything else is a bug and shows a traceback.
+Set ``PROMPTOPS_DEBUG=1`` to re-raise even user errors with their traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_INFRA = 3
+
+
+class PromptOpsError(Exception):
+    """A problem the user can fix; carries the file and line it comes from."""
+
+    exit_code = EXIT_INVALID
+
+    def __init__(self, message: str, *, file: str | Path | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = str(file) if file is not None else None
+        self.line = line
+
+    def location(self) -> str:
+        if self.file is None:
+            return ""
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    def __str__(self) -> str:
+        where = self.location()
+        return f"{where}: {self.message}" if where else self.message
+
+
+class ConfigError(PromptOpsError):
+    """promptops.yaml is missing or invalid, or a model alias is unknown."""
+
+
+class PromptError(PromptOpsError):
+    """A prompt file is invalid or failed to render."""
+
+
+class SuiteError(PromptOpsError):
+    """A suite file is invalid."""
+
+
+class UsageError(PromptOpsError):
+    """A command was called with options that do not fit together."""
+
+
+class ProviderError(PromptOpsError):
+    """A provider could not be reached at all; no verdict is possible."""
+
+    exit_code = EXIT_INFRA

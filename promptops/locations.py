@@ -1,0 +1,147 @@
+"""YAML loading that remembers where every key and list item came from.
+
+Suites, config and front matter are validated by pydantic; when validation
+fails, the error's location path is walked through the loaded data to find the
+line of the offending key, so each message names the file and line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from promptops.errors import PromptOpsError
+
+
+class LineDict(dict[Any, Any]):
+    """A mapping that knows its own line and the line of each key (1-based)."""
+
+    line: int = 0
+    key_lines: dict[Any, int]
+
+
+class LineList(list[Any]):
+    """A sequence that knows its own line and the line of each item (1-based)."""
+
+    line: int = 0
+    item_lines: list[int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
+    loader.flatten_mapping(node)
+    result = LineDict()
+    result.line = node.start_mark.line + 1
+    result.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in result.key_lines:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineList:
+    result = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    result.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return result
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)  # type: ignore[arg-type]
+
+
+def load_yaml(text: str, *, file: str | Path, error: type[PromptOpsError], line_offset: int = 0) -> Any:
+    """Parse YAML, keeping line numbers; a syntax error becomes ``error`` with file:line."""
+    try:
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 + line_offset if mark else None
+        problem = exc.problem or str(exc)
+        raise error(f"invalid YAML: {problem}", file=file, line=line) from None
+    except yaml.YAMLError as exc:
+        raise error(f"invalid YAML: {exc}", file=file) from None
+    if line_offset:
+        _shift_lines(data, line_offset)
+    return data
+
+
+def _shift_lines(data: Any, offset: int) -> None:
+    if isinstance(data, LineDict):
+        data.line += offset
+        data.key_lines = {k: v + offset for k, v in data.key_lines.items()}
+        for value in data.values():
+            _shift_lines(value, offset)
+    elif isinstance(data, LineList):
+        data.line += offset
+        data.item_lines = [v + offset for v in data.item_lines]
+        for value in data:
+            _shift_lines(value, offset)
+
+
+def line_of(data: Any, path: tuple[Any, ...]) -> int | None:
+    """Line of the deepest node of ``path`` found in ``data``.
+
+    Parts that are not keys of the current node (pydantic's union member tags,
+    a key that is missing) are skipped rather than ending the walk.
+    """
+    line = getattr(data, "line", None) or None
+    node = data
+    for part in path:
+        if isinstance(node, LineDict) and part in node:
+            line = node.key_lines.get(part, line)
+            node = node[part]
+        elif isinstance(node, LineList) and isinstance(part, int) and 0 <= part < len(node):
+            line = node.item_lines[part]
+            node = node[part]
+    return line
+
+
+def _readable_path(data: Any, path: tuple[Any, ...]) -> list[str]:
+    parts: list[str] = []
+    node = data
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif part is not path[-1]:
+            continue  # a union member tag, not a key
+        parts.append(f"[{part}]" if isinstance(part, int) else str(part))
+    return parts
+
+
+def describe_validation_error(
+    exc: ValidationError,
+    data: Any,
+    *,
+    file: str | Path,
+    error: type[PromptOpsError],
+    prefix: tuple[Any, ...] = (),
+) -> PromptOpsError:
+    """The first pydantic error as one user-facing message with file and line."""
+    first = exc.errors()[0]
+    loc = prefix + tuple(first["loc"])
+    parts = _readable_path(data, loc)
+    where = ".".join(parts).replace(".[", "[") or "top level"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        parent = ".".join(parts[:-1]).replace(".[", "[")
+        message = f"unknown key {parts[-1]!r}" + (f" in {parent}" if parent else "")
+    elif kind == "missing":
+        message = f"missing required key {where!r}"
+    else:
+        msg = str(first["msg"])
+        message = f"{where}: {msg[0].lower() + msg[1:] if msg else msg}"
+    return error(message, file=file, line=line_of(data, loc))

@@ -1,0 +1,435 @@
+"""Prompt files: YAML front matter plus a sandboxed Jinja body with role blocks.
+
+A prompt ``support/triage`` is the file ``prompts/support/triage.j2``. Files and
+folders starting with ``_`` are partials, included by prompts. Rendering uses a
+sandboxed environment with strict undefined variables: a template cannot read
+files, import or run code, and every variable it uses must be a declared input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import jinja2
+from jinja2 import meta, nodes
+from jinja2.ext import Extension
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from promptops.errors import PromptError
+from promptops.locations import describe_validation_error, load_yaml
+
+PROMPT_SUFFIX = ".j2"
+ROLES = ("system", "user", "assistant")
+Role = Literal["system", "user", "assistant"]
+
+_SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
+)
+_ROLE_START = "\x1eROLE:"
+_ROLE_SEP = "\x1f"
+_ROLE_END = "\x1eEND\x1e"
+
+
+class InputSpec(BaseModel):
+    """A declared template input."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    required: bool | None = None
+    """Whether a value must be given; by default an input is required unless it has a default."""
+    default: Any = None
+    """Value used when none is given."""
+    description: str | None = None
+
+    @property
+    def is_required(self) -> bool:
+        if self.required is not None:
+            return self.required
+        return "default" not in self.model_fields_set
+
+
+class FrontMatter(BaseModel):
+    """The YAML block between ``---`` lines at the top of a prompt file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str
+    """Semantic version of the prompt, bumped whenever its text changes."""
+    description: str | None = None
+    model: str | None = None
+    """Model alias this prompt is meant for (used when a suite names none)."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Call parameters, layered over the project's and alias's params."""
+    inputs: dict[str, InputSpec | None] = Field(default_factory=dict)
+    """Declared variables; only these are visible to the template."""
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _semver(cls, value: Any) -> str:
+        text = str(value)
+        if not _SEMVER.match(text):
+            raise ValueError(f"version {text!r} is not a semantic version like 1.2.0")
+        return text
+
+    def input_specs(self) -> dict[str, InputSpec]:
+        return {name: spec or InputSpec() for name, spec in self.inputs.items()}
+
+
+def semver_key(version: str) -> tuple[int, int, int, int, str]:
+    """Sort key for semantic versions (a pre-release sorts before its release)."""
+    match = _SEMVER.match(version)
+    if not match:
+        raise ValueError(f"not a semantic version: {version!r}")
+    pre = version.split("+", 1)[0].partition("-")[2]
+    return (int(match[1]), int(match[2]), int(match[3]), 0 if pre else 1, pre)
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+class PromptSource:
+    """Where prompt files are read from: a folder, or (for versions) a git tree."""
+
+    def read(self, name: str) -> str | None:
+        """Text of the file at ``name`` (relative to the prompts folder), or None."""
+        raise NotImplementedError
+
+    def names(self) -> list[str]:
+        """Relative paths of all template files."""
+        raise NotImplementedError
+
+    def display(self, name: str) -> str:
+        """How to show the file's path in messages."""
+        return name
+
+
+class FolderSource(PromptSource):
+    """Prompt files in the working tree."""
+
+    def __init__(self, folder: Path, display_root: Path | None = None) -> None:
+        self.folder = folder
+        self.display_root = display_root
+
+    def read(self, name: str) -> str | None:
+        path = self.folder / name
+        if not path.is_file():
+            return None
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PromptError(f"cannot read prompt file: {exc}", file=self.display(name)) from None
+
+    def names(self) -> list[str]:
+        if not self.folder.is_dir():
+            return []
+        return sorted(p.relative_to(self.folder).as_posix() for p in self.folder.rglob(f"*{PROMPT_SUFFIX}"))
+
+    def display(self, name: str) -> str:
+        path = self.folder / name
+        if self.display_root is not None:
+            try:
+                return path.relative_to(self.display_root).as_posix()
+            except ValueError:
+                pass
+        return str(path)
+
+
+@dataclass(frozen=True)
+class SplitFile:
+    front_matter: str | None
+    body: str
+    body_line: int
+    """1-based line in the file where the body starts."""
+
+
+def split_front_matter(text: str) -> SplitFile:
+    """Separate the ``---`` delimited front matter from the body."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].rstrip("\r\n") != "---":
+        return SplitFile(None, text, 1)
+    for index in range(1, len(lines)):
+        if lines[index].rstrip("\r\n") in ("---", "..."):
+            return SplitFile("".join(lines[1:index]), "".join(lines[index + 1 :]), index + 2)
+    return SplitFile(None, text, 1)
+
+
+def is_partial(name: str) -> bool:
+    return any(part.startswith("_") for part in name.split("/"))
+
+
+def prompt_name(relpath: str) -> str:
+    return relpath[: -len(PROMPT_SUFFIX)] if relpath.endswith(PROMPT_SUFFIX) else relpath
+
+
+class _RoleExtension(Extension):
+    """``{% role "system" %}...{% endrole %}`` marks one chat message."""
+
+    tags = {"role"}
+
+    def parse(self, parser: jinja2.parser.Parser) -> nodes.Node:
+        lineno = next(parser.stream).lineno
+        role = parser.parse_expression()
+        body = parser.parse_statements(("name:endrole",), drop_needle=True)
+        call = self.call_method("_render_role", [role, nodes.Const(lineno)])
+        return nodes.CallBlock(call, [], [], body).set_lineno(lineno)
+
+    def _render_role(self, role: Any, lineno: int, caller: Callable[[], str]) -> str:
+        if role not in ROLES:
+            raise jinja2.TemplateRuntimeError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+        content = caller()
+        if _ROLE_START in content:
+            raise jinja2.TemplateRuntimeError("role blocks cannot be nested")
+        return f"{_ROLE_START}{role}{_ROLE_SEP}{content}{_ROLE_END}"
+
+
+class _SourceLoader(jinja2.BaseLoader):
+    """Serves template bodies with the front matter replaced by blank lines.
+
+    Keeping the line count means Jinja's line numbers are the file's line numbers.
+    """
+
+    def __init__(self, source: PromptSource) -> None:
+        self.source = source
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        text = self.source.read(template)
+        if text is None:
+            raise jinja2.TemplateNotFound(template)
+        split = split_front_matter(text)
+        return "\n" * (split.body_line - 1) + split.body, template, lambda: True
+
+
+def make_environment(source: PromptSource) -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        loader=_SourceLoader(source),
+        undefined=jinja2.StrictUndefined,
+        extensions=[_RoleExtension],
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+
+
+@dataclass
+class Prompt:
+    """A loaded prompt file."""
+
+    name: str
+    relpath: str
+    file: str
+    """Path for messages (relative to the project root when known)."""
+    front_matter: FrontMatter
+    front_matter_text: str
+    body: str
+    body_line: int
+    includes: list[str]
+    fingerprint: str
+    source: PromptSource = field(repr=False)
+    environment: SandboxedEnvironment = field(repr=False)
+
+    @property
+    def version(self) -> str:
+        return self.front_matter.version
+
+    def used_variables(self) -> set[str]:
+        """Variables the template body reads (not counting loop or set variables)."""
+        _, _, used = _parse_template(self.environment, self.relpath, self.file)
+        return used
+
+    def bind(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """Check ``variables`` against the declared inputs and apply defaults."""
+        specs = self.front_matter.input_specs()
+        unknown = sorted(set(variables) - set(specs))
+        if unknown:
+            declared = ", ".join(sorted(specs)) or "none"
+            raise PromptError(
+                f"prompt {self.name}: variable {unknown[0]!r} is not a declared input (declared: {declared})",
+                file=self.file,
+            )
+        bound: dict[str, Any] = {}
+        for name, spec in specs.items():
+            if name in variables:
+                bound[name] = variables[name]
+            elif spec.is_required:
+                raise PromptError(f"prompt {self.name}: required input {name!r} is missing", file=self.file)
+            elif "default" in spec.model_fields_set:
+                bound[name] = spec.default
+        return bound
+
+    def render(self, variables: dict[str, Any]) -> list[Message]:
+        """Render the chat messages for ``variables``."""
+        bound = self.bind(variables)
+        try:
+            template = self.environment.get_template(self.relpath)
+            text = template.render(bound)
+        except SecurityError as exc:
+            file, line = _template_location(exc, self.source)
+            raise PromptError(f"prompt {self.name}: unsafe operation blocked: {exc}", file=file, line=line) from None
+        except jinja2.UndefinedError as exc:
+            file, line = _template_location(exc, self.source)
+            raise PromptError(
+                f"prompt {self.name}: {exc.message}; declare it under inputs or give it a value",
+                file=file,
+                line=line,
+            ) from None
+        except jinja2.TemplateError as exc:
+            file, line = _template_location(exc, self.source)
+            raise PromptError(f"prompt {self.name}: {exc.message or exc}", file=file, line=line) from None
+        return _split_messages(text, self.name, self.file)
+
+
+def _split_messages(text: str, name: str, file: str) -> list[Message]:
+    if _ROLE_START not in text:
+        return [Message("user", text.strip())]
+    messages: list[Message] = []
+    rest = text
+    while _ROLE_START in rest:
+        before, _, rest = rest.partition(_ROLE_START)
+        if before.strip():
+            raise PromptError(
+                f"prompt {name}: text outside role blocks: {before.strip()[:40]!r}", file=file
+            )
+        header, _, rest = rest.partition(_ROLE_END)
+        role, _, content = header.partition(_ROLE_SEP)
+        messages.append(Message(role, content.strip()))
+    if rest.strip():
+        raise PromptError(f"prompt {name}: text outside role blocks: {rest.strip()[:40]!r}", file=file)
+    return messages
+
+
+def _template_location(exc: BaseException, source: PromptSource) -> tuple[str | None, int | None]:
+    """File and line of the innermost template frame in ``exc``'s traceback."""
+    lineno = getattr(exc, "lineno", None)
+    filename = getattr(exc, "filename", None) or getattr(exc, "name", None)
+    if lineno and filename:
+        return source.display(filename), lineno
+    found: tuple[str | None, int | None] = (None, None)
+    tb: TracebackType | None = exc.__traceback__
+    while tb is not None:
+        code_file = tb.tb_frame.f_code.co_filename
+        if code_file.endswith(PROMPT_SUFFIX):
+            found = (source.display(code_file), tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def _parse_template(
+    env: SandboxedEnvironment, relpath: str, file: str
+) -> tuple[jinja2.nodes.Template, list[str], set[str]]:
+    assert env.loader is not None
+    text, _, _ = env.loader.get_source(env, relpath)
+    try:
+        ast = env.parse(text, name=relpath, filename=relpath)
+    except jinja2.TemplateSyntaxError as exc:
+        raise PromptError(f"template syntax error: {exc.message}", file=file, line=exc.lineno) from None
+    refs = [ref for ref in meta.find_referenced_templates(ast) if ref is not None]
+    return ast, refs, set(meta.find_undeclared_variables(ast))
+
+
+def _resolve_includes(env: SandboxedEnvironment, relpath: str, source: PromptSource) -> list[str]:
+    """Every template reachable from ``relpath`` through include/import/extends, in a stable order."""
+    seen: list[str] = []
+    pending = [relpath]
+    while pending:
+        current = pending.pop()
+        _, refs, _ = _parse_template(env, current, source.display(current))
+        for ref in refs:
+            if ref in seen or ref == relpath:
+                continue
+            if source.read(ref) is None:
+                raise PromptError(
+                    f"included template {ref!r} not found", file=source.display(current)
+                )
+            seen.append(ref)
+            pending.append(ref)
+    return sorted(seen)
+
+
+def fingerprint_of(front_matter_text: str, body: str, includes: dict[str, str]) -> str:
+    """Hash of front matter, body and resolved includes: identifies the exact text tested."""
+    digest = hashlib.sha256()
+    for part in (front_matter_text, body):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    for name in sorted(includes):
+        digest.update(name.encode() + b"\0" + includes[name].encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def load_prompt(source: PromptSource, name: str) -> Prompt:
+    """Load prompt ``name`` (e.g. ``support/triage``) from ``source``."""
+    relpath = name if name.endswith(PROMPT_SUFFIX) else name + PROMPT_SUFFIX
+    file = source.display(relpath)
+    text = source.read(relpath)
+    if text is None:
+        raise PromptError(f"prompt {name!r} not found (expected {file})")
+    split = split_front_matter(text)
+    if split.front_matter is None:
+        raise PromptError(
+            "prompt file has no front matter: start it with a '---' line, a YAML block "
+            "with at least 'version', and another '---' line",
+            file=file,
+            line=1,
+        )
+    data = load_yaml(split.front_matter, file=file, error=PromptError, line_offset=1)
+    if not isinstance(data, dict):
+        raise PromptError("front matter must be a YAML mapping", file=file, line=2)
+    try:
+        front = FrontMatter.model_validate(data)
+    except ValidationError as exc:
+        raise describe_validation_error(exc, data, file=file, error=PromptError) from None
+    env = make_environment(source)
+    includes = _resolve_includes(env, relpath, source)
+    include_texts = {ref: source.read(ref) or "" for ref in includes}
+    return Prompt(
+        name=prompt_name(relpath),
+        relpath=relpath,
+        file=file,
+        front_matter=front,
+        front_matter_text=split.front_matter,
+        body=split.body,
+        body_line=split.body_line,
+        includes=includes,
+        fingerprint=fingerprint_of(split.front_matter, split.body, include_texts),
+        source=source,
+        environment=env,
+    )
+
+
+def iter_prompt_names(source: PromptSource) -> Iterator[str]:
+    """Names of all prompts (partials excluded)."""
+    for relpath in source.names():
+        if not is_partial(relpath):
+            yield prompt_name(relpath)
+
+
+def parse_var(text: str) -> tuple[str, Any]:
+    """``k=v`` from the command line; the value is parsed as YAML so lists and numbers work."""
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise PromptError(f"--var expects KEY=VALUE, got {text!r}")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        parsed = value
+    # plain words stay strings even when YAML would read them as booleans or dates
+    if not isinstance(parsed, (list, dict, int, float)) or isinstance(parsed, bool):
+        parsed = value
+    return key.strip(), parsed

@@ -1,0 +1,92 @@
+"""The one place promptops talks to litellm.
+
+litellm takes about two seconds to import and, unless told otherwise, fetches
+its model cost map from the network at import. It is therefore imported on
+first use only, with ``LITELLM_LOCAL_MODEL_COST_MAP=True`` set before.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from promptops.config import ResolvedModel
+
+_litellm: ModuleType | None = None
+
+
+def get_litellm() -> ModuleType:
+    """Import litellm once, offline, quietly."""
+    global _litellm
+    if _litellm is None:
+        os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+        os.environ.setdefault("LITELLM_LOG", "ERROR")
+        import litellm
+
+        litellm.suppress_debug_info = True
+        litellm.telemetry = False
+        litellm.drop_params = True
+        from promptops.providers import register_custom_providers
+
+        register_custom_providers(litellm)
+        _litellm = litellm
+    return _litellm
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: float | None
+    latency_ms: float
+    finish_reason: str | None = None
+
+
+def _cost(litellm: ModuleType, response: Any) -> float | None:
+    hidden = getattr(response, "_hidden_params", None) or {}
+    cost = hidden.get("response_cost")
+    if isinstance(cost, (int, float)):
+        return float(cost)
+    try:
+        return float(litellm.completion_cost(completion_response=response))
+    except Exception:  # noqa: BLE001  (unknown models have no price; that is not an error)
+        return None
+
+
+async def acomplete(
+    model: ResolvedModel, messages: list[dict[str, str]], params: dict[str, Any], timeout_s: float
+) -> Completion:
+    """One chat completion through litellm; raises litellm's exceptions unchanged."""
+    litellm = get_litellm()
+    kwargs: dict[str, Any] = dict(params)
+    if model.api_base:
+        kwargs["api_base"] = model.api_base
+    key = model.api_key()
+    if key:
+        kwargs["api_key"] = key
+    started = time.perf_counter()
+    response = await litellm.acompletion(
+        model=model.model,
+        messages=messages,
+        timeout=timeout_s,
+        # retries are ours (with Retry-After and adaptive concurrency); litellm's and openai's are off
+        num_retries=0,
+        max_retries=0,
+        **kwargs,
+    )
+    latency_ms = (time.perf_counter() - started) * 1000
+    choice = response.choices[0]
+    text = choice.message.content or ""
+    usage = getattr(response, "usage", None)
+    return Completion(
+        text=text,
+        prompt_tokens=getattr(usage, "prompt_tokens", None),
+        completion_tokens=getattr(usage, "completion_tokens", None),
+        cost_usd=_cost(litellm, response),
+        latency_ms=latency_ms,
+        finish_reason=getattr(choice, "finish_reason", None),
+    )

@@ -1,0 +1,123 @@
+"""The terminal report: a table per suite and model, then each failure."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from promptops.results import CaseVerdict, RunSummary
+
+_MAX_DETAILS = 50
+
+
+def _fmt_rate(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate:.0%}"
+
+
+def _fmt_ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def _fmt_cost(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def summary_table(summary: RunSummary) -> Table:
+    table = Table(title=None, show_edge=False, header_style="bold")
+    for column, justify in [
+        ("suite", "left"), ("model", "left"), ("cases", "right"), ("passed", "right"), ("failed", "right"),
+        ("errors", "right"), ("pass rate", "right"), ("p50 ms", "right"), ("p95 ms", "right"),
+        ("tokens", "right"), ("cost", "right"),
+    ]:
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for group in summary.groups:
+        table.add_row(
+            group.suite,
+            group.model,
+            str(group.cases),
+            Text(str(group.passed), style="green" if group.passed else ""),
+            Text(str(group.failed), style="red" if group.failed else ""),
+            Text(str(group.errors), style="yellow" if group.errors else ""),
+            _fmt_rate(group.pass_rate),
+            _fmt_ms(group.latency_p50_ms),
+            _fmt_ms(group.latency_p95_ms),
+            f"{group.prompt_tokens + group.completion_tokens:,}",
+            _fmt_cost(group.cost_usd),
+        )
+    return table
+
+
+def _case_heading(verdict: CaseVerdict, files: dict[str, str]) -> Text:
+    mark, style = ("✗", "red") if verdict.status == "failed" else ("!", "yellow")
+    heading = Text(f"{mark} ", style=style)
+    heading.append(f"{verdict.suite}::{verdict.case}", style="bold")
+    heading.append(f" [{verdict.model}]")
+    file = files.get(verdict.suite)
+    if file:
+        heading.append(f"  {file}:{verdict.line}" if verdict.line else f"  {file}", style="dim")
+    if verdict.samples > 1:
+        heading.append(
+            f"  {verdict.passed_samples}/{verdict.samples - verdict.errored_samples} samples passed,"
+            f" needs {verdict.threshold:.0%}",
+            style="dim",
+        )
+    return heading
+
+
+def failure_details(console: Console, summary: RunSummary, files: dict[str, str]) -> None:
+    failed = [c for c in summary.cases if c.status == "failed"]
+    errored = [c for c in summary.cases if c.status == "error"]
+    if failed:
+        console.print(Text(f"\nFailures ({len(failed)})", style="bold red"))
+        for verdict in failed[:_MAX_DETAILS]:
+            console.print(_case_heading(verdict, files))
+            for outcome in verdict.failed_assertions:
+                console.print(Text(f"    {outcome.type}: {outcome.reason}"))
+            if verdict.output_excerpt is not None:
+                console.print(Text(f"    output: {verdict.output_excerpt!r}", style="dim"))
+        if len(failed) > _MAX_DETAILS:
+            console.print(f"  … and {len(failed) - _MAX_DETAILS} more (see the JSON report)")
+    if errored:
+        console.print(Text(f"\nErrors ({len(errored)})", style="bold yellow"))
+        for verdict in errored[:_MAX_DETAILS]:
+            console.print(_case_heading(verdict, files))
+            if verdict.error is not None:
+                code = f" ({verdict.error.status_code})" if verdict.error.status_code else ""
+                console.print(Text(f"    {verdict.error.type}{code}: {verdict.error.message}"))
+        if len(errored) > _MAX_DETAILS:
+            console.print(f"  … and {len(errored) - _MAX_DETAILS} more (see the JSON report)")
+
+
+def verdict_line(summary: RunSummary) -> Text:
+    passed = sum(c.status == "passed" for c in summary.cases)
+    failed = sum(c.status == "failed" for c in summary.cases)
+    errors = sum(c.status == "error" for c in summary.cases)
+    word, style = {"passed": ("PASSED", "bold green"), "failed": ("FAILED", "bold red"),
+                   "error": ("ERROR", "bold yellow")}[summary.status]
+    line = Text(word, style=style)
+    line.append(f": {passed} passed, {failed} failed, {errors} errors")
+    line.append(f" · {summary.completed_calls} calls in {summary.duration_s:.1f}s")
+    if summary.completed_calls < summary.planned_calls:
+        line.append(f" ({summary.planned_calls - summary.completed_calls} planned calls missing)", style="yellow")
+    return line
+
+
+def render_text(
+    summary: RunSummary, *, run_folder: str | None = None, color: bool = False,
+    suite_files: dict[str, str] | None = None, width: int = 120,
+) -> str:
+    """The full terminal report as a string (ANSI colours only when ``color``)."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False)
+    console.print(summary_table(summary))
+    failure_details(console, summary, suite_files or {})
+    console.print()
+    console.print(verdict_line(summary))
+    if run_folder:
+        console.print(Text(f"run record: {run_folder}", style="dim"))
+    return buffer.getvalue()

@@ -1,0 +1,428 @@
+"""Run records: what a run planned and what each sample produced.
+
+A run lives in ``.promptops/runs/<run_id>/``: ``meta.json`` (what was run),
+``results.jsonl`` (one ``SampleResult`` per line, appended as each call
+completes, so memory stays flat and an interrupted run keeps its results) and
+``summary.json`` (verdicts, written at the end).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import statistics
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from promptops.assertions import GapType
+from promptops.errors import UsageError
+
+SCHEMA_VERSION = 1
+CaseStatus = Literal["passed", "failed", "error"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorInfo(_Record):
+    """Why a call produced no output."""
+
+    type: str
+    """Exception class, e.g. ``RateLimitError`` or ``Timeout``."""
+    message: str
+    status_code: int | None = None
+
+
+class AssertionOutcome(_Record):
+    type: str
+    passed: bool
+    score: float
+    reason: str
+    gap: GapType | None = None
+    """The assertion's own gap override, if the suite gave one."""
+
+
+class SampleResult(_Record):
+    """One model call for one case and its assertion verdicts."""
+
+    version: int = SCHEMA_VERSION
+    suite: str
+    case: str
+    model: str
+    """Model alias as named in the suite or on the command line."""
+    model_id: str
+    """litellm model id the alias resolved to."""
+    sample: int
+    """0-based index among the case's repeats."""
+    prompt: str
+    prompt_version: str
+    prompt_fingerprint: str
+    line: int | None = None
+    """Line of the case in its suite file."""
+    threshold: float = 1.0
+    """Pass rate the case needs across its samples."""
+    gap: GapType | None = None
+    """The case's gap hint."""
+    output: str | None = None
+    passed: bool | None = None
+    """None when the call failed (see ``error``)."""
+    score: float | None = None
+    """Mean assertion score."""
+    assertions: list[AssertionOutcome] = Field(default_factory=list)
+    error: ErrorInfo | None = None
+    latency_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    attempts: int = 1
+    cached: bool = False
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        return (self.suite, self.case, self.model, self.sample)
+
+
+class SuitePlan(_Record):
+    name: str
+    file: str
+    prompt: str
+    prompt_version: str
+    prompt_fingerprint: str
+    models: list[str]
+    cases: int
+
+
+class RunMeta(_Record):
+    """What a run set out to do."""
+
+    version: int = SCHEMA_VERSION
+    run_id: str
+    started_at: str
+    promptops_version: str
+    project_root: str
+    git_commit: str | None = None
+    suites: list[SuitePlan] = Field(default_factory=list)
+    models: dict[str, str] = Field(default_factory=dict)
+    """Alias -> litellm id."""
+    planned_calls: int = 0
+    repeat: int | None = None
+    concurrency: int = 1
+    filter: str | None = None
+
+
+class CaseVerdict(_Record):
+    """A case's verdict for one model, over its samples."""
+
+    suite: str
+    case: str
+    model: str
+    line: int | None = None
+    status: CaseStatus
+    samples: int
+    passed_samples: int
+    errored_samples: int
+    pass_rate: float | None
+    """Passed share of the samples that produced output; None when all errored."""
+    threshold: float
+    gap: GapType | None = None
+    failed_assertions: list[AssertionOutcome] = Field(default_factory=list)
+    """Distinct failing assertions (first sample that failed each)."""
+    output_excerpt: str | None = None
+    """Output of the first failing sample."""
+    error: ErrorInfo | None = None
+
+
+class GroupSummary(_Record):
+    """Totals for one suite and model."""
+
+    suite: str
+    model: str
+    model_id: str
+    cases: int
+    passed: int
+    failed: int
+    errors: int
+    pass_rate: float | None
+    samples: int
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    cached_samples: int = 0
+
+
+class RunSummary(_Record):
+    """Verdicts of a finished run; the JSON report."""
+
+    version: int = SCHEMA_VERSION
+    run_id: str
+    status: CaseStatus
+    exit_code: int
+    started_at: str
+    finished_at: str
+    duration_s: float
+    planned_calls: int
+    completed_calls: int
+    groups: list[GroupSummary]
+    cases: list[CaseVerdict]
+
+    @property
+    def failures(self) -> list[CaseVerdict]:
+        return [c for c in self.cases if c.status != "passed"]
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+class RunWriter:
+    """Appends results to a run folder as they complete."""
+
+    def __init__(self, folder: Path, meta: RunMeta) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "meta.json").write_text(meta.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        self._results: IO[str] = open(folder / "results.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+
+    def append(self, result: SampleResult) -> None:
+        self._results.write(result.model_dump_json(exclude_defaults=False) + "\n")
+        # flushed per line so a killed process keeps every finished result
+        self._results.flush()
+
+    def finish(self, summary: RunSummary) -> None:
+        self.close()
+        tmp = self.folder / "summary.json.tmp"
+        tmp.write_text(summary.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.folder / "summary.json")
+
+    def close(self) -> None:
+        if not self._results.closed:
+            self._results.close()
+
+
+@dataclass
+class SavedRun:
+    folder: Path
+    meta: RunMeta
+
+    def results(self) -> Iterator[SampleResult]:
+        return read_results(self.folder / "results.jsonl")
+
+    def summary(self) -> RunSummary | None:
+        path = self.folder / "summary.json"
+        if not path.is_file():
+            return None
+        return RunSummary.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def read_results(path: Path) -> Iterator[SampleResult]:
+    """Results of a run; a torn last line (the process was killed mid-write) is skipped."""
+    if not path.is_file():
+        return
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                yield SampleResult.model_validate_json(line)
+            except ValidationError:
+                if not line.endswith("\n"):
+                    return
+                raise UsageError("corrupt run record line", file=str(path), line=number) from None
+
+
+def open_run(runs_dir: Path, ref: str) -> SavedRun:
+    """A saved run by id, id prefix, folder path, or ``latest``."""
+    folder = Path(ref)
+    if not (folder / "meta.json").is_file():
+        candidates = sorted(p for p in runs_dir.glob("*") if (p / "meta.json").is_file()) if runs_dir.is_dir() else []
+        if ref == "latest":
+            matches = candidates[-1:]
+        else:
+            matches = [p for p in candidates if p.name.startswith(ref)]
+        if not matches:
+            raise UsageError(f"no run {ref!r} under {runs_dir}")
+        if len(matches) > 1:
+            raise UsageError(f"run id {ref!r} is ambiguous: {', '.join(p.name for p in matches[:5])}")
+        folder = matches[0]
+    try:
+        meta = RunMeta.model_validate_json((folder / "meta.json").read_text(encoding="utf-8"))
+    except (ValidationError, OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"unreadable run metadata: {exc}", file=str(folder / "meta.json")) from None
+    return SavedRun(folder, meta)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear-interpolated percentile (q in [0, 100]) or None for no values."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass
+class _CaseTally:
+    first: SampleResult
+    samples: int = 0
+    passed: int = 0
+    errored: int = 0
+    failed_assertions: dict[str, AssertionOutcome] = field(default_factory=dict)
+    output_excerpt: str | None = None
+    error: ErrorInfo | None = None
+
+
+@dataclass
+class _GroupTally:
+    model_id: str
+    latencies: list[float] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    cost_known: bool = True
+    samples: int = 0
+    cached: int = 0
+
+
+def excerpt(text: str | None, limit: int = 200) -> str | None:
+    if text is None:
+        return None
+    flat = text.strip()
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def summarize(
+    meta: RunMeta, results: Iterable[SampleResult], finished_at: str | None = None, duration_s: float = 0.0
+) -> RunSummary:
+    """Fold the sample results of a run into case verdicts and per-suite/model totals."""
+    cases: dict[tuple[str, str, str], _CaseTally] = {}
+    groups: dict[tuple[str, str], _GroupTally] = {}
+    completed = 0
+    for result in results:
+        completed += 1
+        tally = cases.setdefault((result.suite, result.case, result.model), _CaseTally(result))
+        tally.samples += 1
+        group = groups.setdefault((result.suite, result.model), _GroupTally(result.model_id))
+        group.samples += 1
+        group.cached += int(result.cached)
+        if result.error is not None:
+            tally.errored += 1
+            tally.error = tally.error or result.error
+            continue
+        if result.latency_ms is not None and not result.cached:
+            group.latencies.append(result.latency_ms)
+        group.prompt_tokens += result.prompt_tokens or 0
+        group.completion_tokens += result.completion_tokens or 0
+        if result.cost_usd is None:
+            group.cost_known = False
+        else:
+            group.cost += result.cost_usd
+        if result.passed:
+            tally.passed += 1
+        else:
+            if tally.output_excerpt is None:
+                tally.output_excerpt = excerpt(result.output)
+            for outcome in result.assertions:
+                if not outcome.passed:
+                    tally.failed_assertions.setdefault(f"{outcome.type}:{outcome.reason}", outcome)
+
+    verdicts: list[CaseVerdict] = []
+    for (suite, case, model), tally in cases.items():
+        produced = tally.samples - tally.errored
+        rate = tally.passed / produced if produced else None
+        threshold = tally.first.threshold
+        status: CaseStatus
+        if rate is not None and rate + 1e-9 < threshold:
+            status = "failed"
+        elif tally.errored:
+            status = "error"
+        else:
+            status = "passed"
+        verdicts.append(
+            CaseVerdict(
+                suite=suite,
+                case=case,
+                model=model,
+                line=tally.first.line,
+                status=status,
+                samples=tally.samples,
+                passed_samples=tally.passed,
+                errored_samples=tally.errored,
+                pass_rate=rate,
+                threshold=threshold,
+                gap=tally.first.gap,
+                failed_assertions=list(tally.failed_assertions.values())[:10],
+                output_excerpt=tally.output_excerpt,
+                error=tally.error,
+            )
+        )
+    verdicts.sort(key=lambda v: (v.suite, v.model, v.line or 0, v.case))
+
+    summaries: list[GroupSummary] = []
+    for (suite, model), group in sorted(groups.items()):
+        mine = [v for v in verdicts if v.suite == suite and v.model == model]
+        passed = sum(v.status == "passed" for v in mine)
+        failed = sum(v.status == "failed" for v in mine)
+        errors = sum(v.status == "error" for v in mine)
+        decided = passed + failed
+        summaries.append(
+            GroupSummary(
+                suite=suite,
+                model=model,
+                model_id=group.model_id,
+                cases=len(mine),
+                passed=passed,
+                failed=failed,
+                errors=errors,
+                pass_rate=passed / decided if decided else None,
+                samples=group.samples,
+                latency_p50_ms=percentile(group.latencies, 50),
+                latency_p95_ms=percentile(group.latencies, 95),
+                prompt_tokens=group.prompt_tokens,
+                completion_tokens=group.completion_tokens,
+                cost_usd=group.cost if group.cost_known else None,
+                cached_samples=group.cached,
+            )
+        )
+
+    any_failed = any(v.status == "failed" for v in verdicts)
+    any_error = any(v.status == "error" for v in verdicts) or completed < meta.planned_calls
+    overall: CaseStatus = "failed" if any_failed else ("error" if any_error else "passed")
+    exit_code = {"passed": 0, "failed": 1, "error": 3}[overall]
+    return RunSummary(
+        run_id=meta.run_id,
+        status=overall,
+        exit_code=exit_code,
+        started_at=meta.started_at,
+        finished_at=finished_at or now_iso(),
+        duration_s=round(duration_s, 3),
+        planned_calls=meta.planned_calls,
+        completed_calls=completed,
+        groups=summaries,
+        cases=verdicts,
+    )
+
+
+def mean(values: Iterable[float]) -> float | None:
+    items = list(values)
+    return statistics.fmean(items) if items else None
+
+
+def dump_json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=False, default=str)

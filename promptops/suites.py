@@ -1,0 +1,248 @@
+"""Suite files: cases, variables, assertions, and their validation.
+
+Every mistake in a suite (unknown key, unknown assertion type, bad regex,
+missing prompt, undeclared or missing variable, unknown model) is reported as
+one ``SuiteError`` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from promptops.assertions import AssertionSpec, GapType, validate_assertion
+from promptops.config import Project
+from promptops.errors import ConfigError, PromptError, SuiteError, UsageError
+from promptops.locations import LineDict, describe_validation_error, line_of, load_yaml
+from promptops.prompts import FolderSource, Prompt, PromptSource, load_prompt
+
+SUITE_SUFFIXES = (".yaml", ".yml")
+GOLDEN_SUFFIX = ".golden.yaml"
+_NOT_SUITES = (GOLDEN_SUFFIX, ".golden.yml", ".recording.yaml", ".recording.yml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class CaseDefaults(_Strict):
+    vars: dict[str, Any] = Field(default_factory=dict)
+    """Variables every case starts from."""
+    assert_: list[AssertionSpec] = Field(default_factory=list, alias="assert")
+    """Assertions added to every case."""
+
+
+class Case(_Strict):
+    """One test case: variables for the prompt and what its output must satisfy."""
+
+    id: str
+    """Unique within the suite; used in reports, filters and golden files."""
+    description: str | None = None
+    vars: dict[str, Any] = Field(default_factory=dict)
+    gap: GapType | None = None
+    """What a failure of this case reveals: knowledge, behavior, skill or reliability."""
+    assert_: list[AssertionSpec] = Field(default_factory=list, alias="assert")
+    repeat: int | None = Field(default=None, ge=1)
+    """Samples per model for this case; overrides the suite's repeat."""
+    threshold: float | None = Field(default=None, ge=0, le=1)
+    """Required pass rate across samples; overrides the suite's threshold."""
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> str:
+        text = str(value).strip()
+        if not text:
+            raise ValueError("case id cannot be empty")
+        return text
+
+
+class SuiteFile(_Strict):
+    """The contents of a suite YAML file."""
+
+    version: Literal[1] = 1
+    """Schema version of this file."""
+    prompt: str
+    """Prompt name, e.g. ``support/triage`` (the file prompts/support/triage.j2)."""
+    description: str | None = None
+    models: list[str] | None = None
+    """Model aliases or litellm ids; default: the prompt's model, else defaults.model."""
+    repeat: int | None = Field(default=None, ge=1)
+    threshold: float = Field(default=1.0, ge=0, le=1)
+    """Required pass rate of a case across its samples."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Call parameters for this suite, over the prompt's."""
+    defaults: CaseDefaults = Field(default_factory=CaseDefaults)
+    cases: list[Case] = Field(min_length=1)
+
+
+@dataclass
+class Suite:
+    """A validated suite with its prompt loaded."""
+
+    name: str
+    path: Path
+    file: str
+    """Path for messages, relative to the project root."""
+    spec: SuiteFile
+    prompt: Prompt
+    case_lines: dict[str, int]
+
+    @property
+    def cases(self) -> list[Case]:
+        return self.spec.cases
+
+    def models(self, project: Project) -> list[str]:
+        if self.spec.models:
+            return list(self.spec.models)
+        return [self.prompt.front_matter.model or project.config.defaults.model]
+
+    def case_vars(self, case: Case) -> dict[str, Any]:
+        return {**self.spec.defaults.vars, **case.vars}
+
+    def case_assertions(self, case: Case) -> list[AssertionSpec]:
+        return [*self.spec.defaults.assert_, *case.assert_]
+
+    def repeat_for(self, case: Case, project: Project, override: int | None = None) -> int:
+        return override or case.repeat or self.spec.repeat or project.config.defaults.repeat
+
+    def threshold_for(self, case: Case) -> float:
+        return case.threshold if case.threshold is not None else self.spec.threshold
+
+    def params(self) -> dict[str, Any]:
+        return {**self.prompt.front_matter.params, **self.spec.params}
+
+
+def suite_name(project: Project, path: Path) -> str:
+    try:
+        rel = path.resolve().relative_to(project.suites_dir.resolve())
+    except ValueError:
+        rel = Path(path.name)
+    name = rel.as_posix()
+    for suffix in SUITE_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def is_suite_file(path: Path) -> bool:
+    return path.suffix in SUITE_SUFFIXES and not path.name.endswith(_NOT_SUITES)
+
+
+def discover_suites(project: Project, paths: list[str] | tuple[str, ...] = ()) -> list[Path]:
+    """Suite files named by ``paths`` (files or folders), or all under the suites folder."""
+    if not paths:
+        if not project.suites_dir.is_dir():
+            raise UsageError(f"suites folder {project.config.suites!r} does not exist", file=project.config_file)
+        return sorted(p for p in project.suites_dir.rglob("*") if p.is_file() and is_suite_file(p))
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            candidate = project.suites_dir / raw
+            for suffix in ("", *SUITE_SUFFIXES):
+                if Path(str(candidate) + suffix).exists():
+                    path = Path(str(candidate) + suffix)
+                    break
+            else:
+                raise UsageError(f"no suite file or folder named {raw!r}")
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_suite_file(p)))
+        else:
+            found.append(path)
+    unique: dict[Path, None] = {p.resolve(): None for p in found}
+    return list(unique)
+
+
+def _assertion_line(data: Any, path: tuple[Any, ...]) -> int | None:
+    return line_of(data, path)
+
+
+def load_suite(project: Project, path: Path, source: PromptSource | None = None) -> Suite:
+    """Read, parse and validate one suite file (and the prompt it tests)."""
+    file = project.relpath(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError(f"cannot read suite: {exc}", file=file) from None
+    data = load_yaml(text, file=file, error=SuiteError)
+    if not isinstance(data, LineDict):
+        raise SuiteError("a suite must be a mapping with 'prompt' and 'cases'", file=file, line=1)
+    try:
+        spec = SuiteFile.model_validate(data)
+    except ValidationError as exc:
+        raise describe_validation_error(exc, data, file=file, error=SuiteError) from None
+
+    source = source or FolderSource(project.prompts_dir, project.root)
+    try:
+        prompt = load_prompt(source, spec.prompt)
+    except PromptError as exc:
+        if exc.file == source.display(spec.prompt + ".j2") and "not found" in exc.message:
+            raise SuiteError(exc.message, file=file, line=line_of(data, ("prompt",))) from None
+        raise
+
+    for index, model in enumerate(spec.models or []):
+        try:
+            project.resolve_model(model)
+        except ConfigError as exc:
+            raise SuiteError(exc.message, file=file, line=line_of(data, ("models", index))) from None
+
+    _check_assertions(spec.defaults.assert_, data, ("defaults", "assert"), file)
+    case_lines: dict[str, int] = {}
+    declared = prompt.front_matter.input_specs()
+    for index, case in enumerate(spec.cases):
+        where = ("cases", index)
+        if case.id in case_lines:
+            raise SuiteError(
+                f"duplicate case id {case.id!r} (first at line {case_lines[case.id]})",
+                file=file,
+                line=line_of(data, (*where, "id")),
+            )
+        case_lines[case.id] = line_of(data, where) or 0
+        _check_assertions(case.assert_, data, (*where, "assert"), file)
+        merged = {**spec.defaults.vars, **case.vars}
+        for var in merged:
+            if var not in declared:
+                in_case = var in case.vars
+                var_path = (*where, "vars", var) if in_case else ("defaults", "vars", var)
+                names = ", ".join(sorted(declared)) or "none"
+                raise SuiteError(
+                    f"case {case.id!r}: variable {var!r} is not an input of prompt {prompt.name} "
+                    f"(declared: {names})",
+                    file=file,
+                    line=line_of(data, var_path),
+                )
+        for name, input_spec in declared.items():
+            if input_spec.is_required and name not in merged:
+                raise SuiteError(
+                    f"case {case.id!r}: required input {name!r} of prompt {prompt.name} has no value",
+                    file=file,
+                    line=line_of(data, where),
+                )
+    return Suite(suite_name(project, path), path, file, spec, prompt, case_lines)
+
+
+def _check_assertions(specs: list[AssertionSpec], data: Any, path: tuple[Any, ...], file: str) -> None:
+    for index, spec in enumerate(specs):
+        try:
+            validate_assertion(spec)
+        except ValueError as exc:
+            raise SuiteError(str(exc), file=file, line=_assertion_line(data, (*path, index))) from None
+
+
+def load_suites(project: Project, paths: list[str] | tuple[str, ...] = ()) -> list[Suite]:
+    suites = [load_suite(project, path) for path in discover_suites(project, paths)]
+    if not suites:
+        raise UsageError(f"no suite files found under {project.config.suites!r}")
+    return suites
+
+
+def case_matches(suite: Suite, case: Case, pattern: str | None) -> bool:
+    """``--filter`` matches a case id, or ``suite::case``, against a glob."""
+    if not pattern:
+        return True
+    return fnmatch.fnmatchcase(case.id, pattern) or fnmatch.fnmatchcase(f"{suite.name}::{case.id}", pattern)

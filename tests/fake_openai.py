@@ -1,0 +1,235 @@
+"""A real HTTP server on 127.0.0.1 that speaks the OpenAI chat completions API.
+
+Tests and benchmarks point litellm's ``openai/`` provider at it through
+``api_base``, exactly as a user points promptops at their provider. It answers
+from a rule table, can add latency, and can inject faults (429 with
+Retry-After, 500, hanging past the client's timeout, connection resets) either
+from a script (the next N requests) or at a random rate.
+
+Run it alone with ``python tests/fake_openai.py --port 8999 --latency-ms 200``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Answer = Callable[[list[dict[str, Any]], dict[str, Any]], str]
+
+FAULT_KINDS = ("429", "500", "503", "timeout", "reset")
+
+
+def echo_last_user(messages: list[dict[str, Any]], body: dict[str, Any]) -> str:
+    """Default answer: the last user message, echoed back."""
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return str(message.get("content", ""))
+    return ""
+
+
+@dataclass
+class FakeState:
+    """What the server answers and what it has seen."""
+
+    answers: dict[str, str] = field(default_factory=dict)
+    """Substring of the last user message -> answer text. First match wins."""
+    default_answer: Answer = echo_last_user
+    latency_s: float = 0.0
+    fault_script: list[str] = field(default_factory=list)
+    """Faults for the next requests, consumed in order ("ok" lets one through)."""
+    fault_rate: float = 0.0
+    """Share of requests (after the script) that get a random fault."""
+    fault_kinds: tuple[str, ...] = FAULT_KINDS
+    retry_after_s: float | None = 0.05
+    hang_s: float = 5.0
+    """How long a "timeout" fault holds the request before answering."""
+    seed: int = 0
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    """Every request body received, faults included."""
+    completions: int = 0
+    """Requests that got a successful answer."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.completions = 0
+            self.fault_script.clear()
+
+    def next_fault(self) -> str | None:
+        with self.lock:
+            if self.fault_script:
+                fault = self.fault_script.pop(0)
+                return None if fault == "ok" else fault
+            if self.fault_rate and self.rng.random() < self.fault_rate:
+                return self.rng.choice(self.fault_kinds)
+            return None
+
+    def answer(self, messages: list[dict[str, Any]], body: dict[str, Any]) -> str:
+        last_user = echo_last_user(messages, body)
+        for needle, text in self.answers.items():
+            if needle in last_user:
+                return text
+        return self.default_answer(messages, body)
+
+
+def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+        def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            if self.path.rstrip("/").endswith("/models"):
+                self._send_json(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+            else:
+                self._send_json(404, {"error": {"message": "not found"}})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            try:
+                body = json.loads(raw or b"{}")
+            except json.JSONDecodeError:
+                self._send_json(400, {"error": {"message": "invalid json", "type": "invalid_request_error"}})
+                return
+            with state.lock:
+                state.requests.append(body)
+            if not self.path.rstrip("/").endswith("/chat/completions"):
+                self._send_json(404, {"error": {"message": f"no route {self.path}"}})
+                return
+            fault = state.next_fault()
+            if state.latency_s:
+                time.sleep(state.latency_s)
+            if fault == "429":
+                headers = {}
+                if state.retry_after_s is not None:
+                    headers["Retry-After"] = f"{state.retry_after_s:g}"
+                self._send_json(429, {"error": {"message": "rate limited", "type": "rate_limit_error"}}, headers)
+                return
+            if fault in ("500", "503"):
+                self._send_json(int(fault), {"error": {"message": "server error", "type": "server_error"}})
+                return
+            if fault == "timeout":
+                time.sleep(state.hang_s)
+            if fault == "reset":
+                # Close the socket without an answer: the client sees a reset.
+                self.close_connection = True
+                try:
+                    import socket
+                    import struct
+
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                except OSError:
+                    pass
+                self.connection.close()
+                return
+            messages = body.get("messages", [])
+            text = state.answer(messages, body)
+            stops = body.get("stop") or []
+            if isinstance(stops, str):
+                stops = [stops]
+            for stop in stops:
+                if stop and stop in text:
+                    text = text[: text.index(stop)]
+            prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+            completion_tokens = len(text.split())
+            with state.lock:
+                state.completions += 1
+                serial = state.completions
+            self._send_json(
+                200,
+                {
+                    "id": f"chatcmpl-fake-{serial}",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": body.get("model", "fake"),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": prompt_tokens,
+                        "completion_tokens": completion_tokens,
+                        "total_tokens": prompt_tokens + completion_tokens,
+                    },
+                },
+            )
+
+    return Handler
+
+
+class FakeOpenAIServer:
+    """Start with ``with FakeOpenAIServer() as server:``; ``server.api_base`` is the URL."""
+
+    def __init__(self, state: FakeState | None = None, port: int = 0) -> None:
+        self.state = state or FakeState()
+        self.state.rng.seed(self.state.seed)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self.state))
+        self.httpd.daemon_threads = True
+        self.httpd.request_queue_size = 256
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> FakeOpenAIServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> FakeOpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8999)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    state = FakeState(latency_s=args.latency_ms / 1000, fault_rate=args.fault_rate, seed=args.seed)
+    server = FakeOpenAIServer(state, port=args.port)
+    print(f"fake OpenAI API on {server.api_base}", flush=True)
+    try:
+        server.httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -44,7 +44,39 @@ _EXPORTS = {
     "load_suites": "promptops.suites",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "__version__",
+    "AssertionContext",
+    "AssertionResult",
+    "AssertionSpec",
+    "Case",
+    "CaseVerdict",
+    "ConfigError",
+    "Message",
+    "Plan",
+    "Project",
+    "ProjectConfig",
+    "Prompt",
+    "PromptError",
+    "PromptOpsError",
+    "ProviderError",
+    "ResolvedModel",
+    "RunMeta",
+    "RunOptions",
+    "RunSummary",
+    "SampleResult",
+    "Suite",
+    "SuiteError",
+    "UsageError",
+    "build_plan",
+    "evaluate_assertion",
+    "load_project",
+    "load_prompt",
+    "load_suite",
+    "load_suites",
+    "register_assertion",
+    "run_plan",
+]
 
 if TYPE_CHECKING:
     from promptops.assertions import (

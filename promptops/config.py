@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptops.errors import ConfigError
-from promptops.locations import describe_validation_error, load_yaml
+from promptops.locations import describe_validation_error, load_yaml, utf8_error_line, utf8_error_message
 
 CONFIG_FILE = "promptops.yaml"
 STATE_DIR = ".promptops"
@@ -169,6 +169,8 @@ def load_config(path: Path) -> ProjectConfig:
     """Read and validate one ``promptops.yaml``."""
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(utf8_error_message(exc), file=path, line=utf8_error_line(exc)) from None
     except OSError as exc:
         raise ConfigError(f"cannot read config: {exc.strerror}", file=path) from None
     data = load_yaml(text, file=path, error=ConfigError)

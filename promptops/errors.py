@@ -56,3 +56,9 @@ class ProviderError(PromptOpsError):
     """A provider could not be reached at all; no verdict is possible."""
 
     exit_code = EXIT_INFRA
+
+
+class RunInterrupted(PromptOpsError):
+    """A run was stopped by a signal; every finished result is kept and it can be resumed."""
+
+    exit_code = EXIT_INFRA

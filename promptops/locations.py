@@ -57,8 +57,8 @@ def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineLis
     return result
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)  # type: ignore[arg-type]
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
 def load_yaml(text: str, *, file: str | Path, error: type[PromptOpsError], line_offset: int = 0) -> Any:
@@ -108,7 +108,7 @@ def line_of(data: Any, path: tuple[Any, ...]) -> int | None:
     return line
 
 
-def _readable_path(data: Any, path: tuple[Any, ...]) -> list[str]:
+def _readable_path(data: Any, path: tuple[Any, ...], missing: bool = True) -> list[str]:
     parts: list[str] = []
     node = data
     for part in path:
@@ -116,10 +116,45 @@ def _readable_path(data: Any, path: tuple[Any, ...]) -> list[str]:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
-        elif part is not path[-1]:
+        elif part is not path[-1] or not missing:
             continue  # a union member tag, not a key
         parts.append(f"[{part}]" if isinstance(part, int) else str(part))
     return parts
+
+
+def _resolved_parts(data: Any, path: tuple[Any, ...]) -> list[bool]:
+    """For each part of ``path``: is it a key or index of the data (not a union member tag)?"""
+    found: list[bool] = []
+    node = data
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            found.append(True)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            found.append(True)
+        else:
+            found.append(False)
+    return found
+
+
+def _first_error(exc: ValidationError, data: Any, prefix: tuple[Any, ...]) -> Any:
+    """The first error, or for a union the error of the member that got furthest into the data.
+
+    A union such as ``str | ModelAlias`` reports one error per member, tagged with the
+    member's name; the first (``input should be a valid string``) is rarely the one meant.
+    """
+    errors = exc.errors()
+    first = errors[0]
+    loc = prefix + tuple(first["loc"])
+    found = _resolved_parts(data, loc)
+    if all(found) or (found.index(False) == len(loc) - 1 and first["type"] == "missing"):
+        return first
+    cut = found.index(False)
+    paths = [prefix + tuple(e["loc"]) for e in errors]
+    members = [i for i, path in enumerate(paths) if len(path) > cut and path[:cut] == loc[:cut]]
+    best = max(members, key=lambda i: (sum(_resolved_parts(data, paths[i])), len(paths[i])))
+    return errors[best]
 
 
 def describe_validation_error(
@@ -131,11 +166,11 @@ def describe_validation_error(
     prefix: tuple[Any, ...] = (),
 ) -> PromptOpsError:
     """The first pydantic error as one user-facing message with file and line."""
-    first = exc.errors()[0]
+    first = _first_error(exc, data, prefix)
     loc = prefix + tuple(first["loc"])
-    parts = _readable_path(data, loc)
-    where = ".".join(parts).replace(".[", "[") or "top level"
     kind = first["type"]
+    parts = _readable_path(data, loc, missing=kind == "missing")
+    where = ".".join(parts).replace(".[", "[") or "top level"
     if kind == "extra_forbidden":
         parent = ".".join(parts[:-1]).replace(".[", "[")
         message = f"unknown key {parts[-1]!r}" + (f" in {parent}" if parent else "")
@@ -145,3 +180,12 @@ def describe_validation_error(
         msg = str(first["msg"])
         message = f"{where}: {msg[0].lower() + msg[1:] if msg else msg}"
     return error(message, file=file, line=line_of(data, loc))
+
+
+def utf8_error_line(exc: UnicodeDecodeError) -> int:
+    """1-based line of the first byte that is not valid UTF-8."""
+    return bytes(exc.object[: exc.start]).count(b"\n") + 1
+
+
+def utf8_error_message(exc: UnicodeDecodeError) -> str:
+    return f"file is not valid UTF-8 (byte 0x{exc.object[exc.start]:02x}: {exc.reason}); save it as UTF-8"

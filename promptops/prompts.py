@@ -23,7 +23,7 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from promptops.errors import PromptError
-from promptops.locations import describe_validation_error, load_yaml
+from promptops.locations import describe_validation_error, load_yaml, utf8_error_line, utf8_error_message
 
 PROMPT_SUFFIX = ".j2"
 ROLES = ("system", "user", "assistant")
@@ -130,7 +130,10 @@ class FolderSource(PromptSource):
             return None
         try:
             return path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            file = self.display(name)
+            raise PromptError(utf8_error_message(exc), file=file, line=utf8_error_line(exc)) from None
+        except OSError as exc:
             raise PromptError(f"cannot read prompt file: {exc}", file=self.display(name)) from None
 
     def names(self) -> list[str]:
@@ -290,10 +293,41 @@ class Prompt:
         except jinja2.TemplateError as exc:
             file, line = _template_location(exc, self.source)
             raise PromptError(f"prompt {self.name}: {exc.message or exc}", file=file, line=line) from None
-        return _split_messages(text, self.name, self.file)
+        except RecursionError as exc:
+            file, line = _template_location(exc, self.source)
+            raise PromptError(
+                f"prompt {self.name}: templates include each other in a cycle", file=file, line=line
+            ) from None
+        except Exception as exc:  # noqa: BLE001  (the template's own code failed: a user error, not a crash)
+            file, line = _template_location(exc, self.source)
+            raise PromptError(
+                f"prompt {self.name}: rendering failed: {type(exc).__name__}: {exc}", file=file, line=line
+            ) from None
+        return _split_messages(text, self.name, self.file, self._stray_text_line)
+
+    def _stray_text_line(self, text: str) -> int | None:
+        """Line of the template text outside role blocks that starts with ``text``."""
+        ast, _, _ = _parse_template(self.environment, self.relpath, self.file)
+        first = text.strip().splitlines()[0] if text.strip() else ""
+        pending: list[nodes.Node] = [ast]
+        while first and pending:
+            node = pending.pop(0)
+            if isinstance(node, nodes.CallBlock) and _is_role_call(node):
+                continue
+            if isinstance(node, nodes.TemplateData) and first in node.data:
+                return node.lineno + node.data.count("\n", 0, node.data.index(first))
+            pending.extend(node.iter_child_nodes())
+        return None
 
 
-def _split_messages(text: str, name: str, file: str) -> list[Message]:
+def _is_role_call(node: nodes.CallBlock) -> bool:
+    call = node.call
+    return isinstance(call, nodes.Call) and getattr(call.node, "name", None) == "_render_role"
+
+
+def _split_messages(
+    text: str, name: str, file: str, line_of_text: Callable[[str], int | None] = lambda _: None
+) -> list[Message]:
     if _ROLE_START not in text:
         return [Message("user", text.strip())]
     messages: list[Message] = []
@@ -302,13 +336,19 @@ def _split_messages(text: str, name: str, file: str) -> list[Message]:
         before, _, rest = rest.partition(_ROLE_START)
         if before.strip():
             raise PromptError(
-                f"prompt {name}: text outside role blocks: {before.strip()[:40]!r}", file=file
+                f"prompt {name}: text outside role blocks: {before.strip()[:40]!r}",
+                file=file,
+                line=line_of_text(before),
             )
         header, _, rest = rest.partition(_ROLE_END)
         role, _, content = header.partition(_ROLE_SEP)
         messages.append(Message(role, content.strip()))
     if rest.strip():
-        raise PromptError(f"prompt {name}: text outside role blocks: {rest.strip()[:40]!r}", file=file)
+        raise PromptError(
+            f"prompt {name}: text outside role blocks: {rest.strip()[:40]!r}",
+            file=file,
+            line=line_of_text(rest),
+        )
     return messages
 
 
@@ -335,10 +375,12 @@ def _parse_template(
     text, _, _ = env.loader.get_source(env, relpath)
     try:
         ast = env.parse(text, name=relpath, filename=relpath)
+        # finding the variables compiles the template, which reports unknown filters and tests
+        used = set(meta.find_undeclared_variables(ast))
     except jinja2.TemplateSyntaxError as exc:
         raise PromptError(f"template syntax error: {exc.message}", file=file, line=exc.lineno) from None
     refs = [ref for ref in meta.find_referenced_templates(ast) if ref is not None]
-    return ast, refs, set(meta.find_undeclared_variables(ast))
+    return ast, refs, used
 
 
 def _resolve_includes(env: SandboxedEnvironment, relpath: str, source: PromptSource) -> list[str]:
@@ -347,13 +389,21 @@ def _resolve_includes(env: SandboxedEnvironment, relpath: str, source: PromptSou
     pending = [relpath]
     while pending:
         current = pending.pop()
-        _, refs, _ = _parse_template(env, current, source.display(current))
+        ast, refs, _ = _parse_template(env, current, source.display(current))
         for ref in refs:
             if ref in seen or ref == relpath:
                 continue
             if source.read(ref) is None:
+                kinds = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
+                lines = [
+                    node.lineno
+                    for node in ast.find_all(kinds)
+                    if getattr(getattr(node, "template", None), "value", None) == ref
+                ]
                 raise PromptError(
-                    f"included template {ref!r} not found", file=source.display(current)
+                    f"included template {ref!r} not found",
+                    file=source.display(current),
+                    line=min(lines, default=None),
                 )
             seen.append(ref)
             pending.append(ref)

@@ -83,6 +83,9 @@ class SampleResult(_Record):
     cost_usd: float | None = None
     attempts: int = 1
     cached: bool = False
+    """Answered from the response cache or a recording, without a provider call."""
+    request_key: str | None = None
+    """Hash of the canonical request (the cache and recording key)."""
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -115,6 +118,14 @@ class RunMeta(_Record):
     repeat: int | None = None
     concurrency: int = 1
     filter: str | None = None
+    model_overrides: list[str] = Field(default_factory=list)
+    """``-m`` models that replaced the suites' own."""
+    shard: str | None = None
+    """``I/N`` when this run is one shard of a split plan."""
+    timeout_s: float | None = None
+    replay: bool = False
+    merged_from: list[str] = Field(default_factory=list)
+    """Run ids combined into this one by ``promptops merge``."""
 
 
 class CaseVerdict(_Record):
@@ -194,7 +205,9 @@ class RunWriter:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "meta.json").write_text(meta.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        self._results: IO[str] = open(folder / "results.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        path = folder / "results.jsonl"
+        _drop_torn_tail(path)
+        self._results: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 (kept open while running)
 
     def append(self, result: SampleResult) -> None:
         self._results.write(result.model_dump_json(exclude_defaults=False) + "\n")
@@ -210,6 +223,17 @@ class RunWriter:
     def close(self) -> None:
         if not self._results.closed:
             self._results.close()
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line left half-written by a killed process, so appending stays valid JSONL."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        if data.endswith(b"\n"):
+            return
+        handle.truncate(data.rfind(b"\n") + 1)
 
 
 @dataclass
@@ -279,7 +303,9 @@ def percentile(values: list[float], q: float) -> float | None:
 
 @dataclass
 class _CaseTally:
-    first: SampleResult
+    line: int | None
+    threshold: float
+    gap: GapType | None
     samples: int = 0
     passed: int = 0
     errored: int = 0
@@ -316,7 +342,11 @@ def summarize(
     completed = 0
     for result in results:
         completed += 1
-        tally = cases.setdefault((result.suite, result.case, result.model), _CaseTally(result))
+        case_key = (result.suite, result.case, result.model)
+        tally = cases.get(case_key)
+        if tally is None:
+            # only what the verdict needs is kept, so memory stays small for huge runs
+            tally = cases[case_key] = _CaseTally(result.line, result.threshold, result.gap)
         tally.samples += 1
         group = groups.setdefault((result.suite, result.model), _GroupTally(result.model_id))
         group.samples += 1
@@ -325,7 +355,7 @@ def summarize(
             tally.errored += 1
             tally.error = tally.error or result.error
             continue
-        if result.latency_ms is not None and not result.cached:
+        if result.latency_ms is not None:
             group.latencies.append(result.latency_ms)
         group.prompt_tokens += result.prompt_tokens or 0
         group.completion_tokens += result.completion_tokens or 0
@@ -346,7 +376,7 @@ def summarize(
     for (suite, case, model), tally in cases.items():
         produced = tally.samples - tally.errored
         rate = tally.passed / produced if produced else None
-        threshold = tally.first.threshold
+        threshold = tally.threshold
         status: CaseStatus
         if rate is not None and rate + 1e-9 < threshold:
             status = "failed"
@@ -359,14 +389,14 @@ def summarize(
                 suite=suite,
                 case=case,
                 model=model,
-                line=tally.first.line,
+                line=tally.line,
                 status=status,
                 samples=tally.samples,
                 passed_samples=tally.passed,
                 errored_samples=tally.errored,
                 pass_rate=rate,
                 threshold=threshold,
-                gap=tally.first.gap,
+                gap=tally.gap,
                 failed_assertions=list(tally.failed_assertions.values())[:10],
                 output_excerpt=tally.output_excerpt,
                 error=tally.error,

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from promptops.assertions import AssertionContext, evaluate_assertion
+from promptops.cache import CACHE_FILE, CachedResponse, ReplayStore, ResponseCache, request_key
 from promptops.config import Project, ResolvedModel
-from promptops.errors import ConfigError, PromptError, UsageError
+from promptops.errors import ConfigError, PromptError, RunInterrupted, UsageError
 from promptops.providers import Completion, RetryPolicy, acomplete, call_with_retries, is_rate_limit
+from promptops.providers.local import check_model_available
 from promptops.providers.retries import status_code
 from promptops.results import (
     AssertionOutcome,
@@ -28,9 +32,11 @@ from promptops.results import (
     RunSummary,
     RunWriter,
     SampleResult,
+    SavedRun,
     SuitePlan,
     new_run_id,
     now_iso,
+    read_results,
     summarize,
 )
 from promptops.suites import Case, Suite, case_matches
@@ -59,6 +65,29 @@ class RunOptions:
     concurrency: int | None = None
     filter: str | None = None
     timeout_s: float | None = None
+    shard: tuple[int, int] | None = None
+    """``(I, N)``: run only the I-th of N deterministic parts of the plan (1-based)."""
+    use_cache: bool = True
+    """Read answers from the response cache (results are always written to it)."""
+    replay: bool = False
+    """Answer only from the cache and recording files; never call a provider."""
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``I/N`` with 1 <= I <= N."""
+    index, sep, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i = n = 0
+    if not sep or n < 1 or not 1 <= i <= n:
+        raise UsageError(f"--shard expects I/N with 1 <= I <= N, got {text!r}")
+    return i, n
+
+
+def shard_of(suite_name: str, case_id: str, count: int) -> int:
+    """Shard (1-based) a case belongs to: by a stable hash, so adding cases moves no others."""
+    return zlib.crc32(f"{suite_name}::{case_id}".encode()) % count + 1
 
 
 @dataclass
@@ -69,15 +98,24 @@ class Plan:
     suites: list[Suite]
     options: RunOptions
     models: dict[str, ResolvedModel] = field(default_factory=dict)
+    done: set[tuple[str, str, str, int]] = field(default_factory=set)
+    """(suite, case, model, sample) already finished (when resuming)."""
 
     def models_for(self, suite: Suite) -> list[ResolvedModel]:
         names = list(self.options.models) or suite.models(self.project)
         return [self.models[name] for name in names]
 
     def selected_cases(self, suite: Suite) -> list[Case]:
-        return [case for case in suite.cases if case_matches(suite, case, self.options.filter)]
+        shard = self.options.shard
+        return [
+            case
+            for case in suite.cases
+            if case_matches(suite, case, self.options.filter)
+            and (shard is None or shard_of(suite.name, case.id, shard[1]) == shard[0])
+        ]
 
     def count(self) -> int:
+        """Calls in the whole plan, finished ones included."""
         total = 0
         for suite in self.suites:
             models = len(self.models_for(suite))
@@ -86,15 +124,23 @@ class Plan:
         return total
 
     def __iter__(self) -> Iterator[PlannedCall]:
+        """Calls still to make, rendered one case at a time."""
         for suite in self.suites:
             models = self.models_for(suite)
             for case in self.selected_cases(suite):
-                messages = [m.to_dict() for m in render_case(suite, case)]
                 repeat = suite.repeat_for(case, self.project, self.options.repeat)
-                for model in models:
+                todo = [
+                    (model, sample)
+                    for model in models
+                    for sample in range(repeat)
+                    if (suite.name, case.id, model.alias, sample) not in self.done
+                ]
+                if not todo:
+                    continue
+                messages = [m.to_dict() for m in render_case(suite, case)]
+                for model, sample in todo:
                     params = {**model.params, **suite.params()}
-                    for sample in range(repeat):
-                        yield PlannedCall(suite, case, model, sample, messages, sample_params(params, sample))
+                    yield PlannedCall(suite, case, model, sample, messages, sample_params(params, sample))
 
 
 def sample_params(params: dict[str, Any], sample: int) -> dict[str, Any]:
@@ -123,11 +169,14 @@ def build_plan(project: Project, suites: list[Suite], options: RunOptions) -> Pl
             if name not in plan.models:
                 plan.models[name] = project.resolve_model(name)
     for model in plan.models.values():
-        if model.api_key_env and model.api_key() is None:
+        # replay never calls a provider, so keyless CI needs no secrets
+        if not options.replay and model.api_key_env and model.api_key() is None:
             raise ConfigError(
                 f"model {model.alias!r} reads its API key from ${model.api_key_env}, which is not set",
                 file=project.config_file,
             )
+        if not options.replay:  # a local model without the promptops[local] extra: one clear exit 2
+            check_model_available(model.model)
     for suite in suites:
         for case in plan.selected_cases(suite):
             render_case(suite, case)
@@ -208,8 +257,33 @@ class Executor:
     timeout_s: float
     caller: Caller = acomplete
     rng: random.Random = field(default_factory=random.Random)
+    cache: ResponseCache | None = None
+    read_cache: bool = True
+    replay: ReplayStore | None = None
+    """When set, only the cache and these recordings answer; a miss is an error result."""
+    provider_calls: int = 0
+
+    def lookup(self, key: str) -> CachedResponse | None:
+        hit = self.replay.get(key) if self.replay is not None else None
+        if hit is None and self.cache is not None and (self.read_cache or self.replay is not None):
+            hit = self.cache.get(key)
+        return hit
 
     async def perform(self, call: PlannedCall, limiter: AdaptiveLimiter) -> SampleResult:
+        key = request_key(call.model.model, call.messages, call.params, call.sample)
+        base = {**_base_result(call), "request_key": key}
+        hit = self.lookup(key)
+        if hit is not None:
+            completion = Completion(hit.text, hit.prompt_tokens, hit.completion_tokens, hit.cost_usd,
+                                    hit.latency_ms or 0.0, hit.finish_reason)
+            return self._scored(call, base, completion, attempts=0, cached=True)
+        if self.replay is not None:
+            return SampleResult(**base, attempts=0, error=ErrorInfo(
+                type="ReplayMiss",
+                message=f"no recorded response for {call.suite.name}::{call.case.id} [{call.model.alias}] "
+                f"sample {call.sample}; run 'promptops record' and commit the recording",
+            ))
+
         async def attempt() -> Completion:
             await limiter.acquire()
             ok = limited = False
@@ -227,11 +301,21 @@ class Executor:
             finally:
                 await limiter.release(rate_limited=limited, succeeded=ok)
 
-        base = _base_result(call)
+        self.provider_calls += 1
         try:
             completion, attempts = await call_with_retries(attempt, self.policy, rng=self.rng)
         except Exception as exc:  # noqa: BLE001  (a failed call is data, not a crash)
             return SampleResult(**base, error=_error_info(exc), attempts=getattr(exc, "promptops_attempts", 1))
+        if self.cache is not None:
+            self.cache.put(key, call.model.model, CachedResponse(
+                completion.text, completion.prompt_tokens, completion.completion_tokens, completion.cost_usd,
+                round(completion.latency_ms, 3), completion.finish_reason,
+            ))
+        return self._scored(call, base, completion, attempts=attempts, cached=False)
+
+    def _scored(
+        self, call: PlannedCall, base: dict[str, Any], completion: Completion, *, attempts: int, cached: bool
+    ) -> SampleResult:
         passed, score, outcomes = evaluate(call, completion)
         return SampleResult(
             **base,
@@ -244,6 +328,7 @@ class Executor:
             completion_tokens=completion.completion_tokens,
             cost_usd=completion.cost_usd,
             attempts=attempts,
+            cached=cached,
         )
 
     async def run(self, calls: Iterable[PlannedCall], on_result: Callable[[SampleResult], None]) -> None:
@@ -273,6 +358,16 @@ class RunOutcome:
     folder: Path
     meta: RunMeta
     summary: RunSummary
+    provider_calls: int = 0
+    """Calls that went to a provider (not answered by the cache or a recording)."""
+
+    @property
+    def replay_misses(self) -> list[str]:
+        return [
+            f"{c.suite}::{c.case} [{c.model}]"
+            for c in self.summary.cases
+            if c.error is not None and c.error.type == "ReplayMiss"
+        ]
 
 
 def _git_commit(root: Path) -> str | None:
@@ -284,67 +379,267 @@ def _git_commit(root: Path) -> str | None:
         return None
 
 
+def _suite_plans(plan: Plan) -> list[SuitePlan]:
+    return [
+        SuitePlan(
+            name=s.name,
+            file=s.file,
+            prompt=s.prompt.name,
+            prompt_version=s.prompt.version,
+            prompt_fingerprint=s.prompt.fingerprint,
+            models=[m.alias for m in plan.models_for(s)],
+            cases=len(plan.selected_cases(s)),
+        )
+        for s in plan.suites
+    ]
+
+
+def new_run_meta(plan: Plan, run_id: str | None = None) -> RunMeta:
+    from promptops import __version__
+
+    options = plan.options
+    shard = options.shard
+    return RunMeta(
+        run_id=run_id or new_run_id(),
+        started_at=now_iso(),
+        promptops_version=__version__,
+        project_root=str(plan.project.root),
+        git_commit=_git_commit(plan.project.root),
+        suites=_suite_plans(plan),
+        models={alias: model.model for alias, model in plan.models.items()},
+        planned_calls=plan.count(),
+        repeat=options.repeat,
+        concurrency=options.concurrency or plan.project.config.run.concurrency,
+        filter=options.filter,
+        model_overrides=list(options.models),
+        shard=f"{shard[0]}/{shard[1]}" if shard else None,
+        timeout_s=options.timeout_s,
+        replay=options.replay,
+    )
+
+
+def options_from_meta(meta: RunMeta) -> tuple[list[str], RunOptions]:
+    """Suite files and options of a saved run, to resume it as it was started."""
+    shard = parse_shard(meta.shard) if meta.shard else None
+    options = RunOptions(
+        models=tuple(meta.model_overrides), repeat=meta.repeat, concurrency=meta.concurrency,
+        filter=meta.filter, timeout_s=meta.timeout_s, shard=shard, replay=meta.replay,
+    )
+    return [s.file for s in meta.suites], options
+
+
+def prepare_resume(plan: Plan, saved: SavedRun) -> None:
+    """Mark the saved run's finished calls as done; refuse when a prompt changed since."""
+    before = {s.name: s.prompt_fingerprint for s in saved.meta.suites}
+    for suite in plan.suites:
+        if before.get(suite.name, suite.prompt.fingerprint) != suite.prompt.fingerprint:
+            raise UsageError(
+                f"prompt {suite.prompt.name} changed since run {saved.meta.run_id} started; "
+                "its results would mix two prompt versions, so start a new run",
+                file=suite.prompt.file,
+            )
+    plan.done = {r.key for r in saved.results() if r.error is None}
+
+
+def _load_replay(plan: Plan) -> ReplayStore:
+    from promptops.cache import read_recording, recording_path
+
+    files = []
+    for suite in plan.suites:
+        path = recording_path(suite.path)
+        recording = read_recording(path, plan.project.relpath(path))
+        if recording is not None:
+            files.append(recording)
+    return ReplayStore(files)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_plan(
     plan: Plan,
     *,
     progress: ProgressSink | None = None,
     caller: Caller | None = None,
     run_id: str | None = None,
+    resume: SavedRun | None = None,
 ) -> RunOutcome:
-    """Execute ``plan``, stream results to a new run record, and summarise it."""
-    from promptops import __version__
+    """Execute ``plan``, streaming results to a run record, and summarise it.
 
+    With ``resume``, results are appended to that run and only calls it has not
+    finished are made. SIGINT and SIGTERM stop the run with every finished
+    result kept (``RunInterrupted``, exit 3).
+    """
     project = plan.project
     settings = project.config.run
-    total = plan.count()
-    run_id = run_id or new_run_id()
-    meta = RunMeta(
-        run_id=run_id,
-        started_at=now_iso(),
-        promptops_version=__version__,
-        project_root=str(project.root),
-        git_commit=_git_commit(project.root),
-        suites=[
-            SuitePlan(
-                name=s.name,
-                file=s.file,
-                prompt=s.prompt.name,
-                prompt_version=s.prompt.version,
-                prompt_fingerprint=s.prompt.fingerprint,
-                models=[m.alias for m in plan.models_for(s)],
-                cases=len(plan.selected_cases(s)),
-            )
-            for s in plan.suites
-        ],
-        models={alias: model.model for alias, model in plan.models.items()},
-        planned_calls=total,
-        repeat=plan.options.repeat,
-        concurrency=plan.options.concurrency or settings.concurrency,
-        filter=plan.options.filter,
-    )
-    folder = project.runs_dir / run_id
+    if resume is not None:
+        prepare_resume(plan, resume)
+        meta, folder = resume.meta, resume.folder
+    else:
+        meta = new_run_meta(plan, run_id)
+        folder = project.runs_dir / meta.run_id
     writer = RunWriter(folder, meta)
+    cache = ResponseCache(project.state_dir / CACHE_FILE)
     executor = Executor(
-        concurrency=meta.concurrency,
+        concurrency=plan.options.concurrency or settings.concurrency,
         policy=RetryPolicy(settings.retries, settings.backoff_s, settings.backoff_max_s),
         timeout_s=plan.options.timeout_s or settings.timeout_s,
         caller=caller or acomplete,
+        cache=cache,
+        read_cache=plan.options.use_cache,
+        replay=_load_replay(plan) if plan.options.replay else None,
     )
     progress = progress or ProgressSink()
+    new_results = 0
 
     def on_result(result: SampleResult) -> None:
+        nonlocal new_results
         writer.append(result)
+        new_results += 1
         progress.advance(result)
 
     started = time.perf_counter()
-    progress.start(total)
+    progress.start(meta.planned_calls - len(plan.done))
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread (e.g. inside a server); Ctrl-C still works
+        previous = None
     try:
         asyncio.run(executor.run(plan, on_result))
-    finally:
+    except KeyboardInterrupt:
         writer.close()
+        kept = len(plan.done) + new_results
+        raise RunInterrupted(
+            f"interrupted; {kept} finished results kept in {project.relpath(folder)}; "
+            f"resume with: promptops test --resume {meta.run_id}"
+        ) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        writer.close()
+        cache.close()
         progress.finish()
-    from promptops.results import read_results
+    results = _latest_results(folder) if resume is not None else read_results(folder / "results.jsonl")
+    summary = summarize(meta, results, duration_s=time.perf_counter() - started)
+    writer.finish(summary)
+    return RunOutcome(folder, meta, summary, provider_calls=executor.provider_calls)
 
-    summary = summarize(meta, read_results(folder / "results.jsonl"), duration_s=time.perf_counter() - started)
+
+def _latest_results(folder: Path) -> Iterator[SampleResult]:
+    """Results of a run, keeping the last one per call (a resumed call may follow its error).
+
+    Two passes over the file keep only keys and line numbers in memory.
+    """
+    last_line: dict[tuple[str, str, str, int], int] = {}
+    for number, result in enumerate(read_results(folder / "results.jsonl")):
+        last_line[result.key] = number
+    keep = set(last_line.values())
+    for number, result in enumerate(read_results(folder / "results.jsonl")):
+        if number in keep:
+            yield result
+
+
+def merge_runs(project: Project, runs: list[SavedRun]) -> RunOutcome:
+    """Combine shard runs into one run record and one verdict.
+
+    Every call must appear in one run only; shards of one split must agree on N
+    and not repeat an index.
+    """
+    if len(runs) < 2:
+        raise UsageError("merge needs at least two runs")
+    shards = [r.meta.shard for r in runs if r.meta.shard]
+    counts = {s.split("/")[1] for s in shards}
+    if len(counts) > 1:
+        raise UsageError(f"runs come from different splits: {', '.join(sorted(set(shards)))}")
+    if len(shards) != len(set(shards)):
+        raise UsageError(f"the same shard appears twice: {', '.join(sorted(shards))}")
+    first = runs[0].meta
+    suites: dict[str, SuitePlan] = {}
+    for run in runs:
+        for suite in run.meta.suites:
+            known = suites.get(suite.name)
+            if known and known.prompt_fingerprint != suite.prompt_fingerprint:
+                raise UsageError(
+                    f"suite {suite.name} ran different prompt texts in {first.run_id} and {run.meta.run_id}"
+                )
+            if known:
+                known.cases += suite.cases
+            else:
+                suites[suite.name] = suite.model_copy()
+    meta = first.model_copy(update={
+        "run_id": new_run_id(),
+        "started_at": min(r.meta.started_at for r in runs),
+        "suites": list(suites.values()),
+        "models": {k: v for r in runs for k, v in r.meta.models.items()},
+        "planned_calls": sum(r.meta.planned_calls for r in runs),
+        "shard": None,
+        "merged_from": [r.meta.run_id for r in runs],
+    })
+    folder = project.runs_dir / meta.run_id
+    writer = RunWriter(folder, meta)
+    seen: set[tuple[str, str, str, int]] = set()
+    try:
+        for run in runs:
+            for result in _latest_results(run.folder):
+                if result.key in seen:
+                    raise UsageError(
+                        f"{result.suite}::{result.case} [{result.model}] sample {result.sample} "
+                        f"appears in more than one run; merge shards of one split only"
+                    )
+                seen.add(result.key)
+                writer.append(result)
+    except UsageError:
+        writer.close()
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    writer.close()
+    summary = summarize(meta, read_results(folder / "results.jsonl"))
     writer.finish(summary)
     return RunOutcome(folder, meta, summary)
+
+
+def record_suites(plan: Plan, *, progress: ProgressSink | None = None) -> tuple[list[tuple[str, int]], int]:
+    """Run ``plan`` and write each suite's successful responses to its recording file.
+
+    Entries for models or samples not in this run are kept; entries for cases
+    that no longer exist are dropped. Returns (file, entries) per suite and the
+    number of calls that failed.
+    """
+    from promptops.cache import Recording, RecordingFile, read_recording, recording_path, write_recording
+
+    outcome = run_plan(plan, progress=progress)
+    by_suite: dict[str, list[SampleResult]] = {}
+    errors = 0
+    for result in read_results(outcome.folder / "results.jsonl"):
+        if result.error is not None or result.output is None or result.request_key is None:
+            errors += 1
+            continue
+        by_suite.setdefault(result.suite, []).append(result)
+    written: list[tuple[str, int]] = []
+    for suite in plan.suites:
+        path = recording_path(suite.path)
+        old = read_recording(path, plan.project.relpath(path))
+        case_ids = [c.id for c in suite.cases]
+        fresh = {
+            (r.case, r.model, r.sample): Recording(
+                case=r.case, model=r.model, model_id=r.model_id, sample=r.sample, key=r.request_key or "",
+                output=r.output or "", prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens,
+                cost_usd=r.cost_usd, latency_ms=r.latency_ms,
+            )
+            for r in by_suite.get(suite.name, [])
+        }
+        kept = [
+            e for e in (old.recordings if old else [])
+            if (e.case, e.model, e.sample) not in fresh and e.case in case_ids
+        ]
+        recording = RecordingFile(
+            suite=suite.name, prompt_version=suite.prompt.version,
+            prompt_fingerprint=suite.prompt.fingerprint, recordings=[*kept, *fresh.values()],
+        )
+        write_recording(path, recording, case_ids)
+        written.append((plan.project.relpath(path), len(recording.recordings)))
+    return written, errors

@@ -17,7 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from promptops.assertions import AssertionSpec, GapType, validate_assertion
 from promptops.config import Project
 from promptops.errors import ConfigError, PromptError, SuiteError, UsageError
-from promptops.locations import LineDict, describe_validation_error, line_of, load_yaml
+from promptops.locations import (
+    LineDict,
+    describe_validation_error,
+    line_of,
+    load_yaml,
+    utf8_error_line,
+    utf8_error_message,
+)
 from promptops.prompts import FolderSource, Prompt, PromptSource, load_prompt
 
 SUITE_SUFFIXES = (".yaml", ".yml")
@@ -167,7 +174,9 @@ def load_suite(project: Project, path: Path, source: PromptSource | None = None)
     file = project.relpath(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise SuiteError(utf8_error_message(exc), file=file, line=utf8_error_line(exc)) from None
+    except OSError as exc:
         raise SuiteError(f"cannot read suite: {exc}", file=file) from None
     data = load_yaml(text, file=file, error=SuiteError)
     if not isinstance(data, LineDict):
@@ -181,7 +190,7 @@ def load_suite(project: Project, path: Path, source: PromptSource | None = None)
     try:
         prompt = load_prompt(source, spec.prompt)
     except PromptError as exc:
-        if exc.file == source.display(spec.prompt + ".j2") and "not found" in exc.message:
+        if exc.file is None:  # the prompt does not exist; any other problem is inside the prompt file
             raise SuiteError(exc.message, file=file, line=line_of(data, ("prompt",))) from None
         raise
 

@@ -55,6 +55,11 @@ class FakeState:
     """Every request body received, faults included."""
     completions: int = 0
     """Requests that got a successful answer."""
+    authorizations: list[str] = field(default_factory=list)
+    """Authorization header of every chat request."""
+    in_flight: int = 0
+    max_in_flight: int = 0
+    """Most chat requests being handled at the same time."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     rng: random.Random = field(default_factory=random.Random)
 
@@ -62,6 +67,7 @@ class FakeState:
         with self.lock:
             self.requests.clear()
             self.completions = 0
+            self.max_in_flight = 0
             self.fault_script.clear()
 
     def next_fault(self) -> str | None:
@@ -88,7 +94,9 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
 
-        def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        def _send_json(
+            self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+        ) -> None:
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -99,7 +107,12 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def do_GET(self) -> None:
-            if self.path.rstrip("/").endswith("/models"):
+            if self.path.rstrip("/").endswith("/stats"):
+                with state.lock:
+                    stats = {"requests": len(state.requests), "completions": state.completions,
+                             "max_in_flight": state.max_in_flight}
+                self._send_json(200, stats)
+            elif self.path.rstrip("/").endswith("/models"):
                 self._send_json(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
             else:
                 self._send_json(404, {"error": {"message": "not found"}})
@@ -114,9 +127,20 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                 return
             with state.lock:
                 state.requests.append(body)
+                state.authorizations.append(self.headers.get("Authorization", ""))
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 self._send_json(404, {"error": {"message": f"no route {self.path}"}})
                 return
+            with state.lock:
+                state.in_flight += 1
+                state.max_in_flight = max(state.max_in_flight, state.in_flight)
+            try:
+                self._chat(body)
+            finally:
+                with state.lock:
+                    state.in_flight -= 1
+
+        def _chat(self, body: dict[str, Any]) -> None:
             fault = state.next_fault()
             if state.latency_s:
                 time.sleep(state.latency_s)
@@ -124,10 +148,13 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                 headers = {}
                 if state.retry_after_s is not None:
                     headers["Retry-After"] = f"{state.retry_after_s:g}"
-                self._send_json(429, {"error": {"message": "rate limited", "type": "rate_limit_error"}}, headers)
+                error = {"error": {"message": "rate limited", "type": "rate_limit_error"}}
+                self._send_json(429, error, headers)
                 return
-            if fault in ("500", "503"):
-                self._send_json(int(fault), {"error": {"message": "server error", "type": "server_error"}})
+            if fault is not None and fault.isdigit():
+                status = int(fault)
+                kind = "server_error" if status >= 500 else "invalid_request_error"
+                self._send_json(status, {"error": {"message": f"injected {status}", "type": kind}})
                 return
             if fault == "timeout":
                 time.sleep(state.hang_s)
@@ -181,15 +208,19 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # read at listen(); the default of 5 drops connections when many calls start at once
+    request_queue_size = 1024
+
+
 class FakeOpenAIServer:
     """Start with ``with FakeOpenAIServer() as server:``; ``server.api_base`` is the URL."""
 
     def __init__(self, state: FakeState | None = None, port: int = 0) -> None:
         self.state = state or FakeState()
         self.state.rng.seed(self.state.seed)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self.state))
-        self.httpd.daemon_threads = True
-        self.httpd.request_queue_size = 256
+        self.httpd = _Server(("127.0.0.1", port), _handler(self.state))
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property

@@ -29,6 +29,7 @@ class PromptOpsGroup(click.Group):
             ctx.exit(exc.exit_code)
 
 
+
 @click.group(cls=PromptOpsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="promptops")
 def cli() -> None:
@@ -41,9 +42,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from promptops.cli import init, render, test
+    from promptops.cli import cache, init, merge, record, render, test
 
-    for module in (init, render, test):
+    for module in (cache, init, merge, record, render, test):
         cli.add_command(module.command)
 
 

@@ -39,3 +39,21 @@ def var_option(f: F) -> F:
         "--var", "variables", multiple=True, metavar="KEY=VALUE",
         help="Template variable; the value is read as YAML (lists, numbers). Repeatable.",
     )(f)
+
+
+def run_options(f: F) -> F:
+    """--repeat, -j, --filter, --timeout and --shard, for every command that runs a plan."""
+    decorators = [
+        click.option("--repeat", type=click.IntRange(min=1), default=None, help="Samples per case and model."),
+        click.option("-j", "--concurrency", type=click.IntRange(min=1), default=None,
+                     help="Model calls in flight (default: run.concurrency)."),
+        click.option("--filter", "case_filter", metavar="GLOB", default=None,
+                     help="Only cases whose id (or suite::id) matches the glob."),
+        click.option("--timeout", type=click.FloatRange(min=0.001), default=None,
+                     help="Per-call timeout in seconds."),
+        click.option("--shard", metavar="I/N", default=None,
+                     help="Run only the I-th of N deterministic parts of the plan (CI matrices)."),
+    ]
+    for decorate in reversed(decorators):
+        f = decorate(f)
+    return f

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 import click
 
+from promptops.config import Project
 from promptops.results import SampleResult
-from promptops.runner import ProgressSink
+from promptops.runner import ProgressSink, RunOutcome
 
 
 class BarProgress(ProgressSink):
@@ -61,3 +63,28 @@ class PlainProgress(ProgressSink):
 def make_progress() -> ProgressSink:
     interactive = sys.stderr.isatty() and not os.environ.get("CI")
     return BarProgress() if interactive else PlainProgress()
+
+
+def report_outcome(project: Project, outcome: RunOutcome, fmt: str, output: str | None) -> int:
+    """Print (and with ``output``, write) a run's report; returns the exit code."""
+    from promptops.errors import EXIT_INFRA
+    from promptops.reports import render_report
+
+    folder = project.relpath(outcome.folder)
+    report = render_report(outcome.summary, fmt, meta=outcome.meta, run_folder=folder)
+    if output:
+        Path(output).write_text(report, encoding="utf-8")
+    if output or fmt == "text":
+        text = render_report(outcome.summary, "text", meta=outcome.meta, run_folder=folder,
+                             color=sys.stdout.isatty())
+        click.echo(text, nl=False)
+    else:
+        click.echo(report, nl=False)
+    misses = outcome.replay_misses
+    if misses:
+        click.echo(f"error: replay miss: {len(misses)} case(s) have no recorded response:", err=True)
+        for miss in misses:
+            click.echo(f"  {miss}", err=True)
+        click.echo("record them with 'promptops record' and commit the recording files", err=True)
+        return EXIT_INFRA
+    return outcome.summary.exit_code

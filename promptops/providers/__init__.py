@@ -12,6 +12,8 @@ from types import ModuleType
 from typing import Any
 
 from promptops.providers.litellm_adapter import Completion, acomplete, get_litellm
+from promptops.providers.local import LOCAL_PREFIX
+from promptops.providers.local import create_handler as create_local_handler
 from promptops.providers.retries import RetryPolicy, call_with_retries, is_rate_limit, is_retryable
 
 CustomProviderFactory = Callable[[], Any]
@@ -26,13 +28,18 @@ def register_provider(prefix: str, factory: CustomProviderFactory) -> None:
 
 
 def register_custom_providers(litellm: ModuleType) -> None:
-    existing = {entry.get("provider") for entry in (litellm.custom_provider_map or [])}
+    """Add every registered provider to litellm's ``custom_provider_map`` once."""
+    current: list[dict[str, Any]] = list(getattr(litellm, "custom_provider_map", None) or [])
+    existing = {entry.get("provider") for entry in current}
     for prefix, factory in _CUSTOM_PROVIDERS.items():
         if prefix not in existing:
-            litellm.custom_provider_map = [
-                *(litellm.custom_provider_map or []),
-                {"provider": prefix, "custom_handler": factory()},
-            ]
+            current.append({"provider": prefix, "custom_handler": factory()})
+    # litellm reads this module attribute when it routes a "prefix/model" id
+    setattr(litellm, "custom_provider_map", current)  # noqa: B010  (untyped module attribute)
+
+
+# The built-in local models; the factory imports litellm and llama_cpp only when first called.
+register_provider(LOCAL_PREFIX, create_local_handler)
 
 
 __all__ = [

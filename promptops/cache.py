@@ -1,0 +1,209 @@
+"""Response cache (SQLite) and record/replay files for keyless CI.
+
+The cache key is a hash of the canonical request: litellm model id, rendered
+messages, call parameters and sample index (so ``--repeat 5`` stores five
+distinct samples). Where the call goes (``api_base``) and credentials are not
+part of a request's identity, and API keys are never stored anywhere.
+
+The store lives in ``.promptops/cache.sqlite3`` in WAL mode with a busy
+timeout, so several promptops processes (CI shards, pytest-xdist workers) can
+read and write it at once.
+
+Recordings are YAML files next to a suite (``suites/triage.recording.yaml``),
+written by ``promptops record`` in a stable order so they diff well in a pull
+request; ``promptops test --replay`` answers from the cache and recordings only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from promptops.errors import SuiteError
+from promptops.locations import describe_validation_error, load_yaml
+
+CACHE_FILE = "cache.sqlite3"
+RECORDING_SUFFIX = ".recording.yaml"
+# never part of a key or a stored value, whatever a config puts in params
+_SECRET_PARAMS = frozenset({"api_key", "api_base", "base_url", "extra_headers", "headers", "aws_secret_access_key"})
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    """What is kept of a completion: enough to re-evaluate assertions and account for it."""
+
+    text: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+    finish_reason: str | None = None
+
+
+def request_key(model_id: str, messages: list[dict[str, str]], params: dict[str, Any], sample: int) -> str:
+    """Hash of the canonical request; equal requests give equal keys in any process."""
+    clean = {k: v for k, v in params.items() if k not in _SECRET_PARAMS}
+    canonical = json.dumps(
+        {"model": model_id, "messages": messages, "params": clean, "sample": sample},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ResponseCache:
+    """A SQLite store of responses by request key, safe for concurrent processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout = 60000")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS responses ("
+            " key TEXT PRIMARY KEY, model TEXT NOT NULL, created REAL NOT NULL, response TEXT NOT NULL)"
+        )
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> CachedResponse | None:
+        row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return CachedResponse(**json.loads(row[0]))
+
+    def put(self, key: str, model_id: str, response: CachedResponse) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO responses (key, model, created, response) VALUES (?, ?, ?, ?)",
+            (key, model_id, time.time(), json.dumps(asdict(response))),
+        )
+
+    def stats(self) -> dict[str, Any]:
+        rows = self._db.execute("SELECT model, COUNT(*) FROM responses GROUP BY model ORDER BY model").fetchall()
+        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
+        return {"path": str(self.path), "entries": sum(n for _, n in rows), "bytes": size,
+                "models": {model: n for model, n in rows}}
+
+    def clear(self, model: str | None = None) -> int:
+        if model is None:
+            cursor = self._db.execute("DELETE FROM responses")
+        else:
+            cursor = self._db.execute("DELETE FROM responses WHERE model = ?", (model,))
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return cursor.rowcount
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class Recording(BaseModel):
+    """One recorded response in a recording file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case: str
+    model: str
+    """Model alias the case ran on."""
+    model_id: str
+    sample: int = 0
+    key: str
+    """Request hash; a changed prompt, model or param gives a new key (and a replay miss)."""
+    output: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+
+
+class RecordingFile(BaseModel):
+    """``suites/<suite>.recording.yaml``: responses a suite needs, for keyless replay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = 1
+    suite: str
+    prompt_version: str
+    prompt_fingerprint: str
+    recordings: list[Recording] = Field(default_factory=list)
+
+
+def recording_path(suite_path: Path) -> Path:
+    stem = suite_path.name
+    for suffix in (".yaml", ".yml"):
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return suite_path.with_name(stem + RECORDING_SUFFIX)
+
+
+class _LiteralDumper(yaml.SafeDumper):
+    """Multi-line text as ``|`` blocks so a changed answer reads as a line diff."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value and all(ch == "\n" or ch.isprintable() for ch in value) and value == value.rstrip(" "):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_LiteralDumper.add_representer(str, _str_representer)
+
+
+def write_recording(path: Path, recording: RecordingFile, case_order: list[str]) -> None:
+    """Write ``recording`` with entries in suite order, then model and sample."""
+    position = {case: index for index, case in enumerate(case_order)}
+    recording.recordings.sort(key=lambda r: (position.get(r.case, len(position)), r.case, r.model, r.sample))
+    data = recording.model_dump(exclude_none=True)
+    text = yaml.dump(data, Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True, width=100)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_recording(path: Path, display: str | None = None) -> RecordingFile | None:
+    """A recording file, or None when the suite has none."""
+    if not path.is_file():
+        return None
+    file = display or str(path)
+    data = load_yaml(path.read_text(encoding="utf-8"), file=file, error=SuiteError)
+    try:
+        return RecordingFile.model_validate(data)
+    except ValidationError as exc:
+        raise describe_validation_error(exc, data, file=file, error=SuiteError) from None
+
+
+class ReplayStore:
+    """Responses from recording files, looked up by request key."""
+
+    def __init__(self, recordings: Iterable[RecordingFile] = ()) -> None:
+        self._by_key: dict[str, Recording] = {}
+        for recording in recordings:
+            for entry in recording.recordings:
+                self._by_key[entry.key] = entry
+
+    def get(self, key: str) -> CachedResponse | None:
+        entry = self._by_key.get(key)
+        if entry is None:
+            return None
+        return CachedResponse(entry.output, entry.prompt_tokens, entry.completion_tokens, entry.cost_usd,
+                              entry.latency_ms)
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def __iter__(self) -> Iterator[Recording]:
+        return iter(self._by_key.values())

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import click
+
+from promptops.cli.options import model_option, run_options
+
+
+@click.command("record")
+@click.argument("suites", nargs=-1)
+@model_option
+@run_options
+@click.option("--no-cache", is_flag=True, help="Call the providers even for cached answers.")
+def command(
+    suites: tuple[str, ...], models: tuple[str, ...], repeat: int | None, concurrency: int | None,
+    case_filter: str | None, timeout: float | None, shard: str | None, no_cache: bool,
+) -> None:
+    """Record the responses SUITES need into suites/<suite>.recording.yaml for keyless replay.
+
+    Commit the recording files; `promptops test --replay` then runs without API
+    keys or network. Entries of models not recorded now are kept.
+    """
+    from promptops.cli.progress import make_progress
+    from promptops.config import load_project
+    from promptops.runner import RunOptions, build_plan, parse_shard, record_suites
+    from promptops.suites import load_suites
+
+    project = load_project()
+    options = RunOptions(models, repeat, concurrency, case_filter, timeout,
+                         parse_shard(shard) if shard else None, not no_cache, False)
+    plan = build_plan(project, load_suites(project, suites), options)
+    written, errors = record_suites(plan, progress=make_progress())
+    for path, count in written:
+        click.echo(f"recorded {count} responses in {path}")
+    if errors:
+        click.echo(f"error: {errors} calls failed and were not recorded; run again to complete", err=True)
+        raise SystemExit(3)

@@ -42,9 +42,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from promptops.cli import cache, init, merge, record, render, test
+    from promptops.cli import cache, init, merge, models, record, render, test
 
-    for module in (cache, init, merge, record, render, test):
+    for module in (cache, init, merge, models, record, render, test):
         cli.add_command(module.command)
 
 
@@ -54,3 +54,4 @@ _register()
 def main() -> None:
     """Console-script entry point."""
     sys.exit(cli.main(prog_name="promptops"))
+

@@ -1,0 +1,247 @@
+"""promptops benchmarks: one command, figures with the ideal beside each.
+
+    python benchmarks/run.py            # everything (about three minutes on 2 cores)
+    python benchmarks/run.py --quick    # skip the slow -j 4 comparison and the 100,000-case run
+
+A fake OpenAI-compatible server (tests/fake_openai.py) runs in its own process
+on 127.0.0.1 with a configurable latency; promptops talks to it through
+litellm's ``openai/`` provider exactly as to a real endpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+FAKE_SERVER = ROOT / "tests" / "fake_openai.py"
+KEY_ENV = "PROMPTOPS_BENCH_KEY"
+
+PROMPT = """\
+---
+version: 1.0.0
+inputs:
+  ticket: {required: true}
+---
+{% role "system" %}Classify the ticket as refund, bug or question.{% endrole %}
+{% role "user" %}{{ ticket }}{% endrole %}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """The fake provider in a subprocess, so its CPU does not count against promptops."""
+
+    def __init__(self, latency_ms: float, fault_rate: float = 0.0) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(FAKE_SERVER), "--port", str(self.port), "--latency-ms", str(latency_ms),
+             "--fault-rate", str(fault_rate)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        assert self.proc.stdout is not None
+        self.proc.stdout.readline()  # "fake OpenAI API on ..." once it listens
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def stats(self) -> dict[str, int]:
+        with urllib.request.urlopen(f"{self.api_base}/stats", timeout=5) as response:
+            return dict(json.load(response))
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def make_project(folder: Path, api_base: str, cases: int, concurrency: int) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "prompts").mkdir(parents=True)
+    (folder / "suites").mkdir()
+    (folder / "promptops.yaml").write_text(
+        "version: 1\n"
+        f"models:\n  fake: {{model: openai/bench-model, api_base: \"{api_base}\", api_key_env: {KEY_ENV}}}\n"
+        "defaults: {model: fake, params: {temperature: 0, max_tokens: 16}}\n"
+        f"run: {{concurrency: {concurrency}, timeout_s: 30, retries: 4, backoff_s: 0.05}}\n"
+    )
+    (folder / "prompts" / "triage.j2").write_text(PROMPT)
+    lines = ["prompt: triage", "cases:"]
+    for i in range(cases):
+        lines += [f"  - id: case-{i:06d}", f"    vars: {{ticket: 'ticket number {i}'}}",
+                  "    assert: [{type: contains, value: ticket}]"]
+    (folder / "suites" / "bench.yaml").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def run_cli(project: Path, *args: str) -> tuple[float, dict]:
+    """Run ``promptops`` as a user would; returns (wall seconds, JSON report)."""
+    env = {**os.environ, KEY_ENV: "sk-bench", "CI": "1"}
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "promptops", *args, "--format", "json"],
+        cwd=project, env=env, capture_output=True, text=True,
+    )
+    wall = time.perf_counter() - started
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"promptops failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return wall, json.loads(proc.stdout)
+
+
+def in_process_run(project: Path, concurrency: int, *, use_cache: bool, caller=None) -> tuple[float, object]:
+    """Time run_plan itself in a process where litellm is already imported (a long-lived worker)."""
+    from promptops.config import load_project
+    from promptops.runner import RunOptions, build_plan, run_plan
+    from promptops.suites import load_suites
+
+    cwd = os.getcwd()
+    os.chdir(project)
+    try:
+        loaded = load_project()
+        plan = build_plan(loaded, load_suites(loaded), RunOptions(concurrency=concurrency, use_cache=use_cache))
+        started = time.perf_counter()
+        outcome = run_plan(plan, caller=caller)
+        return time.perf_counter() - started, outcome
+    finally:
+        os.chdir(cwd)
+
+
+def row(name: str, value: str, ideal: str, ratio: str = "") -> None:
+    print(f"  {name:<52} {value:>12}   ideal {ideal:<10} {ratio}")
+
+
+def bench_startup() -> float:
+    times = []
+    for _ in range(7):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "promptops", "--help"], capture_output=True, check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def rss_probe(cases: int) -> None:
+    """Child mode: run ``cases`` cases with an instant in-process provider; print peak RSS (KiB)."""
+    from promptops.providers import Completion
+
+    async def instant(model, messages, params, timeout):  # type: ignore[no-untyped-def]
+        return Completion(messages[-1]["content"], 5, 3, 0.0, 0.01)
+
+    folder = Path(tempfile.mkdtemp(prefix="promptops-rss-"))
+    make_project(folder, "http://127.0.0.1:9/v1", cases, 64)
+    os.environ[KEY_ENV] = "sk-bench"
+    wall, outcome = in_process_run(folder, 64, use_cache=False, caller=instant)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"cases": cases, "wall_s": wall, "peak_rss_kib": peak,
+                      "completed": outcome.summary.completed_calls}))  # type: ignore[attr-defined]
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def child_rss(cases: int) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--rss-probe", str(cases)], capture_output=True, text=True,
+                          check=True)
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="skip the -j 4 comparison and the 100k run")
+    parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--latency-ms", type=float, default=200)
+    parser.add_argument("-j", type=int, default=32)
+    parser.add_argument("--rss-probe", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.rss_probe:
+        rss_probe(args.rss_probe)
+        return
+
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    os.environ[KEY_ENV] = "sk-bench"
+    work = Path(tempfile.mkdtemp(prefix="promptops-bench-"))
+    ideal = args.cases / args.j * args.latency_ms / 1000
+    print(f"promptops benchmarks ({os.cpu_count()} cores, Python {sys.version.split()[0]})")
+
+    startup = bench_startup()
+    print("\nstart-up")
+    row("promptops --help (median of 7)", f"{startup:.3f} s", "< 0.3 s", f"{startup / 0.3:.2f}x of budget")
+
+    server = Server(args.latency_ms)
+    try:
+        project = make_project(work / "p", server.api_base, args.cases, args.j)
+        print(f"\n{args.cases} cases, {args.latency_ms:.0f} ms provider latency, -j {args.j}")
+        from promptops.providers import get_litellm
+
+        started = time.perf_counter()
+        get_litellm()
+        litellm_import = time.perf_counter() - started
+        wall, outcome = in_process_run(project, args.j, use_cache=False)
+        calls = server.stats()["completions"]
+        row("runner wall time (litellm already imported)", f"{wall:.2f} s", f"{ideal:.2f} s",
+            f"{wall / ideal:.3f}x  ({calls} provider calls)")
+        before = server.stats()["requests"]
+        cli_wall, report = run_cli(project, "test", "-j", str(args.j), "--no-cache")
+        row("promptops test process wall (import + run)", f"{cli_wall:.2f} s", f"{ideal:.2f} s",
+            f"{cli_wall / ideal:.3f}x  (of which litellm import ~{litellm_import:.1f} s)")
+        before = server.stats()["requests"]
+        cached_wall, report = run_cli(project, "test", "-j", str(args.j))
+        cached_calls = server.stats()["requests"] - before
+        row("fully cached re-run, process wall", f"{cached_wall:.2f} s", "< 1.5 s",
+            f"{cached_wall / 1.5:.2f}x of budget, {cached_calls} provider calls")
+
+        from promptops.providers import Completion
+
+        async def instant(model, messages, params, timeout):  # type: ignore[no-untyped-def]
+            return Completion(messages[-1]["content"], 5, 3, 0.0, 0.01)
+
+        overhead_wall, _ = in_process_run(project, args.j, use_cache=False, caller=instant)
+        per_case = overhead_wall / args.cases * 1000
+        row("promptops overhead per case (instant provider)", f"{per_case:.3f} ms", "< 1 ms",
+            f"{per_case:.2f}x of budget")
+        zero = Server(0)
+        try:
+            project0 = make_project(work / "p0", zero.api_base, args.cases, args.j)
+            zero_wall, _ = in_process_run(project0, args.j, use_cache=False)
+            row("per call through litellm at 0 ms latency", f"{zero_wall / args.cases * 1000:.2f} ms", "—",
+                "(litellm + HTTP client CPU)")
+        finally:
+            zero.stop()
+
+        if not args.quick:
+            project4 = make_project(work / "p4", server.api_base, args.cases, 4)
+            ideal4 = args.cases / 4 * args.latency_ms / 1000
+            wall4, _ = in_process_run(project4, 4, use_cache=False)
+            row("same suite at -j 4 (a common default)", f"{wall4:.2f} s", f"{ideal4:.2f} s",
+                f"{wall4 / wall:.1f}x slower than -j {args.j}")
+    finally:
+        server.stop()
+
+    print("\nmemory (instant in-process provider, results streamed to disk)")
+    sizes = [10_000] if args.quick else [10_000, 100_000]
+    probes = [child_rss(n) for n in sizes]
+    for probe in probes:
+        row(f"peak RSS, {probe['cases']:,} cases", f"{probe['peak_rss_kib'] / 1024:.0f} MiB", "flat",
+            f"({probe['wall_s']:.1f} s, {probe['wall_s'] / probe['cases'] * 1000:.3f} ms/case)")
+    if len(probes) > 1:
+        growth = probes[-1]["peak_rss_kib"] / probes[0]["peak_rss_kib"]
+        row("RSS growth for 10x the cases", f"{growth:.2f}x", "1.0x")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

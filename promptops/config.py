@@ -115,6 +115,7 @@ class Project:
     root: Path
     config: ProjectConfig
     config_file: Path | None = None
+    """The config file as shown in messages (relative to the working directory at load time)."""
 
     @property
     def prompts_dir(self) -> Path:
@@ -165,23 +166,32 @@ def find_project_root(start: Path | None = None) -> Path | None:
     return None
 
 
+def display_path(path: Path) -> str:
+    """``path`` as the user should see it: relative to the working directory (``../`` when above it)."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
 def load_config(path: Path) -> ProjectConfig:
     """Read and validate one ``promptops.yaml``."""
+    shown = display_path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(utf8_error_message(exc), file=path, line=utf8_error_line(exc)) from None
+        raise ConfigError(utf8_error_message(exc), file=shown, line=utf8_error_line(exc)) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read config: {exc.strerror}", file=path) from None
-    data = load_yaml(text, file=path, error=ConfigError)
+        raise ConfigError(f"cannot read config: {exc.strerror}", file=shown) from None
+    data = load_yaml(text, file=shown, error=ConfigError)
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError("config must be a mapping of keys to values", file=path, line=1)
+        raise ConfigError("config must be a mapping of keys to values", file=shown, line=1)
     try:
         return ProjectConfig.model_validate(data)
     except ValidationError as exc:
-        raise describe_validation_error(exc, data, file=path, error=ConfigError) from None
+        raise describe_validation_error(exc, data, file=shown, error=ConfigError) from None
 
 
 def load_project(start: Path | None = None) -> Project:
@@ -193,4 +203,4 @@ def load_project(start: Path | None = None) -> Project:
             f"no {CONFIG_FILE} found in {where} or any parent folder; run 'promptops init' to create one"
         )
     config_file = root / CONFIG_FILE
-    return Project(root=root, config=load_config(config_file), config_file=config_file)
+    return Project(root=root, config=load_config(config_file), config_file=Path(display_path(config_file)))

@@ -100,27 +100,36 @@ class Plan:
     models: dict[str, ResolvedModel] = field(default_factory=dict)
     done: set[tuple[str, str, str, int]] = field(default_factory=set)
     """(suite, case, model, sample) already finished (when resuming)."""
+    only: set[tuple[str, str, str]] | None = None
+    """(suite, case, model alias) to run, e.g. the tests pytest selected; None runs every selected case."""
 
     def models_for(self, suite: Suite) -> list[ResolvedModel]:
         names = list(self.options.models) or suite.models(self.project)
         return [self.models[name] for name in names]
 
+    def wanted(self, suite: Suite, case: Case, model: ResolvedModel) -> bool:
+        """Whether ``only`` (when set) includes this case on this model."""
+        return self.only is None or (suite.name, case.id, model.alias) in self.only
+
     def selected_cases(self, suite: Suite) -> list[Case]:
         shard = self.options.shard
+        models = self.models_for(suite) if self.only is not None else []
         return [
             case
             for case in suite.cases
             if case_matches(suite, case, self.options.filter)
             and (shard is None or shard_of(suite.name, case.id, shard[1]) == shard[0])
+            and (self.only is None or any(self.wanted(suite, case, model) for model in models))
         ]
 
     def count(self) -> int:
         """Calls in the whole plan, finished ones included."""
         total = 0
         for suite in self.suites:
-            models = len(self.models_for(suite))
+            models = self.models_for(suite)
             for case in self.selected_cases(suite):
-                total += models * suite.repeat_for(case, self.project, self.options.repeat)
+                wanted = sum(self.wanted(suite, case, model) for model in models)
+                total += wanted * suite.repeat_for(case, self.project, self.options.repeat)
         return total
 
     def __iter__(self) -> Iterator[PlannedCall]:
@@ -132,6 +141,7 @@ class Plan:
                 todo = [
                     (model, sample)
                     for model in models
+                    if self.wanted(suite, case, model)
                     for sample in range(repeat)
                     if (suite.name, case.id, model.alias, sample) not in self.done
                 ]
@@ -161,14 +171,22 @@ def render_case(suite: Suite, case: Case) -> list[Any]:
         ) from None
 
 
-def build_plan(project: Project, suites: list[Suite], options: RunOptions) -> Plan:
-    """Resolve models, check keys and render every case once so mistakes surface before any call."""
-    plan = Plan(project, suites, options)
+def build_plan(
+    project: Project, suites: list[Suite], options: RunOptions, *, only: set[tuple[str, str, str]] | None = None
+) -> Plan:
+    """Resolve models, check keys and render every case once so mistakes surface before any call.
+
+    ``only`` narrows the plan to (suite, case, model alias) triples, e.g. the tests pytest selected.
+    """
+    plan = Plan(project, suites, options, only=only)
     for suite in suites:
         for name in list(options.models) or suite.models(project):
             if name not in plan.models:
                 plan.models[name] = project.resolve_model(name)
+    used = None if only is None else {alias for _, _, alias in only}
     for model in plan.models.values():
+        if used is not None and model.alias not in used:
+            continue  # deselected (e.g. pytest -k "not prod"): needs no key and no local install
         # replay never calls a provider, so keyless CI needs no secrets
         if not options.replay and model.api_key_env and model.api_key() is None:
             raise ConfigError(
@@ -217,7 +235,8 @@ def _error_info(exc: BaseException) -> ErrorInfo:
 def evaluate(call: PlannedCall, completion: Completion) -> tuple[bool, float, list[AssertionOutcome]]:
     """Run the case's assertions on one output."""
     ctx = AssertionContext(
-        latency_ms=completion.latency_ms, cost_usd=completion.cost_usd, vars=call.suite.case_vars(call.case)
+        latency_ms=completion.latency_ms, cost_usd=completion.cost_usd, vars=call.suite.case_vars(call.case),
+        golden=call.suite.golden_for(call.case.id, call.model.alias),
     )
     outcomes: list[AssertionOutcome] = []
     for spec in call.suite.case_assertions(call.case):
@@ -642,4 +661,37 @@ def record_suites(plan: Plan, *, progress: ProgressSink | None = None) -> tuple[
         )
         write_recording(path, recording, case_ids)
         written.append((plan.project.relpath(path), len(recording.recordings)))
+    return written, errors
+
+
+def update_goldens(plan: Plan, *, progress: ProgressSink | None = None) -> tuple[list[tuple[str, int]], int]:
+    """Run ``plan`` (first sample of each case) and accept its outputs as golden.
+
+    Goldens of models not in this run are kept; goldens of removed cases are
+    dropped. Returns (file, entries) per suite and the number of failed calls.
+    """
+    from promptops.suites import GoldenFile, GoldenOutput, golden_path, write_golden
+
+    outcome = run_plan(plan, progress=progress)
+    accepted: dict[str, dict[tuple[str, str], GoldenOutput]] = {}
+    errors = 0
+    for result in read_results(outcome.folder / "results.jsonl"):
+        if result.error is not None or result.output is None:
+            errors += 1
+            continue
+        if result.sample != 0:
+            continue
+        accepted.setdefault(result.suite, {})[(result.case, result.model)] = GoldenOutput(
+            case=result.case, model=result.model, model_id=result.model_id, prompt_version=result.prompt_version,
+            prompt_fingerprint=result.prompt_fingerprint, output=result.output,
+        )
+    written = []
+    for suite in plan.suites:
+        fresh = accepted.get(suite.name, {})
+        case_ids = [c.id for c in suite.cases]
+        kept = [g for key, g in suite.goldens.items() if key not in fresh and g.case in case_ids]
+        golden = GoldenFile(suite=suite.name, goldens=[*kept, *fresh.values()])
+        path = golden_path(suite.path)
+        write_golden(path, golden, case_ids)
+        written.append((plan.project.relpath(path), len(golden.goldens)))
     return written, errors

@@ -8,7 +8,7 @@ one ``SuiteError`` naming the file and line.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -87,6 +87,63 @@ class SuiteFile(_Strict):
     cases: list[Case] = Field(min_length=1)
 
 
+class GoldenOutput(_Strict):
+    """An accepted output for one case and model alias."""
+
+    case: str
+    model: str
+    """Model alias the output was accepted for."""
+    model_id: str
+    prompt_version: str
+    prompt_fingerprint: str
+    output: str
+
+
+class GoldenFile(_Strict):
+    """``suites/<suite>.golden.yaml``: written only by ``promptops golden update``."""
+
+    version: Literal[1] = 1
+    suite: str
+    goldens: list[GoldenOutput] = Field(default_factory=list)
+
+
+def golden_path(suite_path: Path) -> Path:
+    stem = suite_path.name
+    for suffix in SUITE_SUFFIXES:
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+    return suite_path.with_name(stem + GOLDEN_SUFFIX)
+
+
+def read_golden(path: Path, display: str) -> GoldenFile | None:
+    """A golden file, or None when the suite has none yet."""
+    if not path.is_file():
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError(f"cannot read golden file: {exc}", file=display) from None
+    data = load_yaml(text, file=display, error=SuiteError)
+    try:
+        return GoldenFile.model_validate(data)
+    except ValidationError as exc:
+        raise describe_validation_error(exc, data, file=display, error=SuiteError) from None
+
+
+def write_golden(path: Path, golden: GoldenFile, case_order: list[str]) -> None:
+    """Write ``golden`` in suite order, multi-line outputs as ``|`` blocks for readable PR diffs."""
+    import yaml
+
+    from promptops.cache import _LiteralDumper
+
+    position = {case: index for index, case in enumerate(case_order)}
+    golden.goldens.sort(key=lambda g: (position.get(g.case, len(position)), g.case, g.model))
+    text = yaml.dump(golden.model_dump(), Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True, width=100)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
 @dataclass
 class Suite:
     """A validated suite with its prompt loaded."""
@@ -98,6 +155,12 @@ class Suite:
     spec: SuiteFile
     prompt: Prompt
     case_lines: dict[str, int]
+    goldens: dict[tuple[str, str], GoldenOutput] = field(default_factory=dict)
+    """Accepted outputs by (case id, model alias)."""
+
+    def golden_for(self, case: str, model: str) -> str | None:
+        entry = self.goldens.get((case, model))
+        return entry.output if entry is not None else None
 
     @property
     def cases(self) -> list[Case]:
@@ -232,7 +295,10 @@ def load_suite(project: Project, path: Path, source: PromptSource | None = None)
                     file=file,
                     line=line_of(data, where),
                 )
-    return Suite(suite_name(project, path), path, file, spec, prompt, case_lines)
+    gpath = golden_path(path)
+    golden = read_golden(gpath, project.relpath(gpath))
+    goldens = {(g.case, g.model): g for g in golden.goldens} if golden else {}
+    return Suite(suite_name(project, path), path, file, spec, prompt, case_lines, goldens)
 
 
 def _check_assertions(specs: list[AssertionSpec], data: Any, path: tuple[Any, ...], file: str) -> None:

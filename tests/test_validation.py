@@ -7,6 +7,7 @@ the texts written here.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -286,7 +287,7 @@ cases:
     gap: skill: extra
 """,
         5,
-        "invalid YAML: mapping values are not allowed here",
+        "invalid YAML: mapping values are not allowed",
         id="suite-invalid-yaml",
     ),
     pytest.param(
@@ -299,6 +300,17 @@ cases:
         4,
         "invalid YAML: duplicate key 'id'",
         id="suite-duplicate-yaml-key",
+    ),
+    pytest.param(
+        """\
+prompt: support/triage
+cases:
+  - id: a
+    vars: {[ticket]: hi}
+""",
+        4,
+        "invalid YAML: a list or mapping cannot be a key",
+        id="suite-unhashable-yaml-key",
     ),
     pytest.param(
         """\
@@ -433,7 +445,7 @@ models:
 defaults: model: fake
 """,
         4,
-        "invalid YAML: mapping values are not allowed here",
+        "invalid YAML: mapping values are not allowed",
         id="config-invalid-yaml",
     ),
     pytest.param(
@@ -480,28 +492,28 @@ version: 2
 def test_bad_config(make_project, run_cli, config: str, line: int, fragment: str) -> None:
     root = make_project(config=config)
     result = run_cli("test")
-    # the config may be found in a parent folder, so its messages give the absolute path
-    assert_invalid(result, f"{root.resolve() / CONFIG}:{line}", fragment)
+    assert_invalid(result, f"{CONFIG}:{line}", fragment)
 
 
 def test_bad_config_found_from_a_subfolder(make_project, run_cli, monkeypatch) -> None:
     root = make_project(config="version: 1\nsuits: tests\n")
     monkeypatch.chdir(root / "suites")
     result = run_cli("render", "support/triage", "--var", "ticket=hi")
-    assert_invalid(result, f"{root.resolve() / CONFIG}:2", "unknown key 'suits'")
+    # found in a parent folder: shown relative to where the user is
+    assert_invalid(result, f"../{CONFIG}:2", "unknown key 'suits'")
 
 
 def test_config_that_is_not_utf8(make_project, run_cli) -> None:
     root = make_project()
     (root / CONFIG).write_bytes(b"version: 1\n# caf\xe9\n")
     result = run_cli("test")
-    assert_invalid(result, f"{root.resolve() / CONFIG}:2", "not valid UTF-8")
+    assert_invalid(result, f"{CONFIG}:2", "not valid UTF-8")
 
 
 def test_unknown_model_option(make_project, run_cli) -> None:
     root = make_project()
     result = run_cli("test", "-m", "nosuchalias")
-    assert_invalid(result, str(root.resolve() / CONFIG), "unknown model 'nosuchalias'")
+    assert_invalid(result, CONFIG, "unknown model 'nosuchalias'")
     assert "aliases: fake, other" in result.output
     assert not (root / ".promptops" / "runs").exists()
 
@@ -510,7 +522,7 @@ def test_api_key_variable_not_set(make_project, run_cli, monkeypatch) -> None:
     root = make_project()
     monkeypatch.delenv(FAKE_KEY_ENV)
     result = run_cli("test")
-    assert_invalid(result, str(root.resolve() / CONFIG), f"${FAKE_KEY_ENV}, which is not set")
+    assert_invalid(result, CONFIG, f"${FAKE_KEY_ENV}, which is not set")
     assert "model 'fake'" in result.output
     assert not (root / ".promptops" / "runs").exists()
 
@@ -808,12 +820,18 @@ def test_error_in_a_partial_names_the_partial(make_project, run_cli) -> None:
 
 
 def test_partials_that_include_each_other(make_project, run_cli) -> None:
-    make_project({
-        "prompts/_partials/tone.j2": 'Be brief.\n{% include "_partials/more.j2" %}\n',
-        "prompts/_partials/more.j2": 'Be polite.\n{% include "_partials/tone.j2" %}\n',
-    })
+    make_project(
+        {
+            "prompts/_partials/tone.j2": 'Be brief.\n{% include "_partials/more.j2" %}\n',
+            "prompts/_partials/more.j2": 'Be polite.\n{% include "_partials/tone.j2" %}\n',
+        }
+    )
     result = run_cli("render", "support/triage", "--var", "ticket=hi")
-    assert_invalid(result, "prompts/_partials/", "templates include each other in a cycle")
+    assert_invalid(result, "", "templates include each other in a cycle")
+    # where the recursion stopped depends on the stack depth: either partial, at its include line
+    assert re.search(r"^error: prompts/_partials/(tone|more)\.j2:2: ", result.output, re.MULTILINE), (
+        result.output
+    )
 
 
 def test_prompt_that_is_not_utf8(make_project, run_cli) -> None:
@@ -860,7 +878,9 @@ RENDER_CASES = [
 
 
 @pytest.mark.parametrize(("args", "where", "fragment"), RENDER_CASES)
-def test_bad_render_arguments(make_project, run_cli, args: tuple[str, ...], where: str, fragment: str) -> None:
+def test_bad_render_arguments(
+    make_project, run_cli, args: tuple[str, ...], where: str, fragment: str
+) -> None:
     make_project()
     result = run_cli("render", *args)
     assert_invalid(result, where, fragment)
@@ -870,7 +890,9 @@ def test_bad_render_arguments(make_project, run_cli, args: tuple[str, ...], wher
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def test_bad_suite_keeps_previous_runs(make_project, run_cli, fake_server: FakeOpenAIServer) -> None:
@@ -882,7 +904,9 @@ def test_bad_suite_keeps_previous_runs(make_project, run_cli, fake_server: FakeO
     assert any(name.endswith("results.jsonl") for name in before)
     calls = len(fake_server.state.requests)
 
-    (root / "suites" / "broken.yaml").write_text("prompt: support/triage\ncases:\n  - id: a\n    colour: red\n")
+    (root / "suites" / "broken.yaml").write_text(
+        "prompt: support/triage\ncases:\n  - id: a\n    colour: red\n"
+    )
     result = run_cli("test")
     assert_invalid(result, "suites/broken.yaml:4", "unknown key 'colour' in cases[0]")
     assert snapshot(runs) == before

@@ -46,6 +46,10 @@ def _register() -> None:
 
     for module in (cache, init, merge, models, record, render, test):
         cli.add_command(module.command)
+    from promptops.cli import golden, lint, versions
+
+    for command in (golden.command, lint.command, versions.log_command, versions.show_command, versions.diff_command):
+        cli.add_command(command)
 
 
 _register()

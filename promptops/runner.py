@@ -380,6 +380,9 @@ class RunOutcome:
     provider_calls: int = 0
     """Calls that went to a provider (not answered by the cache or a recording)."""
 
+    def results(self) -> Iterator[SampleResult]:
+        return read_results(self.folder / "results.jsonl")
+
     @property
     def replay_misses(self) -> list[str]:
         return [

@@ -232,8 +232,41 @@ def _assertion_line(data: Any, path: tuple[Any, ...]) -> int | None:
     return line_of(data, path)
 
 
-def load_suite(project: Project, path: Path, source: PromptSource | None = None) -> Suite:
-    """Read, parse and validate one suite file (and the prompt it tests)."""
+def _vars_problem(
+    spec: SuiteFile, case: Case, index: int, prompt: Prompt, data: Any, file: str
+) -> SuiteError | None:
+    """Why ``case``'s variables do not fit ``prompt``'s declared inputs, or None."""
+    where = ("cases", index)
+    declared = prompt.front_matter.input_specs()
+    merged = {**spec.defaults.vars, **case.vars}
+    for var in merged:
+        if var not in declared:
+            var_path = (*where, "vars", var) if var in case.vars else ("defaults", "vars", var)
+            names = ", ".join(sorted(declared)) or "none"
+            return SuiteError(
+                f"case {case.id!r}: variable {var!r} is not an input of prompt {prompt.name} (declared: {names})",
+                file=file,
+                line=line_of(data, var_path),
+            )
+    for name, input_spec in declared.items():
+        if input_spec.is_required and name not in merged:
+            return SuiteError(
+                f"case {case.id!r}: required input {name!r} of prompt {prompt.name} has no value",
+                file=file,
+                line=line_of(data, where),
+            )
+    return None
+
+
+def load_suite(
+    project: Project, path: Path, source: PromptSource | None = None, *, skip_unfit_cases: bool = False
+) -> Suite:
+    """Read, parse and validate one suite file (and the prompt it tests).
+
+    With ``skip_unfit_cases``, cases whose variables do not fit the prompt's
+    inputs are left out instead of being an error (used for a prompt's older
+    version, which may predate an input).
+    """
     file = project.relpath(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -265,7 +298,7 @@ def load_suite(project: Project, path: Path, source: PromptSource | None = None)
 
     _check_assertions(spec.defaults.assert_, data, ("defaults", "assert"), file)
     case_lines: dict[str, int] = {}
-    declared = prompt.front_matter.input_specs()
+    unfit: set[str] = set()
     for index, case in enumerate(spec.cases):
         where = ("cases", index)
         if case.id in case_lines:
@@ -276,25 +309,14 @@ def load_suite(project: Project, path: Path, source: PromptSource | None = None)
             )
         case_lines[case.id] = line_of(data, where) or 0
         _check_assertions(case.assert_, data, (*where, "assert"), file)
-        merged = {**spec.defaults.vars, **case.vars}
-        for var in merged:
-            if var not in declared:
-                in_case = var in case.vars
-                var_path = (*where, "vars", var) if in_case else ("defaults", "vars", var)
-                names = ", ".join(sorted(declared)) or "none"
-                raise SuiteError(
-                    f"case {case.id!r}: variable {var!r} is not an input of prompt {prompt.name} "
-                    f"(declared: {names})",
-                    file=file,
-                    line=line_of(data, var_path),
-                )
-        for name, input_spec in declared.items():
-            if input_spec.is_required and name not in merged:
-                raise SuiteError(
-                    f"case {case.id!r}: required input {name!r} of prompt {prompt.name} has no value",
-                    file=file,
-                    line=line_of(data, where),
-                )
+        problem = _vars_problem(spec, case, index, prompt, data, file)
+        if problem is not None:
+            if not skip_unfit_cases:
+                raise problem
+            unfit.add(case.id)
+    if unfit:
+        # another version of the prompt (e.g. at a base ref) cannot run these cases; leave them out
+        spec = spec.model_copy(update={"cases": [c for c in spec.cases if c.id not in unfit]})
     gpath = golden_path(path)
     golden = read_golden(gpath, project.relpath(gpath))
     goldens = {(g.case, g.model): g for g in golden.goldens} if golden else {}
@@ -313,6 +335,22 @@ def load_suites(project: Project, paths: list[str] | tuple[str, ...] = ()) -> li
     suites = [load_suite(project, path) for path in discover_suites(project, paths)]
     if not suites:
         raise UsageError(f"no suite files found under {project.config.suites!r}")
+    return suites
+
+
+def load_suites_at(project: Project, source: PromptSource, paths: list[str] | tuple[str, ...] = ()) -> list[Suite]:
+    """The suites with their prompts read from ``source`` (e.g. a git ref).
+
+    Suites whose prompt does not exist there, and cases that the older prompt
+    cannot render, are left out: they show as added on the other side.
+    """
+    suites = []
+    for path in discover_suites(project, paths):
+        try:
+            suites.append(load_suite(project, path, source, skip_unfit_cases=True))
+        except SuiteError as exc:
+            if "not found" not in exc.message:
+                raise
     return suites
 
 

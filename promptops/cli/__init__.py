@@ -42,13 +42,13 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from promptops.cli import cache, init, merge, models, record, render, test
+    from promptops.cli import cache, compare, drift, init, merge, models, record, render, test
 
-    for module in (cache, init, merge, models, record, render, test):
+    for module in (cache, compare, drift, init, merge, models, record, render, test):
         cli.add_command(module.command)
-    from promptops.cli import golden, lint, versions
+    from promptops.cli import escalate, golden, lint, versions
 
-    for command in (golden.command, lint.command, versions.log_command, versions.show_command, versions.diff_command):
+    for command in (escalate.command, golden.command, lint.command, versions.log_command, versions.show_command, versions.diff_command):
         cli.add_command(command)
 
 

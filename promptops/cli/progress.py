@@ -68,15 +68,19 @@ def make_progress() -> ProgressSink:
 def report_outcome(project: Project, outcome: RunOutcome, fmt: str, output: str | None) -> int:
     """Print (and with ``output``, write) a run's report; returns the exit code."""
     from promptops.errors import EXIT_INFRA
+    from promptops.escalation import escalate_run
     from promptops.reports import render_report
 
     folder = project.relpath(outcome.folder)
-    report = render_report(outcome.summary, fmt, meta=outcome.meta, run_folder=folder)
+    escalation = None
+    if any(c.status == "failed" for c in outcome.summary.cases):
+        escalation = escalate_run(project, outcome.meta, outcome.summary, outcome.results())
+    report = render_report(outcome.summary, fmt, meta=outcome.meta, run_folder=folder, escalation=escalation)
     if output:
         Path(output).write_text(report, encoding="utf-8")
     if output or fmt == "text":
         text = render_report(outcome.summary, "text", meta=outcome.meta, run_folder=folder,
-                             color=sys.stdout.isatty())
+                             color=sys.stdout.isatty(), escalation=escalation)
         click.echo(text, nl=False)
     else:
         click.echo(report, nl=False)

@@ -109,13 +109,15 @@ def verdict_line(summary: RunSummary) -> Text:
 
 def render_text(
     summary: RunSummary, *, run_folder: str | None = None, color: bool = False,
-    suite_files: dict[str, str] | None = None, width: int = 120,
+    suite_files: dict[str, str] | None = None, width: int = 120, escalation_text: str = "",
 ) -> str:
     """The full terminal report as a string (ANSI colours only when ``color``)."""
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False)
     console.print(summary_table(summary))
     failure_details(console, summary, suite_files or {})
+    if escalation_text:
+        buffer.write(escalation_text)
     console.print()
     console.print(verdict_line(summary))
     if run_folder:

@@ -1,0 +1,1 @@
+"""Built-in escalation rules (builtin.yaml)."""

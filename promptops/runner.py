@@ -698,3 +698,30 @@ def update_goldens(plan: Plan, *, progress: ProgressSink | None = None) -> tuple
         write_golden(path, golden, case_ids)
         written.append((plan.project.relpath(path), len(golden.goldens)))
     return written, errors
+
+
+def run_against_ref(
+    project: Project, suite_args: tuple[str, ...], options: RunOptions, base_ref: str,
+    *, progress: Callable[[], ProgressSink] | None = None,
+) -> tuple[RunOutcome | None, RunOutcome]:
+    """Run the suites with prompts at git ``base_ref`` and at the working tree.
+
+    Returns (baseline outcome or None when no suite's prompt exists at the ref,
+    candidate outcome). Both plans are built before either runs, so a mistake on
+    either side costs no model calls.
+    """
+    from promptops.suites import load_suites, load_suites_at
+    from promptops.versions import source_at_ref
+
+    base_suites = load_suites_at(project, source_at_ref(project, base_ref), suite_args)
+    candidate_plan = build_plan(project, load_suites(project, suite_args), options)
+    base_plan = None
+    if base_suites and any(base_plan_cases(project, s, options) for s in base_suites):
+        base_plan = build_plan(project, base_suites, options)
+    make = progress or ProgressSink
+    base = run_plan(base_plan, progress=make()) if base_plan is not None else None
+    return base, run_plan(candidate_plan, progress=make())
+
+
+def base_plan_cases(project: Project, suite: Suite, options: RunOptions) -> int:
+    return len(Plan(project, [suite], options).selected_cases(suite))

@@ -46,9 +46,9 @@ def _register() -> None:
 
     for module in (cache, compare, drift, init, merge, models, record, render, test):
         cli.add_command(module.command)
-    from promptops.cli import escalate, golden, lint, versions
+    from promptops.cli import escalate, github, golden, lint, report, versions
 
-    for command in (escalate.command, golden.command, lint.command, versions.log_command, versions.show_command, versions.diff_command):
+    for command in (escalate.command, github.command, golden.command, lint.command, report.command, versions.log_command, versions.show_command, versions.diff_command):
         cli.add_command(command)
 
 

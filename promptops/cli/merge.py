@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import click
 
-from promptops.cli.options import format_option, output_option
+from promptops.cli.options import REPORT_FORMATS, format_option, output_option
 
 
 @click.command("merge")
 @click.argument("runs", nargs=-1, required=True)
-@format_option(("text", "json"))
+@format_option(REPORT_FORMATS)
 @output_option
 def command(runs: tuple[str, ...], fmt: str, output: str | None) -> None:
     """Combine shard runs (ids, prefixes or folders) into one run record and one verdict."""

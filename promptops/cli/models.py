@@ -5,11 +5,8 @@ from typing import Any
 
 import click
 
-from promptops.cli.options import format_option
-
-
 @click.command("models")
-@format_option(("text", "json"))
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
 def command(fmt: str) -> None:
     """List the model aliases of promptops.yaml and the built-in local models.
 

@@ -9,6 +9,9 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# kept in step with promptops.reports.REPORT_FORMATS (not imported: it would slow every command's start)
+REPORT_FORMATS = ("text", "json", "markdown", "junit", "html")
+
 
 def model_option(f: F) -> F:
     return click.option(
@@ -20,8 +23,8 @@ def model_option(f: F) -> F:
 def format_option(choices: tuple[str, ...]) -> Callable[[F], F]:
     def decorate(f: F) -> F:
         return click.option(
-            "--format", "fmt", type=click.Choice(choices), default="text", show_default=True,
-            help="Report format: printed, or written to --output.",
+            "--format", "fmt", default="text", show_default=True, metavar="|".join(choices),
+            help="Report format; several comma-separated (e.g. json,html,junit) with -o FILE.",
         )(f)
 
     return decorate

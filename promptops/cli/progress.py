@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from promptops.config import Project
+from promptops.errors import UsageError
 from promptops.results import SampleResult
 from promptops.runner import ProgressSink, RunOutcome
 
@@ -69,21 +70,14 @@ def report_outcome(project: Project, outcome: RunOutcome, fmt: str, output: str 
     """Print (and with ``output``, write) a run's report; returns the exit code."""
     from promptops.errors import EXIT_INFRA
     from promptops.escalation import escalate_run
-    from promptops.reports import render_report
+    from promptops.reports import ReportData
 
-    folder = project.relpath(outcome.folder)
     escalation = None
     if any(c.status == "failed" for c in outcome.summary.cases):
         escalation = escalate_run(project, outcome.meta, outcome.summary, outcome.results())
-    report = render_report(outcome.summary, fmt, meta=outcome.meta, run_folder=folder, escalation=escalation)
-    if output:
-        Path(output).write_text(report, encoding="utf-8")
-    if output or fmt == "text":
-        text = render_report(outcome.summary, "text", meta=outcome.meta, run_folder=folder,
-                             color=sys.stdout.isatty(), escalation=escalation)
-        click.echo(text, nl=False)
-    else:
-        click.echo(report, nl=False)
+    data = ReportData(summary=outcome.summary, meta=outcome.meta, escalation=escalation,
+                      run_folder=project.relpath(outcome.folder))
+    emit_report(data, fmt, output)
     misses = outcome.replay_misses
     if misses:
         click.echo(f"error: replay miss: {len(misses)} case(s) have no recorded response:", err=True)
@@ -91,4 +85,34 @@ def report_outcome(project: Project, outcome: RunOutcome, fmt: str, output: str 
             click.echo(f"  {miss}", err=True)
         click.echo("record them with 'promptops record' and commit the recording files", err=True)
         return EXIT_INFRA
-    return outcome.summary.exit_code
+    return data.exit_code
+
+
+def emit_report(data: object, fmt: str, output: str | None) -> None:
+    """Render ``data`` in each comma-separated format of ``fmt``.
+
+    Without ``output`` the one format is printed. With ``output``, one format is
+    written to that file, several to ``output`` with each format's suffix
+    (``report.json``, ``report.html`` ...), and the text report is printed.
+    """
+    from promptops.reports import FORMAT_SUFFIXES, REPORT_FORMATS, ReportData, render_report
+
+    assert isinstance(data, ReportData)
+    formats = [f.strip() for f in fmt.split(",") if f.strip()] or ["text"]
+    for name in formats:
+        if name not in REPORT_FORMATS:
+            raise UsageError(f"unknown report format {name!r}; use one or more of {', '.join(REPORT_FORMATS)}")
+    color = sys.stdout.isatty()
+    if not output:
+        if len(formats) > 1:
+            raise UsageError("several --format values need -o FILE to write them to")
+        click.echo(render_report(data, formats[0], color=color and formats[0] == "text"), nl=False)
+        return
+    if len(formats) == 1:
+        Path(output).write_text(render_report(data, formats[0]), encoding="utf-8")
+    else:
+        base = Path(output)
+        stem = base.with_suffix("") if base.suffix in FORMAT_SUFFIXES.values() else base
+        for name in formats:
+            Path(str(stem) + FORMAT_SUFFIXES[name]).write_text(render_report(data, name), encoding="utf-8")
+    click.echo(render_report(data, "text", color=color), nl=False)

@@ -1,35 +1,133 @@
-"""Reports rendered from a run summary."""
+"""Reports: one ``ReportData`` rendered as text, json, markdown, junit or html.
+
+A report shows a test run, a drift comparison between two runs, or both (a
+``test --base-ref`` run), each with its escalation.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from promptops.escalation import EscalationReport
 from promptops.reports.escalation_text import render_escalation_text
 from promptops.reports.text import render_text
-from promptops.results import RunMeta, RunSummary
+from promptops.results import RunMeta, RunSummary, SampleResult
 
-REPORT_FORMATS = ("text", "json")
+if TYPE_CHECKING:
+    from promptops.drift import DriftReport
+
+REPORT_FORMATS = ("text", "json", "markdown", "junit", "html")
+FORMAT_SUFFIXES = {"text": ".txt", "json": ".json", "markdown": ".md", "junit": ".xml", "html": ".html"}
 
 
-def render_report(
-    summary: RunSummary, fmt: str, *, meta: RunMeta | None = None, run_folder: str | None = None,
-    color: bool = False, escalation: EscalationReport | None = None,
-) -> str:
-    """Render a run's ``summary`` (and its escalation) in ``fmt`` (``text`` or ``json``).
+@dataclass
+class ReportData:
+    """Everything a report can show."""
 
-    The JSON report is the ``RunSummary`` schema plus an ``escalation`` key
-    (``EscalationReport``, or null when nothing failed).
-    """
+    summary: RunSummary | None = None
+    """The test run (for a drift, the candidate run)."""
+    meta: RunMeta | None = None
+    results: list[SampleResult] = field(default_factory=list)
+    """Sample results of ``summary``'s run (latency distribution, outputs); may be empty."""
+    drift: DriftReport | None = None
+    escalation: EscalationReport | None = None
+    run_folder: str | None = None
+    """Where the run record lives, shown at the end of text reports."""
+    artifact_hint: str | None = None
+    """Where the full report can be found, for truncated Markdown (e.g. the Actions artifact)."""
+
+    @property
+    def exit_code(self) -> int:
+        if self.drift is not None:
+            return self.drift.exit_code
+        return self.summary.exit_code if self.summary is not None else 0
+
+
+def render_json(data: ReportData) -> str:
+    """The drift report when there is one, else the run summary; either with an ``escalation`` key."""
+    body = data.drift if data.drift is not None else data.summary
+    payload = json.loads(body.model_dump_json()) if body is not None else {}
+    payload["escalation"] = json.loads(data.escalation.model_dump_json()) if data.escalation else None
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_report(data: ReportData, fmt: str, *, color: bool = False) -> str:
+    """Render ``data`` in one of ``REPORT_FORMATS``."""
     if fmt == "json":
-        data = json.loads(summary.model_dump_json())
-        data["escalation"] = json.loads(escalation.model_dump_json()) if escalation else None
-        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        return render_json(data)
     if fmt == "text":
-        files = {s.name: s.file for s in meta.suites} if meta else {}
-        extra = render_escalation_text(escalation, color=color) if escalation else ""
-        return render_text(summary, run_folder=run_folder, color=color, suite_files=files, escalation_text=extra)
-    raise ValueError(f"unknown report format {fmt!r}")
+        extra = render_escalation_text(data.escalation, color=color) if data.escalation else ""
+        if data.drift is not None:
+            from promptops.reports.drift_text import render_drift_text
+
+            return render_drift_text(data.drift, color=color) + extra
+        if data.summary is None:
+            return extra
+        files = {s.name: s.file for s in data.meta.suites} if data.meta else {}
+        return render_text(data.summary, run_folder=data.run_folder, color=color, suite_files=files,
+                           escalation_text=extra)
+    if fmt == "markdown":
+        from promptops.reports.markdown import render_markdown
+
+        return render_markdown(data)
+    if fmt == "junit":
+        from promptops.reports.junit import render_junit
+
+        return render_junit(data)
+    if fmt == "html":
+        from promptops.reports.html import render_html
+
+        return render_html(data)
+    raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(REPORT_FORMATS)}")
 
 
-__all__ = ["REPORT_FORMATS", "render_report", "render_text"]
+__all__ = ["FORMAT_SUFFIXES", "REPORT_FORMATS", "ReportData", "render_report", "render_text"]
+
+
+def load_report_data(project: object, reference: str) -> ReportData:
+    """A saved run (id, prefix, folder, ``latest``) or a JSON report file (test or drift) as ``ReportData``."""
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from promptops.config import Project
+    from promptops.errors import UsageError
+    from promptops.escalation import escalate_drift, escalate_run
+    from promptops.results import open_run
+
+    assert project is None or isinstance(project, Project)
+    path = Path(reference)
+    if path.is_file():
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UsageError(f"not a JSON report: {exc}", file=reference) from None
+        if not isinstance(payload, dict):
+            raise UsageError("not a promptops JSON report", file=reference)
+        payload.pop("escalation", None)
+        if "baseline_run" in payload:
+            from promptops.drift import DriftReport
+
+            try:
+                drift = DriftReport.model_validate(payload)
+            except ValidationError as exc:
+                raise UsageError(f"invalid drift report: {exc.errors()[0]['msg']}", file=reference) from None
+            found = escalate_drift(project, drift)
+            return ReportData(drift=drift, escalation=found if found.cases or found.escalations else None)
+        if "run_id" not in payload or project is None:
+            raise UsageError("expected a drift report or a test report (--format json)", file=reference)
+        reference = str(payload["run_id"])
+    if project is None:
+        raise UsageError(f"{reference!r} is not a report file, and there is no project to find runs in")
+    saved = open_run(project.runs_dir, reference)
+    summary = saved.summary()
+    if summary is None:
+        raise UsageError(f"run {saved.meta.run_id} has no summary yet (interrupted?); resume it first")
+    results = list(saved.results())
+    escalation: EscalationReport | None = None
+    if any(c.status == "failed" for c in summary.cases):
+        escalation = escalate_run(project, saved.meta, summary, results)
+    return ReportData(summary=summary, meta=saved.meta, results=results, escalation=escalation,
+                      run_folder=project.relpath(saved.folder))

@@ -1,4 +1,8 @@
-"""The terminal drift report: a table per suite, then regressions first, then the rest."""
+"""The terminal drift report: a table per suite, then regressions first, then the rest.
+
+Each suite table carries the suite-level test (the samples of its paired cases
+pooled); a significant pooled drop shows there and on the verdict line.
+"""
 
 from __future__ import annotations
 
@@ -81,6 +85,20 @@ def _suite_title(suite: SuiteDrift) -> str:
     return f"{suite.suite}  [{base} → {cand}, {note}]"
 
 
+def _pooled(passed: int, total: int, rate: float | None) -> str:
+    return f"{passed}/{total} ({_pct(rate)})"
+
+
+def suite_test(suite: SuiteDrift) -> tuple[str, str]:
+    """The suite-level test as (words, style): the pooled sample delta and its p-value."""
+    if suite.p_value is None or suite.sample_delta is None:
+        return "", ""
+    delta = _signed(suite.sample_delta * 100, " pts")
+    if suite.significant_drop:
+        return f"{delta}, suite drop significant (p = {suite.p_value:.3g})", "bold red"
+    return f"{delta} (p = {suite.p_value:.3g})", "dim"
+
+
 def suite_table(suite: SuiteDrift) -> Table:
     """Baseline, candidate and difference for one suite and model pair."""
     table = Table(title=Text(_suite_title(suite), style="bold"), title_justify="left", show_edge=False,
@@ -100,6 +118,15 @@ def suite_table(suite: SuiteDrift) -> Table:
     delta_style = "red" if (suite.delta or 0) < 0 else "green" if (suite.delta or 0) > 0 else ""
     row("pass rate", [f"{_pct(s.pass_rate)}{_interval(s.interval)}" if s else "—" for s in sides],
         _signed(None if suite.delta is None else suite.delta * 100, " pts"), delta_style)
+    if suite.pooled_cases:
+        # the suite-level test: samples of the paired cases pooled, one-sided Fisher exact
+        words, style = suite_test(suite)
+        row(f"samples passed ({suite.pooled_cases} paired cases)",
+            [_pooled(suite.baseline_samples_passed, suite.baseline_samples_pooled,
+                     suite.baseline_sample_pass_rate),
+             _pooled(suite.candidate_samples_passed, suite.candidate_samples_pooled,
+                     suite.candidate_sample_pass_rate)],
+            words, style)
     base, cand = suite.baseline, suite.candidate
     row("latency p50 ms", [_ms(s.latency_p50_ms) if s else "—" for s in sides],
         _signed(_difference(base, cand, "latency_p50_ms")))
@@ -234,6 +261,13 @@ def verdict_line(report: DriftReport) -> Text:
     # added and removed cases are listed only when there are some
     shown = counted[:6] + [part for part in counted[6:] if part[0]]
     line.append(": " + ", ".join(words for _, words, _ in shown))
+    dropped = [s for s in report.suites if s.significant_drop]
+    for suite in dropped[:3]:
+        model = suite.candidate.model if suite.candidate else "—"
+        line.append(f"; suite {suite.suite} [{model}] drop significant (p = {suite.p_value:.3g})",
+                    style="red")
+    if len(dropped) > 3:
+        line.append(f"; {len(dropped) - 3} more suite drops", style="red")
     line.append(f" · {report.baseline_label} → {report.candidate_label}", style="dim")
     return line
 
@@ -258,7 +292,8 @@ def render_drift_text(report: DriftReport, color: bool = False, width: int = 120
     console.print(header)
     console.print(Text(
         f"flips tested by {report.test} at alpha {report.alpha:g} (one sample per side: compared directly); "
-        f"{report.confidence:.0%} Wilson intervals", style="dim",
+        f"suites by the same test on their pooled samples; {report.confidence:.0%} Wilson intervals",
+        style="dim",
     ))
     for suite in report.suites:
         console.print()

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from promptops.cli.options import REPORT_FORMATS, format_option, output_option
+
+if TYPE_CHECKING:
+    from promptops.config import Project
+    from promptops.drift import DriftReport
+    from promptops.results import SavedRun
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def drift_options(f: F) -> F:
+    """--alpha, --format and -o, shared by compare and drift."""
+    f = output_option(f)
+    f = format_option(REPORT_FORMATS)(f)
+    return click.option(
+        "--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True,
+        help="Significance level of the one-sided Fisher exact test for verdict flips with repeats.",
+    )(f)
+
+
+def emit_drift_report(project: Project, report: DriftReport, candidate: SavedRun | None, fmt: str,
+                      output: str | None) -> int:
+    """Print (and with ``output``, write) a drift report with its escalation; returns its exit code."""
+    from promptops.cli.progress import emit_report
+    from promptops.escalation import escalate_drift
+    from promptops.reports import ReportData
+
+    escalation = escalate_drift(project, report)
+    data = ReportData(
+        drift=report,
+        summary=candidate.summary() if candidate else None,
+        meta=candidate.meta if candidate else None,
+        results=list(candidate.results()) if candidate and "html" in fmt else [],
+        escalation=escalation if escalation.cases or escalation.escalations else None,
+        run_folder=project.relpath(candidate.folder) if candidate else None,
+    )
+    emit_report(data, fmt, output)
+    return data.exit_code
+
+
+@click.command("compare")
+@click.argument("baseline")
+@click.argument("candidate")
+@drift_options
+def command(baseline: str, candidate: str, alpha: float, fmt: str, output: str | None) -> None:
+    """Drift report between two saved runs: BASELINE and CANDIDATE (id, id prefix, folder or 'latest').
+
+    Pairs cases by suite, case and model (or by suite and case when each run used
+    one different model) and reports regressions, fixes, changed outputs and flaky
+    flips. Exit 1 when any case regressed, 3 when a case errored on a side, else 0.
+    """
+    from promptops.config import load_project
+    from promptops.drift import compare_runs
+    from promptops.results import open_run
+
+    project = load_project()
+    runs = [open_run(project.runs_dir, ref) for ref in (baseline, candidate)]
+    report = compare_runs(runs[0], runs[1], alpha=alpha)
+    raise SystemExit(emit_drift_report(project, report, runs[1], fmt, output))

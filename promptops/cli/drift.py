@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import click
+
+from promptops.cli.compare import drift_options, emit_drift_report
+from promptops.cli.options import run_options
+
+
+@click.command("drift")
+@click.argument("suites", nargs=-1)
+@click.option("--baseline", required=True, metavar="MODEL", help="Model alias or id to compare against.")
+@click.option("--candidate", required=True, metavar="MODEL", help="Model alias or id under review.")
+@run_options
+@click.option("--no-cache", is_flag=True, help="Do not answer from the response cache (answers refresh it).")
+@click.option("--replay", is_flag=True, help="Answer only from the cache and committed recordings.")
+@drift_options
+def command(
+    suites: tuple[str, ...], baseline: str, candidate: str, repeat: int | None, concurrency: int | None,
+    case_filter: str | None, timeout: float | None, shard: str | None, no_cache: bool, replay: bool,
+    alpha: float, fmt: str, output: str | None,
+) -> None:
+    """Run SUITES (default: all) on a baseline and a candidate model and report the drift.
+
+    Use --repeat N (N > 1) to separate real regressions from sampling noise. Exit 1
+    when any case regressed, 2 on invalid input, 3 when a case errored, else 0.
+    """
+    from promptops.cli.progress import make_progress
+    from promptops.config import load_project
+    from promptops.drift import compare_runs
+    from promptops.results import SavedRun
+    from promptops.runner import RunOptions, build_plan, parse_shard, run_plan
+    from promptops.suites import load_suites
+
+    project = load_project()
+    loaded = load_suites(project, suites)
+    # both plans are built first, so a bad candidate model fails before any baseline call is made
+    plans = [
+        build_plan(project, loaded, RunOptions((model,), repeat, concurrency, case_filter, timeout,
+                                               parse_shard(shard) if shard else None, not no_cache, replay))
+        for model in (baseline, candidate)
+    ]
+    outcomes = [run_plan(plan, progress=make_progress()) for plan in plans]
+    runs = [SavedRun(outcome.folder, outcome.meta) for outcome in outcomes]
+    report = compare_runs(runs[0], runs[1], alpha=alpha, baseline_label=baseline, candidate_label=candidate)
+    raise SystemExit(emit_drift_report(project, report, runs[1], fmt, output))

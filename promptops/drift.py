@@ -1,0 +1,1036 @@
+"""Behavioural drift between two runs: what changed, and whether it is more than noise.
+
+Two saved runs (a baseline and a candidate) are paired case by case, either by
+``(suite, case, model)`` when both ran the same model aliases (a prompt changed
+between two git refs) or by ``(suite, case)`` when each side ran one different
+model (a model upgrade). Each pair gets one status:
+
+``regression`` / ``fix``
+    the case verdict flipped (pass → fail / fail → pass) and, with several samples
+    per side, the change in pass rate is significant by a one-sided Fisher exact
+    test at ``alpha``. With one sample per side the flip itself decides.
+``flaky``
+    the verdict flipped but the change is within sampling noise.
+``changed`` / ``unchanged``
+    same verdict on both sides; ``changed`` when the outputs drifted (text
+    similarity below ``change_threshold``, or any structural difference between
+    JSON outputs).
+``error``
+    every sample of one side errored, so nothing can be compared.
+``added`` / ``removed``
+    the case ran on one side only.
+
+Each suite (and model pair) also gets a suite-level test: the same one-sided
+Fisher exact test on the passed and failed samples pooled over its paired cases.
+Ten cases × ten samples detect a broad drop that no single case can show at
+that repeat count; a significant pooled drop counts in ``suite_regressions`` and
+fails the report even when no single case regressed.
+
+The report (``DriftReport``) is the documented JSON schema that the text report,
+escalation and the GitHub integration consume; see docs/drift.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from promptops.assertions import GapType
+from promptops.assertions.builtin import parse_json_output
+from promptops.errors import EXIT_FAILED, EXIT_INFRA, EXIT_OK, UsageError
+from promptops.results import (
+    AssertionOutcome,
+    CaseStatus,
+    ErrorInfo,
+    RunMeta,
+    SampleResult,
+    SavedRun,
+    excerpt,
+    percentile,
+)
+
+__all__ = [
+    "DRIFT_SCHEMA_VERSION",
+    "TEST_NAME",
+    "CaseDrift",
+    "CaseSide",
+    "DriftReport",
+    "DriftStatus",
+    "Interval",
+    "JsonChange",
+    "OutputDiff",
+    "StatusCounts",
+    "SuiteDrift",
+    "SuiteSide",
+    "compare_results",
+    "compare_runs",
+    "drift_schema",
+    "fisher_exact_one_sided",
+    "text_similarity",
+    "wilson_interval",
+]
+
+DRIFT_SCHEMA_VERSION = 1
+TEST_NAME = "fisher-exact one-sided"
+CONFIDENCE = 0.95
+# two-sided 95 % normal quantile, for the Wilson score interval
+_Z95 = 1.959963984540054
+
+DriftStatus = Literal["regression", "fix", "changed", "unchanged", "flaky", "error", "added", "removed"]
+Pairing = Literal["model", "case"]
+Method = Literal["fisher-exact one-sided", "deterministic"]
+
+_EXCERPT_CHARS = 300
+_DIFF_MAX_LINES = 30
+_DIFF_LINE_CHARS = 200
+_JSON_MAX_CHANGES = 20
+_JSON_VALUE_CHARS = 200
+_MAX_FAILED_ASSERTIONS = 10
+# distinct outputs remembered per case and side; repeats at high temperature could
+# otherwise keep every sample's text in memory
+_MAX_DISTINCT_OUTPUTS = 32
+_SIMILARITY_CHARS = 5000
+
+
+# --- statistics ---------------------------------------------------------------------------------
+
+
+def wilson_interval(successes: int, trials: int, z: float = _Z95) -> tuple[float, float] | None:
+    """Wilson score interval for a binomial proportion.
+
+    Unlike the normal approximation it stays inside [0, 1] and is usable at the
+    small sample counts of repeated LLM calls (0/10 still gets a non-empty interval).
+
+    Args:
+        successes: Passed samples.
+        trials: Samples that produced an output.
+        z: Normal quantile; the default gives a 95 % interval.
+
+    Returns:
+        ``(low, high)``, or None when there are no trials.
+    """
+    if trials <= 0:
+        return None
+    p = successes / trials
+    z2 = z * z
+    denominator = 1 + z2 / trials
+    centre = (p + z2 / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / denominator
+    # exact ends for all-fail and all-pass, which rounding would otherwise leave at 1e-17 or 0.9999…
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == trials else min(1.0, centre + half)
+    return low, high
+
+
+def fisher_exact_one_sided(
+    base_passed: int, base_failed: int, cand_passed: int, cand_failed: int, *, alternative: str = "drop"
+) -> float:
+    """One-sided Fisher exact test on the 2×2 table of passed/failed samples per side.
+
+    With the margins fixed, the baseline's passes follow a hypergeometric
+    distribution under "same pass rate on both sides"; the p-value is the
+    probability of a table at least as extreme as the observed one in the
+    direction of ``alternative``. Exact integer sums, so small counts are exact.
+
+    Args:
+        base_passed: Baseline samples that passed.
+        base_failed: Baseline samples that failed.
+        cand_passed: Candidate samples that passed.
+        cand_failed: Candidate samples that failed.
+        alternative: ``"drop"`` (the candidate passes less often; a regression)
+            or ``"rise"`` (it passes more often; a fix).
+
+    Returns:
+        The one-sided p-value in [0, 1].
+    """
+    if alternative not in ("drop", "rise"):
+        raise ValueError(f"alternative must be 'drop' or 'rise', got {alternative!r}")
+    n_base = base_passed + base_failed
+    total = n_base + cand_passed + cand_failed
+    passes = base_passed + cand_passed
+    if n_base == 0 or total == n_base:
+        return 1.0
+    low = max(0, n_base - (total - passes))
+    high = min(n_base, passes)
+    # a drop is evidence when the baseline holds at least as many of the passes as observed
+    outcomes = range(base_passed, high + 1) if alternative == "drop" else range(low, base_passed + 1)
+    extreme = sum(math.comb(passes, x) * math.comb(total - passes, n_base - x) for x in outcomes)
+    return min(1.0, extreme / math.comb(total, n_base))
+
+
+# --- output comparison --------------------------------------------------------------------------
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def text_similarity(old: str, new: str) -> float:
+    """Similarity in [0, 1] of two outputs, ignoring whitespace layout and case.
+
+    Long outputs are cut to their first 5,000 characters first, because
+    ``SequenceMatcher`` is quadratic in the worst case.
+    """
+    a, b = _normalise(old)[:_SIMILARITY_CHARS], _normalise(new)[:_SIMILARITY_CHARS]
+    if a == b:
+        return 1.0
+    return difflib.SequenceMatcher(None, a, b).ratio()
+
+
+def _json_container(text: str) -> Any | None:
+    """The output as a JSON object or array (a fenced block is fine), else None."""
+    try:
+        value = parse_json_output(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, (dict, list)) else None
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _json_path(parts: list[Any]) -> str:
+    path = "$"
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif isinstance(part, str) and _IDENTIFIER.match(part):
+            path += f".{part}"
+        else:
+            path += f"[{json.dumps(part)}]"
+    return path
+
+
+def _short_value(value: Any) -> Any:
+    """The value itself, or a JSON excerpt string when it is too long for a report."""
+    dumped = json.dumps(value, ensure_ascii=False, default=str)
+    return value if len(dumped) <= _JSON_VALUE_CHARS else dumped[: _JSON_VALUE_CHARS - 1] + "…"
+
+
+_CHANGE_KINDS: dict[str, Literal["changed", "added", "removed"]] = {
+    "values_changed": "changed",
+    "type_changes": "changed",
+    "dictionary_item_added": "added",
+    "iterable_item_added": "added",
+    "dictionary_item_removed": "removed",
+    "iterable_item_removed": "removed",
+}
+
+
+def _json_changes(old: Any, new: Any) -> list[JsonChange]:
+    from deepdiff import DeepDiff
+
+    # 3 and 3.0 are the same answer; a list reordered is a behaviour change, so order counts
+    diff = DeepDiff(old, new, view="tree", ignore_numeric_type_changes=True)
+    changes: list[JsonChange] = []
+    for kind, change in _CHANGE_KINDS.items():
+        for level in diff.get(kind, []):
+            changes.append(JsonChange(
+                path=_json_path(level.path(output_format="list")),
+                change=change,
+                old=None if change == "added" else _short_value(level.t1),
+                new=None if change == "removed" else _short_value(level.t2),
+            ))
+    changes.sort(key=lambda c: c.path)
+    return changes
+
+
+def _text_diff(old: str, new: str) -> tuple[str, bool]:
+    lines = list(difflib.unified_diff(
+        old.splitlines(), new.splitlines(), "baseline", "candidate", lineterm="", n=1,
+    ))
+    truncated = len(lines) > _DIFF_MAX_LINES
+    shown = [
+        line if len(line) <= _DIFF_LINE_CHARS else line[: _DIFF_LINE_CHARS - 1] + "…"
+        for line in lines[:_DIFF_MAX_LINES]
+    ]
+    return "\n".join(shown), truncated
+
+
+def diff_outputs(old: str, new: str) -> OutputDiff | None:
+    """How ``new`` differs from ``old``: structurally when both are JSON, else as text.
+
+    Returns:
+        None when the outputs are the same (for JSON: the same data, however
+        formatted); otherwise the similarity and either the unified text diff or
+        the changed, added and removed JSON paths.
+    """
+    old_json, new_json = _json_container(old), _json_container(new)
+    if old_json is not None and new_json is not None:
+        changes = _json_changes(old_json, new_json)
+        if not changes:
+            return None
+        return OutputDiff(
+            kind="json",
+            similarity=text_similarity(old, new),
+            json_changes=changes[:_JSON_MAX_CHANGES],
+            truncated=len(changes) > _JSON_MAX_CHANGES,
+        )
+    if old == new:
+        return None
+    similarity = text_similarity(old, new)
+    text, truncated = _text_diff(old, new)
+    return OutputDiff(kind="text", similarity=similarity, text_diff=text, truncated=truncated)
+
+
+# --- report schema ------------------------------------------------------------------------------
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class Interval(_Model):
+    """A 95 % Wilson score interval of a pass rate."""
+
+    low: float
+    """Lower bound in [0, 1]."""
+    high: float
+    """Upper bound in [0, 1]."""
+
+
+class JsonChange(_Model):
+    """One structural difference between the JSON outputs of the two sides."""
+
+    path: str
+    """JSONPath-like location, e.g. ``$.items[0].name`` (``$`` is the whole output)."""
+    change: Literal["changed", "added", "removed"]
+    """``changed`` (value or type), ``added`` (only in the candidate), ``removed`` (only in the baseline)."""
+    old: Any = None
+    """Baseline value (absent for ``added``); long values are shortened to a JSON excerpt string."""
+    new: Any = None
+    """Candidate value (absent for ``removed``); long values are shortened to a JSON excerpt string."""
+
+
+class OutputDiff(_Model):
+    """How the candidate's representative output differs from the baseline's."""
+
+    kind: Literal["text", "json"]
+    """``json`` when both outputs are JSON objects or arrays (compared structurally), else ``text``."""
+    similarity: float
+    """Text similarity in [0, 1] after folding whitespace and case (difflib ratio)."""
+    text_diff: str | None = None
+    """Unified diff of the two outputs (``kind`` text), capped at 30 lines."""
+    json_changes: list[JsonChange] = Field(default_factory=list)
+    """Changed, added and removed paths (``kind`` json), at most 20."""
+    truncated: bool = False
+    """The diff or the list of changes was cut."""
+
+
+class CaseSide(_Model):
+    """One side's result for a case, over its samples."""
+
+    model: str
+    """Model alias the side ran."""
+    model_id: str
+    """litellm model id the alias resolved to."""
+    prompt_version: str
+    """Declared version of the prompt the side rendered."""
+    verdict: CaseStatus
+    """``passed`` when the pass rate reaches the threshold, ``error`` when every sample errored."""
+    samples: int
+    """Samples run, errored ones included."""
+    passed_samples: int
+    """Samples whose assertions all passed."""
+    errored_samples: int
+    """Samples whose call failed."""
+    pass_rate: float | None
+    """Passed share of the samples that produced output; None when all errored."""
+    interval: Interval | None
+    """95 % Wilson interval of ``pass_rate``."""
+    threshold: float
+    """Pass rate the case needs (from the suite)."""
+    output_excerpt: str | None = None
+    """Representative output: the most frequent output among the samples that agree with ``verdict``."""
+    failed_assertions: list[AssertionOutcome] = Field(default_factory=list)
+    """Distinct failing assertions with their reasons (first sample that failed each)."""
+    error: ErrorInfo | None = None
+    """First error, when samples errored."""
+
+
+class CaseDrift(_Model):
+    """The drift status of one case between the two runs."""
+
+    suite: str
+    """Suite name."""
+    case: str
+    """Case id."""
+    line: int | None = None
+    """Line of the case in its suite file (candidate's, else baseline's)."""
+    baseline_model: str | None
+    """Model alias on the baseline side; None when the case was added."""
+    candidate_model: str | None
+    """Model alias on the candidate side; None when the case was removed."""
+    status: DriftStatus
+    """regression, fix, changed, unchanged, flaky, error, added or removed (see docs/drift.md)."""
+    gap: GapType | None = None
+    """The case's gap hint (knowledge, behavior, skill, reliability), for escalation."""
+    baseline: CaseSide | None = None
+    """Baseline result; None when the case was added."""
+    candidate: CaseSide | None = None
+    """Candidate result; None when the case was removed."""
+    delta: float | None = None
+    """Candidate pass rate minus baseline pass rate."""
+    p_value: float | None = None
+    """One-sided Fisher exact p-value in the direction of the change (a drop when the rate did not rise);
+    None with one sample per side or when a side has no output."""
+    method: Method | None = None
+    """How a verdict flip is judged: ``fisher-exact one-sided``, or ``deterministic`` (one sample a side)."""
+    diff: OutputDiff | None = None
+    """Output difference; given for changed cases and for verdict flips whose outputs differ."""
+
+
+class StatusCounts(_Model):
+    """Cases per drift status."""
+
+    regressions: int = 0
+    """Significant pass → fail flips."""
+    fixes: int = 0
+    """Significant fail → pass flips."""
+    changed: int = 0
+    """Same verdict, drifted output."""
+    unchanged: int = 0
+    """Same verdict, same output."""
+    flaky: int = 0
+    """Verdict flips within sampling noise."""
+    errors: int = 0
+    """Cases with a side whose samples all errored."""
+    added: int = 0
+    """Cases only in the candidate."""
+    removed: int = 0
+    """Cases only in the baseline."""
+
+    def add(self, status: DriftStatus) -> None:
+        name = _COUNT_FIELDS[status]
+        setattr(self, name, getattr(self, name) + 1)
+
+
+_COUNT_FIELDS: dict[str, str] = {
+    "regression": "regressions", "fix": "fixes", "changed": "changed", "unchanged": "unchanged",
+    "flaky": "flaky", "error": "errors", "added": "added", "removed": "removed",
+}
+
+
+class SuiteSide(_Model):
+    """One side's totals for a suite and model."""
+
+    model: str
+    """Model alias."""
+    model_id: str
+    """litellm model id."""
+    prompt: str
+    """Name of the prompt the suite renders, e.g. ``support/triage``."""
+    prompt_version: str
+    """Declared prompt version."""
+    prompt_fingerprint: str
+    """Hash of the exact prompt text that ran."""
+    cases: int
+    """Cases run."""
+    passed: int
+    """Cases whose verdict is passed."""
+    failed: int
+    """Cases whose verdict is failed."""
+    errors: int
+    """Cases whose samples all errored."""
+    pass_rate: float | None
+    """Passed share of the cases with a verdict."""
+    interval: Interval | None
+    """95 % Wilson interval of ``pass_rate`` (over cases)."""
+    samples: int
+    """Samples run."""
+    latency_p50_ms: float | None = None
+    """Median latency of the samples that produced output."""
+    latency_p95_ms: float | None = None
+    """95th percentile latency."""
+    cost_per_1k_calls_usd: float | None = None
+    """Mean cost of a call × 1,000; None when any call's cost is unknown."""
+
+
+class SuiteDrift(_Model):
+    """Drift of one suite between a baseline model and a candidate model."""
+
+    suite: str
+    """Suite name."""
+    pairing: Pairing | None
+    """``model`` (cases paired by suite, case and the same model alias) or ``case`` (by suite and case,
+    across two different models); None when the suite ran on one side only."""
+    baseline: SuiteSide | None
+    """Baseline totals; None when only the candidate ran the suite (or model)."""
+    candidate: SuiteSide | None
+    """Candidate totals; None when only the baseline ran it."""
+    delta: float | None
+    """Candidate pass rate minus baseline pass rate."""
+    counts: StatusCounts
+    """Cases per drift status."""
+    pooled_cases: int = 0
+    """Cases in the suite-level test: paired cases present on both sides, each side with output
+    (added, removed and errored cases are left out)."""
+    baseline_samples_pooled: int = 0
+    """Baseline samples of the pooled cases that produced output (errored samples left out)."""
+    baseline_samples_passed: int = 0
+    """Of those, the samples whose assertions all passed."""
+    candidate_samples_pooled: int = 0
+    """Candidate samples of the pooled cases that produced output."""
+    candidate_samples_passed: int = 0
+    """Of those, the samples that passed."""
+    baseline_sample_pass_rate: float | None = None
+    """Passed share of the pooled baseline samples (over samples, unlike ``baseline.pass_rate`` over
+    case verdicts); None when no case is pooled."""
+    candidate_sample_pass_rate: float | None = None
+    """Passed share of the pooled candidate samples."""
+    sample_delta: float | None = None
+    """Candidate sample pass rate minus baseline sample pass rate."""
+    p_value: float | None = None
+    """One-sided Fisher exact p-value on the pooled passed/failed samples, in the direction of the change
+    (a drop unless the pooled rate rose); None when no case is pooled."""
+    significant_drop: bool = False
+    """The pooled sample pass rate dropped and ``p_value`` <= alpha: a suite-level regression, counted in
+    ``DriftReport.suite_regressions`` even when no single case regressed."""
+
+
+class DriftReport(_Model):
+    """Behavioural drift between a baseline run and a candidate run."""
+
+    version: int = DRIFT_SCHEMA_VERSION
+    """Schema version of this report."""
+    baseline_run: str
+    """Run id of the baseline."""
+    candidate_run: str
+    """Run id of the candidate."""
+    baseline_label: str
+    """What the baseline stands for: a model alias, a prompt version or ref, or the run id."""
+    candidate_label: str
+    """What the candidate stands for."""
+    test: str = TEST_NAME
+    """Significance test for verdict flips with several samples per side, and for the pooled samples of
+    each suite."""
+    alpha: float
+    """Significance level of the test."""
+    confidence: float = CONFIDENCE
+    """Confidence level of the Wilson intervals."""
+    change_threshold: float
+    """Text similarity below which an output counts as changed."""
+    status: Literal["regressed", "ok", "error"]
+    """``regressed`` when any case regressed or any suite's pooled sample pass rate dropped significantly,
+    ``error`` when a case could not be compared, else ``ok``."""
+    exit_code: int
+    """1 regressed, 3 error, 0 ok: the exit code of ``promptops compare`` and ``promptops drift``."""
+    counts: StatusCounts
+    """Cases per drift status over the whole report."""
+    suite_regressions: int = 0
+    """Suites (per model pair) whose pooled sample pass rate dropped significantly
+    (``SuiteDrift.significant_drop``), whether or not any of their cases regressed on its own."""
+    suites: list[SuiteDrift]
+    """Totals per suite and model pair."""
+    cases: list[CaseDrift]
+    """Every paired, added and removed case."""
+
+    def with_status(self, *statuses: DriftStatus) -> list[CaseDrift]:
+        """The cases that have one of ``statuses``, in report order."""
+        return [c for c in self.cases if c.status in statuses]
+
+
+def drift_schema() -> dict[str, Any]:
+    """JSON schema of ``DriftReport`` (the ``--format json`` output of compare and drift)."""
+    return DriftReport.model_json_schema()
+
+
+# --- folding sample results ---------------------------------------------------------------------
+
+
+@dataclass
+class _Outputs:
+    """Distinct outputs of one case and side with their counts and first sample index."""
+
+    counts: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, text: str, sample: int) -> None:
+        seen = self.counts.get(text)
+        if seen is not None:
+            seen[0] += 1
+            seen[1] = min(seen[1], sample)
+        elif len(self.counts) < _MAX_DISTINCT_OUTPUTS:
+            self.counts[text] = [1, sample]
+
+    def most_common(self) -> str | None:
+        if not self.counts:
+            return None
+        # results arrive in completion order; the sample index makes ties reproducible
+        return max(self.counts, key=lambda text: (self.counts[text][0], -self.counts[text][1]))
+
+
+@dataclass
+class _CaseTally:
+    model_id: str
+    prompt_version: str
+    line: int | None
+    threshold: float
+    gap: GapType | None
+    samples: int = 0
+    passed: int = 0
+    errored: int = 0
+    passing_outputs: _Outputs = field(default_factory=_Outputs)
+    failing_outputs: _Outputs = field(default_factory=_Outputs)
+    failed_assertions: dict[str, tuple[int, AssertionOutcome]] = field(default_factory=dict)
+    error: tuple[int, ErrorInfo] | None = None
+
+    @property
+    def produced(self) -> int:
+        return self.samples - self.errored
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.produced if self.produced else None
+
+    @property
+    def verdict(self) -> CaseStatus:
+        rate = self.pass_rate
+        if rate is None:
+            return "error"
+        # the same tolerance as results.summarize, so drift and `promptops test` agree
+        return "passed" if rate + 1e-9 >= self.threshold else "failed"
+
+    def representative(self) -> str | None:
+        """The most frequent output among the samples that agree with the verdict."""
+        agreeing = self.passing_outputs if self.verdict == "passed" else self.failing_outputs
+        fallback = self.passing_outputs.most_common() or self.failing_outputs.most_common()
+        return agreeing.most_common() or fallback
+
+    def distinct_failures(self) -> list[AssertionOutcome]:
+        ordered = sorted(self.failed_assertions.values(), key=lambda item: item[0])
+        return [outcome for _, outcome in ordered[:_MAX_FAILED_ASSERTIONS]]
+
+
+@dataclass
+class _GroupTally:
+    model_id: str
+    prompt: str
+    prompt_version: str
+    prompt_fingerprint: str
+    samples: int = 0
+    latencies: list[float] = field(default_factory=list)
+    cost: float = 0.0
+    cost_known: bool = True
+    produced: int = 0
+
+
+@dataclass
+class _Side:
+    cases: dict[tuple[str, str, str], _CaseTally] = field(default_factory=dict)
+    groups: dict[tuple[str, str], _GroupTally] = field(default_factory=dict)
+    case_ids: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    """(suite, model) -> case ids in the order first seen."""
+
+    def models_by_suite(self) -> dict[str, set[str]]:
+        suites: dict[str, set[str]] = {}
+        for suite, model in self.groups:
+            suites.setdefault(suite, set()).add(model)
+        return suites
+
+
+def _fold(results: Iterable[SampleResult]) -> _Side:
+    """Tally results per case and per suite and model, keeping only what the report needs."""
+    side = _Side()
+    for result in results:
+        tally = side.cases.get((result.suite, result.case, result.model))
+        if tally is None:
+            tally = side.cases[(result.suite, result.case, result.model)] = _CaseTally(
+                result.model_id, result.prompt_version, result.line, result.threshold, result.gap
+            )
+            side.case_ids.setdefault((result.suite, result.model), []).append(result.case)
+        group = side.groups.get((result.suite, result.model))
+        if group is None:
+            group = side.groups[(result.suite, result.model)] = _GroupTally(
+                result.model_id, result.prompt, result.prompt_version, result.prompt_fingerprint
+            )
+        tally.samples += 1
+        group.samples += 1
+        if result.error is not None or result.output is None:
+            tally.errored += 1
+            if result.error is not None and (tally.error is None or result.sample < tally.error[0]):
+                tally.error = (result.sample, result.error)
+            continue
+        group.produced += 1
+        if result.latency_ms is not None:
+            group.latencies.append(result.latency_ms)
+        if result.cost_usd is None:
+            group.cost_known = False
+        else:
+            group.cost += result.cost_usd
+        if result.passed:
+            tally.passed += 1
+            tally.passing_outputs.add(result.output, result.sample)
+            continue
+        tally.failing_outputs.add(result.output, result.sample)
+        for outcome in result.assertions:
+            key = f"{outcome.type}:{outcome.reason}"
+            known = tally.failed_assertions.get(key)
+            if not outcome.passed and (known is None or result.sample < known[0]):
+                tally.failed_assertions[key] = (result.sample, outcome)
+    return side
+
+
+# --- pairing and classification -----------------------------------------------------------------
+
+
+def _case_side(model: str, tally: _CaseTally) -> CaseSide:
+    interval = wilson_interval(tally.passed, tally.produced)
+    return CaseSide(
+        model=model,
+        model_id=tally.model_id,
+        prompt_version=tally.prompt_version,
+        verdict=tally.verdict,
+        samples=tally.samples,
+        passed_samples=tally.passed,
+        errored_samples=tally.errored,
+        pass_rate=tally.pass_rate,
+        interval=Interval(low=interval[0], high=interval[1]) if interval else None,
+        threshold=tally.threshold,
+        output_excerpt=excerpt(tally.representative(), _EXCERPT_CHARS),
+        failed_assertions=tally.distinct_failures(),
+        error=tally.error[1] if tally.error else None,
+    )
+
+
+def _classify(
+    suite: str,
+    case: str,
+    pair: tuple[str | None, str | None],
+    base: _CaseTally | None,
+    cand: _CaseTally | None,
+    alpha: float,
+    change_threshold: float,
+) -> CaseDrift:
+    base_model, cand_model = pair
+    reference = cand or base
+    assert reference is not None
+    entry: dict[str, Any] = {
+        "suite": suite, "case": case, "line": reference.line,
+        "baseline_model": base_model if base else None, "candidate_model": cand_model if cand else None,
+        "gap": reference.gap,
+        "baseline": _case_side(base_model, base) if base and base_model else None,
+        "candidate": _case_side(cand_model, cand) if cand and cand_model else None,
+    }
+    if base is None:
+        return CaseDrift(**entry, status="added")
+    if cand is None:
+        return CaseDrift(**entry, status="removed")
+    base_rate, cand_rate = base.pass_rate, cand.pass_rate
+    if base_rate is None or cand_rate is None:
+        return CaseDrift(**entry, status="error")
+
+    entry["delta"] = cand_rate - base_rate
+    deterministic = base.samples == 1 and cand.samples == 1
+    if deterministic:
+        # one sample per side has no noise estimate; at temperature 0 a flip is the model's answer
+        entry["method"] = "deterministic"
+    else:
+        direction = "rise" if cand_rate > base_rate else "drop"
+        entry["p_value"] = fisher_exact_one_sided(
+            base.passed, base.produced - base.passed, cand.passed, cand.produced - cand.passed,
+            alternative=direction,
+        )
+        entry["method"] = TEST_NAME
+    significant = deterministic or entry["p_value"] <= alpha
+
+    old, new = base.representative(), cand.representative()
+    diff = diff_outputs(old, new) if old is not None and new is not None else None
+    status: DriftStatus
+    if base.verdict == "passed" and cand.verdict == "failed":
+        status = "regression" if significant else "flaky"
+    elif base.verdict == "failed" and cand.verdict == "passed":
+        status = "fix" if significant else "flaky"
+    elif diff is not None and (diff.kind == "json" or diff.similarity < change_threshold):
+        status = "changed"
+    else:
+        status = "unchanged"
+        # small rewordings are noise for a reader; the similarity alone is not worth a diff
+        diff = None
+    return CaseDrift(**entry, status=status, diff=diff)
+
+
+ModelPair = tuple[str | None, str | None]
+"""(baseline model, candidate model); None on the side that did not run the suite with it."""
+
+
+def _pairs(
+    suite: str, base_models: set[str], cand_models: set[str]
+) -> tuple[Pairing | None, list[ModelPair]]:
+    """Which baseline model is compared with which candidate model within one suite."""
+    only_base: list[ModelPair] = [(m, None) for m in sorted(base_models - cand_models)]
+    only_cand: list[ModelPair] = [(None, m) for m in sorted(cand_models - base_models)]
+    if not base_models or not cand_models:
+        return None, only_base + only_cand
+    shared = base_models & cand_models
+    if shared:
+        return "model", [(m, m) for m in sorted(shared)] + only_base + only_cand
+    if len(base_models) == 1 and len(cand_models) == 1:
+        return "case", [(next(iter(base_models)), next(iter(cand_models)))]
+    raise UsageError(
+        f"cannot pair the cases of suite {suite!r}: the baseline ran models {', '.join(sorted(base_models))} "
+        f"and the candidate ran {', '.join(sorted(cand_models))}; compare runs that ran the same model "
+        "aliases, or one model on each side"
+    )
+
+
+def _suite_side(side: _Side, suite: str, model: str, verdicts: list[CaseStatus]) -> SuiteSide:
+    group = side.groups[(suite, model)]
+    passed = verdicts.count("passed")
+    failed = verdicts.count("failed")
+    decided = passed + failed
+    interval = wilson_interval(passed, decided)
+    cost = None
+    if group.cost_known and group.produced:
+        cost = group.cost / group.produced * 1000
+    return SuiteSide(
+        model=model,
+        model_id=group.model_id,
+        prompt=group.prompt,
+        prompt_version=group.prompt_version,
+        prompt_fingerprint=group.prompt_fingerprint,
+        cases=len(verdicts),
+        passed=passed,
+        failed=failed,
+        errors=verdicts.count("error"),
+        pass_rate=passed / decided if decided else None,
+        interval=Interval(low=interval[0], high=interval[1]) if interval else None,
+        samples=group.samples,
+        latency_p50_ms=percentile(group.latencies, 50),
+        latency_p95_ms=percentile(group.latencies, 95),
+        cost_per_1k_calls_usd=cost,
+    )
+
+
+def _pooled_test(entries: list[CaseDrift], alpha: float) -> dict[str, Any]:
+    """The suite-level test: one-sided Fisher exact on the samples pooled over the paired cases.
+
+    Pooling treats all samples of a side as draws with one pass rate, which they are not: under "nothing
+    changed" an easy case still passes 95 % of the time and a hard one 50 %. A side's passes are then a
+    sum of binomials with different p_i, whose variance sum(n * p_i * (1 - p_i)) is below the binomial
+    variance N * p_mean * (1 - p_mean) at their mean, so the pooled difference varies less than the test
+    assumes and the false-alarm rate stays at or below ``alpha``: the test is conservative (as when a
+    stratified comparison is analysed unstratified). That argument needs each paired case to weigh the
+    same on both sides, as with the same ``--repeat`` and no errored samples; when errors leave some
+    cases with fewer samples on one side, part of a pooled difference can come from that mix.
+    """
+    pooled = [e for e in entries if e.baseline and e.candidate
+              and e.baseline.pass_rate is not None and e.candidate.pass_rate is not None]
+    if not pooled:
+        return {}
+    base_n = cand_n = base_passed = cand_passed = 0
+    for entry in pooled:
+        assert entry.baseline is not None and entry.candidate is not None
+        base_n += entry.baseline.samples - entry.baseline.errored_samples
+        base_passed += entry.baseline.passed_samples
+        cand_n += entry.candidate.samples - entry.candidate.errored_samples
+        cand_passed += entry.candidate.passed_samples
+    base_rate, cand_rate = base_passed / base_n, cand_passed / cand_n
+    dropped = cand_rate < base_rate
+    p_value = fisher_exact_one_sided(
+        base_passed, base_n - base_passed, cand_passed, cand_n - cand_passed,
+        alternative="rise" if cand_rate > base_rate else "drop",
+    )
+    return {
+        "pooled_cases": len(pooled),
+        "baseline_samples_pooled": base_n, "baseline_samples_passed": base_passed,
+        "candidate_samples_pooled": cand_n, "candidate_samples_passed": cand_passed,
+        "baseline_sample_pass_rate": base_rate, "candidate_sample_pass_rate": cand_rate,
+        "sample_delta": cand_rate - base_rate, "p_value": p_value,
+        # <= as for a case flip: rejecting at p <= alpha keeps the level at alpha
+        "significant_drop": dropped and p_value <= alpha,
+    }
+
+
+def _compare_suite(
+    suite: str, pairing: Pairing | None, pair: ModelPair, base: _Side, cand: _Side, alpha: float,
+    change_threshold: float,
+) -> tuple[list[CaseDrift], SuiteDrift]:
+    """Classify the cases of one suite and model pair, and total them."""
+    base_model, cand_model = pair
+    case_ids = [
+        *(base.case_ids.get((suite, base_model), []) if base_model else []),
+        *(cand.case_ids.get((suite, cand_model), []) if cand_model else []),
+    ]
+    entries = [
+        _classify(
+            suite, case, pair,
+            base.cases.get((suite, case, base_model)) if base_model else None,
+            cand.cases.get((suite, case, cand_model)) if cand_model else None,
+            alpha, change_threshold,
+        )
+        for case in dict.fromkeys(case_ids)
+    ]
+    entries.sort(key=lambda e: (e.line or 0, e.case))
+    counts = StatusCounts()
+    for entry in entries:
+        counts.add(entry.status)
+    base_side = cand_side = None
+    if base_model:
+        verdicts = [e.baseline.verdict for e in entries if e.baseline]
+        base_side = _suite_side(base, suite, base_model, verdicts)
+    if cand_model:
+        verdicts = [e.candidate.verdict for e in entries if e.candidate]
+        cand_side = _suite_side(cand, suite, cand_model, verdicts)
+    delta = None
+    if base_side and cand_side and base_side.pass_rate is not None and cand_side.pass_rate is not None:
+        delta = cand_side.pass_rate - base_side.pass_rate
+    summary = SuiteDrift(
+        suite=suite, pairing=pairing if base_side and cand_side else None,
+        baseline=base_side, candidate=cand_side, delta=delta, counts=counts,
+        **_pooled_test(entries, alpha),
+    )
+    return entries, summary
+
+
+def _default_labels(base_meta: RunMeta, base: _Side, cand_meta: RunMeta, cand: _Side) -> tuple[str, str]:
+    """What each side stands for: its models when they differ, else its changed prompts, else its run id."""
+    base_models = sorted({model for _, model in base.groups})
+    cand_models = sorted({model for _, model in cand.groups})
+    if base_models != cand_models:
+        return ", ".join(base_models), ", ".join(cand_models)
+    base_prompts = {suite: group for (suite, _), group in base.groups.items()}
+    cand_prompts = {suite: group for (suite, _), group in cand.groups.items()}
+    changed = sorted(
+        suite for suite in base_prompts.keys() & cand_prompts.keys()
+        if base_prompts[suite].prompt_fingerprint != cand_prompts[suite].prompt_fingerprint
+    )
+    if not changed:
+        return base_meta.run_id, cand_meta.run_id
+
+    def describe(groups: dict[str, _GroupTally], with_fingerprint: bool) -> str:
+        names = []
+        for suite in changed:
+            group = groups[suite]
+            name = f"{group.prompt}@{group.prompt_version}"
+            names.append(f"{name} ({group.prompt_fingerprint[:8]})" if with_fingerprint else name)
+        return ", ".join(dict.fromkeys(names))
+
+    labels = describe(base_prompts, False), describe(cand_prompts, False)
+    # an edit without a version bump keeps the declared version; the fingerprint tells them apart
+    return labels if labels[0] != labels[1] else (describe(base_prompts, True), describe(cand_prompts, True))
+
+
+def compare_results(
+    baseline_meta: RunMeta,
+    baseline_results: Iterable[SampleResult],
+    candidate_meta: RunMeta,
+    candidate_results: Iterable[SampleResult],
+    *,
+    alpha: float = 0.05,
+    change_threshold: float = 0.8,
+    baseline_label: str | None = None,
+    candidate_label: str | None = None,
+) -> DriftReport:
+    """Drift between two runs given as metadata and sample results (see ``compare_runs``).
+
+    Each iterable must hold one result per call (for a resumed run, the last
+    one); they are consumed once and only tallies are kept.
+    """
+    if not 0 < alpha < 1:
+        raise UsageError(f"alpha must be between 0 and 1, got {alpha}")
+    if not 0 <= change_threshold <= 1:
+        raise UsageError(f"change threshold must be between 0 and 1, got {change_threshold}")
+    base = _fold(baseline_results)
+    cand = _fold(candidate_results)
+    base_suites, cand_suites = base.models_by_suite(), cand.models_by_suite()
+    if not base_suites or not cand_suites:
+        empty = baseline_meta.run_id if not base_suites else candidate_meta.run_id
+        raise UsageError(f"run {empty} has no results to compare")
+    if not base_suites.keys() & cand_suites.keys():
+        raise UsageError(
+            f"runs {baseline_meta.run_id} and {candidate_meta.run_id} share no suite "
+            f"(baseline: {', '.join(sorted(base_suites))}; candidate: {', '.join(sorted(cand_suites))})"
+        )
+
+    cases: list[CaseDrift] = []
+    suites: list[SuiteDrift] = []
+    for suite in sorted(base_suites.keys() | cand_suites.keys()):
+        pairing, pairs = _pairs(suite, base_suites.get(suite, set()), cand_suites.get(suite, set()))
+        for pair in pairs:
+            entries, summary = _compare_suite(suite, pairing, pair, base, cand, alpha, change_threshold)
+            cases.extend(entries)
+            suites.append(summary)
+
+    total = StatusCounts()
+    for entry in cases:
+        total.add(entry.status)
+    suite_regressions = sum(s.significant_drop for s in suites)
+    status: Literal["regressed", "ok", "error"]
+    if total.regressions or suite_regressions:
+        # a broad small drop over many cases is a regression even when no case is significant on its own
+        status, exit_code = "regressed", EXIT_FAILED
+    elif total.errors:
+        # an errored case could hide a regression, so no clean verdict (as in `promptops test`)
+        status, exit_code = "error", EXIT_INFRA
+    else:
+        status, exit_code = "ok", EXIT_OK
+    labels = _default_labels(baseline_meta, base, candidate_meta, cand)
+    return DriftReport(
+        baseline_run=baseline_meta.run_id,
+        candidate_run=candidate_meta.run_id,
+        baseline_label=baseline_label or labels[0],
+        candidate_label=candidate_label or labels[1],
+        alpha=alpha,
+        change_threshold=change_threshold,
+        status=status,
+        exit_code=exit_code,
+        counts=total,
+        suite_regressions=suite_regressions,
+        suites=suites,
+        cases=cases,
+    )
+
+
+def compare_runs(
+    baseline: SavedRun,
+    candidate: SavedRun,
+    *,
+    alpha: float = 0.05,
+    change_threshold: float = 0.8,
+    baseline_label: str | None = None,
+    candidate_label: str | None = None,
+) -> DriftReport:
+    """Pair the cases of two saved runs and classify what changed between them.
+
+    Cases are paired by ``(suite, case, model)`` where both runs ran the same
+    model alias, and by ``(suite, case)`` where each run ran a single, different
+    model for a suite. A verdict flip with several samples per side counts as a
+    regression or fix only when a one-sided Fisher exact test on the passed and
+    failed samples is significant at ``alpha``; otherwise it is ``flaky``. With
+    one sample per side the flip itself decides. Each suite's samples are also
+    pooled over its paired cases and tested the same way; a significant pooled
+    drop is a suite-level regression.
+
+    Args:
+        baseline: The run to compare against (e.g. the current model or the base ref).
+        candidate: The run under review.
+        alpha: Significance level of the Fisher exact tests (per case and per suite).
+        change_threshold: Text similarity (0–1, whitespace and case folded) below
+            which two outputs of a case with the same verdict count as ``changed``.
+        baseline_label: What the baseline stands for (model alias, prompt ref);
+            default: its model alias when the models differ, else the changed
+            prompt versions, else its run id.
+        candidate_label: The same for the candidate.
+
+    Returns:
+        The drift report; ``exit_code`` is 1 when any case regressed or any
+        suite's pooled pass rate dropped significantly.
+
+    Raises:
+        UsageError: The runs share no suite, a run has no results, or the models
+            of a suite cannot be paired.
+    """
+    from promptops.runner import _latest_results
+
+    return compare_results(
+        baseline.meta, _latest_results(baseline.folder), candidate.meta, _latest_results(candidate.folder),
+        alpha=alpha, change_threshold=change_threshold,
+        baseline_label=baseline_label, candidate_label=candidate_label,
+    )

@@ -1,0 +1,170 @@
+"""GitHub integration: one upserted pull-request comment, the job summary, and annotations.
+
+Everything is read from the GitHub Actions environment (``GITHUB_REPOSITORY``,
+``GITHUB_EVENT_PATH``, ``GITHUB_API_URL``, ``GITHUB_TOKEN``,
+``GITHUB_STEP_SUMMARY``) and can be overridden by options. The comment is found
+again by a hidden marker, so each push updates one comment instead of adding
+another.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from promptops.errors import ProviderError, UsageError
+from promptops.reports import ReportData
+from promptops.reports.markdown import MARKER
+
+_USER_AGENT = "promptops"
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """Where the comment goes and how to authenticate."""
+
+    api_url: str
+    repository: str
+    number: int
+    token: str
+
+
+def pull_request_from_env(
+    repository: str | None = None, number: int | None = None, api_url: str | None = None,
+    env: dict[str, str] | None = None,
+) -> PullRequest:
+    """The pull request of the current Actions run; options win over the environment."""
+    env = dict(os.environ) if env is None else env
+    repository = repository or env.get("GITHUB_REPOSITORY")
+    if not repository or "/" not in repository:
+        raise UsageError("no repository: set GITHUB_REPOSITORY=owner/name or pass --repo")
+    if number is None:
+        number = _pr_number(env)
+    token = env.get("GITHUB_TOKEN") or env.get("GH_TOKEN")
+    if not token:
+        raise UsageError("no GITHUB_TOKEN in the environment; give the step `env: GITHUB_TOKEN: ${{ github.token }}`")
+    return PullRequest((api_url or env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
+                       repository, number, token)
+
+
+def _pr_number(env: dict[str, str]) -> int:
+    event_path = env.get("GITHUB_EVENT_PATH")
+    if event_path and Path(event_path).is_file():
+        try:
+            event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            event = {}
+        number = (event.get("pull_request") or {}).get("number") or event.get("number")
+        if isinstance(number, int):
+            return number
+    ref = env.get("GITHUB_REF", "")
+    parts = ref.split("/")
+    if len(parts) >= 3 and parts[1] == "pull" and parts[2].isdigit():
+        return int(parts[2])
+    raise UsageError("not a pull-request run: no pull request number in GITHUB_EVENT_PATH or GITHUB_REF; pass --pr")
+
+
+def _request(pr: PullRequest, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        f"{pr.api_url}{path}", data=data, method=method,
+        headers={
+            "Authorization": f"Bearer {pr.token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": _USER_AGENT,
+            **({"Content-Type": "application/json"} if data is not None else {}),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (https API URL)
+            payload = response.read()
+    except urllib.error.HTTPError as exc:
+        hint = ""
+        if exc.code in (401, 403):
+            hint = (" (pull requests from forks get a read-only token; the job summary still carries the report,"
+                    " or grant `pull-requests: write`)")
+        raise ProviderError(f"GitHub API {method} {path} answered {exc.code}{hint}") from None
+    except (urllib.error.URLError, TimeoutError) as exc:
+        raise ProviderError(f"cannot reach the GitHub API at {pr.api_url}: {exc}") from None
+    return json.loads(payload) if payload else None
+
+
+def find_comment(pr: PullRequest) -> int | None:
+    """Id of the comment carrying the promptops marker, if one exists."""
+    page = 1
+    while True:
+        comments = _request(pr, "GET", f"/repos/{pr.repository}/issues/{pr.number}/comments?per_page=100&page={page}")
+        if not comments:
+            return None
+        for comment in comments:
+            if MARKER in (comment.get("body") or ""):
+                return int(comment["id"])
+        if len(comments) < 100:
+            return None
+        page += 1
+
+
+def upsert_comment(pr: PullRequest, body: str) -> tuple[str, int]:
+    """Create the promptops comment, or update it when it exists; returns (action, comment id)."""
+    if MARKER not in body:
+        body = f"{MARKER}\n{body}"
+    existing = find_comment(pr)
+    if existing is not None:
+        _request(pr, "PATCH", f"/repos/{pr.repository}/issues/comments/{existing}", {"body": body})
+        return "updated", existing
+    created = _request(pr, "POST", f"/repos/{pr.repository}/issues/{pr.number}/comments", {"body": body})
+    return "created", int(created["id"])
+
+
+def append_step_summary(markdown: str, env: dict[str, str] | None = None) -> Path:
+    """Append the report to the job summary file GitHub Actions shows on the run page."""
+    env = dict(os.environ) if env is None else env
+    target = env.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        raise UsageError("--summary needs GITHUB_STEP_SUMMARY (set by GitHub Actions)")
+    path = Path(target)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(markdown.replace(MARKER, "").lstrip() + "\n")
+    return path
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation_lines(data: ReportData, limit: int = 50) -> list[str]:
+    """``::error`` workflow commands for failing and regressed cases, pointing at the suite line."""
+    files: dict[str, str] = {s.name: s.file for s in data.meta.suites} if data.meta else {}
+    lines: list[str] = []
+    if data.drift is not None:
+        for case in data.drift.with_status("regression"):
+            reasons = "; ".join(f"{o.type}: {o.reason}" for o in (case.candidate.failed_assertions
+                                                                  if case.candidate else []))
+            title = f"promptops regression {case.suite}::{case.case} [{case.candidate_model}]"
+            lines.append(_command(files.get(case.suite), case.line, title, reasons or "regressed"))
+    elif data.summary is not None:
+        for verdict in data.summary.cases:
+            if verdict.status != "failed":
+                continue
+            reasons = "; ".join(f"{o.type}: {o.reason}" for o in verdict.failed_assertions)
+            title = f"promptops {verdict.suite}::{verdict.case} [{verdict.model}]"
+            lines.append(_command(files.get(verdict.suite), verdict.line, title, reasons or "failed"))
+    return lines[:limit]
+
+
+def _command(file: str | None, line: int | None, title: str, message: str) -> str:
+    props = [f"file={_escape_property(file)}"] if file else []
+    if file and line:
+        props.append(f"line={line}")
+    props.append(f"title={_escape_property(title)}")
+    return f"::error {','.join(props)}::{_escape_data(message)}"

@@ -195,7 +195,9 @@ def now_iso() -> str:
 
 
 def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+    """Sortable by start time to the millisecond (``latest`` relies on it), unique by a random tail."""
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y%m%d-%H%M%S") + f"{now.microsecond // 1000:03d}-" + secrets.token_hex(2)
 
 
 class RunWriter:

@@ -166,11 +166,12 @@ def _escalation_items(report: EscalationReport) -> list[str]:
     return items
 
 
+_ALL_CASES_HEADER = "| suite | case | model | status | pass rate |\n|---|---|---|---|--:|\n"
+
+
 def _all_cases_table(summary: RunSummary) -> list[str]:
-    rows = ["| suite | case | model | status | pass rate |", "|---|---|---|---|--:|"]
-    rows += [f"| {_cell(c.suite)} | {_cell(c.case)} | {_cell(c.model)} | {c.status} | {_pct(c.pass_rate)} |"
-             for c in summary.cases]
-    return rows
+    return [f"| {_cell(c.suite)} | {_cell(c.case)} | {_cell(c.model)} | {c.status} | {_pct(c.pass_rate)} |"
+            for c in summary.cases]
 
 
 class _Budget:
@@ -189,25 +190,25 @@ class _Budget:
         self.size += len(text)
         return True
 
-    def add_list(self, title: str, items: Iterable[str], *, collapsed: bool = False, open_: bool = False) -> None:
+    def add_list(self, title: str, items: Iterable[str], *, collapsed: bool = False, header: str = "") -> None:
         items = list(items)
         if not items:
             return
-        head = (f"<details{' open' if open_ else ''}><summary><b>{title} ({len(items)})</b></summary>\n\n"
-                if collapsed else f"### {title} ({len(items)})\n\n")
+        head = (f"<details><summary><b>{title} ({len(items)})</b></summary>\n\n"
+                if collapsed else f"### {title} ({len(items)})\n\n") + header
         tail = "\n</details>\n\n" if collapsed else "\n"
         if not self.add(head):
-            self.omitted.append(f"{len(items)} {title.lower()}")
+            self.omitted.append(f"{title.lower()}: all {len(items)}")
             return
         shown = 0
         for item in items:
-            if not self.add(item + ("\n" if not item.startswith("|") else "")):
+            if not self.add(item + "\n"):
                 break
             shown += 1
         self.parts.append(tail)
         self.size += len(tail)
         if shown < len(items):
-            self.omitted.append(f"{len(items) - shown} of {len(items)} {title.lower()}")
+            self.omitted.append(f"{title.lower()}: {len(items) - shown} of {len(items)}")
 
 
 def render_markdown(data: ReportData, *, max_chars: int = MAX_CHARS) -> str:
@@ -235,7 +236,7 @@ def render_markdown(data: ReportData, *, max_chars: int = MAX_CHARS) -> str:
                         collapsed=True)
         budget.add_list("Errors", (_drift_case(c, files) for c in drift.with_status("error")), collapsed=True)
     elif data.summary is not None:
-        budget.add_list("All cases", _all_cases_table(data.summary), collapsed=True)
+        budget.add_list("All cases", _all_cases_table(data.summary), collapsed=True, header=_ALL_CASES_HEADER)
     text = "".join(budget.parts)
     if budget.omitted:
         where = f" Full report: {data.artifact_hint}." if data.artifact_hint else (

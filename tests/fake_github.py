@@ -1,0 +1,116 @@
+"""A fake GitHub REST API on 127.0.0.1: issue comments of pull requests, enough for the upsert."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class GitHubState:
+    comments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Comment id -> {id, body, issue, user}."""
+    next_id: int = 1000
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    """(method, path) of every request."""
+    tokens: list[str] = field(default_factory=list)
+    refuse_writes: int | None = None
+    """Status code to answer POST/PATCH with (e.g. 403 for a fork's read-only token)."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, issue: int, body: str, user: str = "someone") -> int:
+        with self.lock:
+            self.next_id += 1
+            self.comments[self.next_id] = {"id": self.next_id, "body": body, "issue": issue, "user": {"login": user}}
+            return self.next_id
+
+    def on_issue(self, issue: int) -> list[dict[str, Any]]:
+        return [c for c in self.comments.values() if c["issue"] == issue]
+
+
+def _handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
+    list_path = re.compile(r"^/repos/([^/]+/[^/]+)/issues/(\d+)/comments(?:\?(.*))?$")
+    edit_path = re.compile(r"^/repos/([^/]+/[^/]+)/issues/comments/(\d+)$")
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _reply(self, status: int, payload: Any) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _record(self) -> dict[str, Any] | None:
+            with state.lock:
+                state.requests.append((self.command, self.path))
+                state.tokens.append(self.headers.get("Authorization", ""))
+            length = int(self.headers.get("Content-Length") or 0)
+            return json.loads(self.rfile.read(length)) if length else None
+
+        def do_GET(self) -> None:
+            self._record()
+            match = list_path.match(self.path)
+            if not match:
+                self._reply(404, {"message": "Not Found"})
+                return
+            query = dict(p.split("=", 1) for p in (match.group(3) or "").split("&") if "=" in p)
+            per_page, page = int(query.get("per_page", 30)), int(query.get("page", 1))
+            comments = sorted(state.on_issue(int(match.group(2))), key=lambda c: c["id"])
+            self._reply(200, comments[(page - 1) * per_page : page * per_page])
+
+        def do_POST(self) -> None:
+            body = self._record() or {}
+            match = list_path.match(self.path)
+            if state.refuse_writes:
+                self._reply(state.refuse_writes, {"message": "Resource not accessible by integration"})
+                return
+            if not match:
+                self._reply(404, {"message": "Not Found"})
+                return
+            comment_id = state.add(int(match.group(2)), body["body"], user="github-actions[bot]")
+            self._reply(201, state.comments[comment_id])
+
+        def do_PATCH(self) -> None:
+            body = self._record() or {}
+            match = edit_path.match(self.path)
+            if state.refuse_writes:
+                self._reply(state.refuse_writes, {"message": "Resource not accessible by integration"})
+                return
+            if not match or int(match.group(2)) not in state.comments:
+                self._reply(404, {"message": "Not Found"})
+                return
+            with state.lock:
+                state.comments[int(match.group(2))]["body"] = body["body"]
+            self._reply(200, state.comments[int(match.group(2))])
+
+    return Handler
+
+
+class FakeGitHub:
+    def __init__(self) -> None:
+        self.state = GitHubState()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.state))
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> FakeGitHub:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -100,6 +100,8 @@ class Plan:
     models: dict[str, ResolvedModel] = field(default_factory=dict)
     done: set[tuple[str, str, str, int]] = field(default_factory=set)
     """(suite, case, model, sample) already finished (when resuming)."""
+    extra_recordings: list[Any] = field(default_factory=list)
+    """More ``RecordingFile``s for replay, e.g. the recordings of a base git ref."""
     only: set[tuple[str, str, str]] | None = None
     """(suite, case, model alias) to run, e.g. the tests pytest selected; None runs every selected case."""
 
@@ -466,7 +468,7 @@ def prepare_resume(plan: Plan, saved: SavedRun) -> None:
 def _load_replay(plan: Plan) -> ReplayStore:
     from promptops.cache import read_recording, recording_path
 
-    files = []
+    files = list(plan.extra_recordings)
     for suite in plan.suites:
         path = recording_path(suite.path)
         recording = read_recording(path, plan.project.relpath(path))
@@ -718,6 +720,8 @@ def run_against_ref(
     base_plan = None
     if base_suites and any(base_plan_cases(project, s, options) for s in base_suites):
         base_plan = build_plan(project, base_suites, options)
+        if options.replay:
+            base_plan.extra_recordings = _recordings_at_ref(project, base_suites, base_ref)
     make = progress or ProgressSink
     base = run_plan(base_plan, progress=make()) if base_plan is not None else None
     return base, run_plan(candidate_plan, progress=make())
@@ -725,3 +729,23 @@ def run_against_ref(
 
 def base_plan_cases(project: Project, suite: Suite, options: RunOptions) -> int:
     return len(Plan(project, [suite], options).selected_cases(suite))
+
+
+def _recordings_at_ref(project: Project, suites: list[Suite], ref: str) -> list[Any]:
+    """The suites' recording files as committed at ``ref``: the base side of a keyless --base-ref run."""
+    from promptops.cache import RecordingFile, recording_path
+    from promptops.locations import load_yaml
+    from promptops.versions import read_at_ref
+
+    found = []
+    for suite in suites:
+        path = recording_path(suite.path)
+        text = read_at_ref(project, ref, path)
+        if text is None:
+            continue
+        data = load_yaml(text, file=f"{project.relpath(path)}@{ref}", error=UsageError)
+        try:
+            found.append(RecordingFile.model_validate(data))
+        except ValueError:
+            continue  # an older, incompatible recording simply gives replay misses
+    return found

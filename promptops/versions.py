@@ -252,3 +252,14 @@ def check_version_bumps(project: Project, base_ref: str) -> list[VersionFinding]
                 "bump it (patch for wording, minor for behaviour, major for inputs)",
             ))
     return findings
+
+
+def read_at_ref(project: Project, ref: str, path: Path) -> str | None:
+    """Text of a project file as it is at git ``ref``, or None when it does not exist there."""
+    source = source_at_ref(project, ref)
+    repo_path = _repo_path(source.repo, path)
+    try:
+        blob = source.commit.tree / repo_path
+    except KeyError:
+        return None
+    return str(blob.data_stream.read().decode("utf-8", errors="replace"))

@@ -226,3 +226,28 @@ def test_base_ref_with_a_new_input_and_a_new_prompt(make_project, run_cli, fake_
     assert result.exit_code == 0, result.output
     statuses = {c["case"]: c["status"] for c in json.loads(result.stdout)["cases"]}
     assert statuses == {"refund-basic": "added", "anonymous": "unchanged"}
+
+
+def test_base_ref_replay_uses_recordings_committed_at_the_ref(make_project, run_cli, fake_server, monkeypatch) -> None:
+    """Keyless CI: the base side answers from the recording committed on main, the head from its own."""
+    from conftest import FAKE_KEY_ENV
+
+    fake_server.state.default_answer = _answer_by_wording
+    root = make_project({".gitignore": ".promptops/\n", "suites/triage.yaml": BASE_REF_SUITE})
+    git(root, "init", "-q", "-b", "main")
+    assert run_cli("record").exit_code == 0
+    commit_all(root, "Add triage prompt and its recording")
+    git(root, "checkout", "-q", "-b", "feature")
+    set_prompt(root, "1.1.0", "one or two words")
+    assert run_cli("record").exit_code == 0
+    commit_all(root, "Loosen the wording")
+    calls = len(fake_server.state.requests)
+    monkeypatch.delenv(FAKE_KEY_ENV)
+    import shutil
+
+    shutil.rmtree(root / ".promptops")
+    result = run_cli("test", "--base-ref", "main", "--replay", "--format", "json")
+    assert result.exit_code == 1, result.output
+    assert len(fake_server.state.requests) == calls
+    statuses = {c["case"]: c["status"] for c in json.loads(result.stdout)["cases"]}
+    assert statuses == {"refund-basic": "regression", "crash": "fix", "greeting": "changed"}

@@ -85,6 +85,12 @@ def _suite_title(suite: SuiteDrift) -> str:
     return f"{suite.suite}  [{base} → {cand}, {note}]"
 
 
+def _p(value: float | None) -> str:
+    if value is None:
+        return "p = —"
+    return "p < 0.001" if value < 0.001 else f"p = {value:.2g}"
+
+
 def _pooled(passed: int, total: int, rate: float | None) -> str:
     return f"{passed}/{total} ({_pct(rate)})"
 
@@ -95,8 +101,8 @@ def suite_test(suite: SuiteDrift) -> tuple[str, str]:
         return "", ""
     delta = _signed(suite.sample_delta * 100, " pts")
     if suite.significant_drop:
-        return f"{delta}, suite drop significant (p = {suite.p_value:.3g})", "bold red"
-    return f"{delta} (p = {suite.p_value:.3g})", "dim"
+        return f"{delta}, suite drop significant ({_p(suite.p_value)})", "bold red"
+    return f"{delta} ({_p(suite.p_value)})", "dim"
 
 
 def suite_table(suite: SuiteDrift) -> Table:
@@ -121,7 +127,7 @@ def suite_table(suite: SuiteDrift) -> Table:
     if suite.pooled_cases:
         # the suite-level test: samples of the paired cases pooled, one-sided Fisher exact
         words, style = suite_test(suite)
-        row(f"samples passed ({suite.pooled_cases} paired cases)",
+        row(f"samples passed ({suite.pooled_cases} cases)",
             [_pooled(suite.baseline_samples_passed, suite.baseline_samples_pooled,
                      suite.baseline_sample_pass_rate),
              _pooled(suite.candidate_samples_passed, suite.candidate_samples_pooled,
@@ -264,8 +270,7 @@ def verdict_line(report: DriftReport) -> Text:
     dropped = [s for s in report.suites if s.significant_drop]
     for suite in dropped[:3]:
         model = suite.candidate.model if suite.candidate else "—"
-        line.append(f"; suite {suite.suite} [{model}] drop significant (p = {suite.p_value:.3g})",
-                    style="red")
+        line.append(f"; suite {suite.suite} [{model}] drop significant ({_p(suite.p_value)})", style="red")
     if len(dropped) > 3:
         line.append(f"; {len(dropped) - 3} more suite drops", style="red")
     line.append(f" · {report.baseline_label} → {report.candidate_label}", style="dim")

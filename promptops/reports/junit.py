@@ -89,11 +89,34 @@ def _drift_suites(root: ET.Element, drift: DriftReport) -> tuple[int, int, int]:
     return totals[0], totals[1], totals[2]
 
 
+def _suite_drops(root: ET.Element, drift: DriftReport) -> tuple[int, int, int]:
+    """A testcase per suite and model pair for the pooled suite-level test."""
+    element = ET.SubElement(root, "testsuite", name="suite-level drift")
+    failures = 0
+    for suite in drift.suites:
+        if suite.baseline is None or suite.candidate is None:
+            continue
+        name = f"{suite.suite} [{suite.baseline.model} -> {suite.candidate.model}]"
+        case = ET.SubElement(element, "testcase", classname="suite-drift", name=_clean(name), time="0")
+        if suite.significant_drop:
+            failures += 1
+            message = (f"pooled pass rate dropped {suite.baseline_sample_pass_rate or 0:.0%} -> "
+                       f"{suite.candidate_sample_pass_rate or 0:.0%} (p = {suite.p_value or 0:.4f})")
+            ET.SubElement(case, "failure", message=_clean(message), type="suite-regression").text = message
+    tests = len(element)
+    element.set("tests", str(tests))
+    element.set("failures", str(failures))
+    element.set("errors", "0")
+    return tests, failures, 0
+
+
 def render_junit(data: ReportData) -> str:
     """JUnit XML of the run (or of both sides of a drift)."""
     root = ET.Element("testsuites", name="promptops")
     if data.drift is not None:
         tests, failures, errors = _drift_suites(root, data.drift)
+        extra = _suite_drops(root, data.drift)
+        tests, failures = tests + extra[0], failures + extra[1]
     elif data.summary is not None:
         tests, failures, errors = _run_suites(root, data.summary)
         root.set("time", f"{data.summary.duration_s:.3f}")

@@ -61,6 +61,8 @@ def _verdict(data: ReportData) -> str:
         parts = [f"{c.regressions} regressions", f"{c.fixes} fixes", f"{c.changed} changed", f"{c.flaky} flaky"]
         if c.errors:
             parts.append(f"{c.errors} errors")
+        if data.drift.suite_regressions:
+            parts.insert(0, f"{data.drift.suite_regressions} suite-wide drops")
         return (f"## {icon} promptops drift: {', '.join(parts)}\n\n"
                 f"Baseline **{_cell(data.drift.baseline_label)}** (run `{data.drift.baseline_run}`) → candidate "
                 f"**{_cell(data.drift.candidate_label)}** (run `{data.drift.candidate_run}`); "
@@ -94,9 +96,11 @@ def _drift_table(drift: DriftReport) -> str:
         cost = (f"{_usd(base.cost_per_1k_calls_usd if base else None)} → "
                 f"{_usd(cand.cost_per_1k_calls_usd if cand else None)}")
         c = suite.counts
+        drop = f" ⚠️ significant drop (p = {suite.p_value:.3f})" if suite.significant_drop and suite.p_value is not None \
+            else ""
         rows.append(
             f"| {_cell(suite.suite)} | {_cell(models)} | {_pct(base.pass_rate if base else None)} "
-            f"| {_pct(cand.pass_rate if cand else None)} | {_delta(suite.delta)} | {c.regressions} | {c.fixes} "
+            f"| {_pct(cand.pass_rate if cand else None)} | {_delta(suite.delta)}{drop} | {c.regressions} | {c.fixes} "
             f"| {c.changed} | {c.flaky} | {latency} | {cost} |"
         )
     return "\n".join(rows) + "\n"

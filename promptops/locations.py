@@ -199,3 +199,17 @@ def utf8_error_line(exc: UnicodeDecodeError) -> int:
 
 def utf8_error_message(exc: UnicodeDecodeError) -> str:
     return f"file is not valid UTF-8 (byte 0x{exc.object[exc.start]:02x}: {exc.reason}); save it as UTF-8"
+
+
+def plain(value: Any) -> Any:
+    """``value`` with line-tracking containers turned back into plain dicts and lists.
+
+    Values that leave the loader (assertion values, variables) must compare and
+    serialise like ordinary data: deepdiff, for one, treats a dict subclass as a
+    different type.
+    """
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value

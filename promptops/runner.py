@@ -283,6 +283,8 @@ class Executor:
     replay: ReplayStore | None = None
     """When set, only the cache and these recordings answer; a miss is an error result."""
     provider_calls: int = 0
+    one_at_a_time: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    """Built-in local models answer one call at a time; queueing here keeps their latency honest."""
 
     def lookup(self, key: str) -> CachedResponse | None:
         hit = self.replay.get(key) if self.replay is not None else None
@@ -305,7 +307,16 @@ class Executor:
                 f"sample {call.sample}; run 'promptops record' and commit the recording",
             ))
 
+        local = self.one_at_a_time.setdefault(call.model.model, asyncio.Semaphore(1)) if (
+            call.model.model.startswith("local/")) else None
+
         async def attempt() -> Completion:
+            if local is not None:
+                async with local:
+                    return await limited_attempt()
+            return await limited_attempt()
+
+        async def limited_attempt() -> Completion:
             await limiter.acquire()
             ok = limited = False
             try:

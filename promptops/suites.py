@@ -22,6 +22,7 @@ from promptops.locations import (
     describe_validation_error,
     line_of,
     load_yaml,
+    plain,
     utf8_error_line,
     utf8_error_message,
 )
@@ -58,6 +59,11 @@ class Case(_Strict):
     threshold: float | None = Field(default=None, ge=0, le=1)
     """Required pass rate across samples; overrides the suite's threshold."""
     tags: list[str] = Field(default_factory=list)
+
+    @field_validator("vars", mode="before")
+    @classmethod
+    def _plain_vars(cls, value: Any) -> Any:
+        return plain(value)
 
     @field_validator("id", mode="before")
     @classmethod

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 GapType = Literal["knowledge", "behavior", "skill", "reliability"]
 
@@ -43,6 +43,13 @@ class AssertionSpec(BaseModel):
     """``json-match``: deepdiff paths to ignore, e.g. ``root['id']``."""
     description: str | None = None
     """Free text shown in reports."""
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _plain_value(cls, value: Any) -> Any:
+        from promptops.locations import plain
+
+        return plain(value)
 
     @property
     def negated(self) -> bool:

@@ -5,6 +5,7 @@ from typing import Any
 
 import click
 
+
 @click.command("models")
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
 def command(fmt: str) -> None:
@@ -39,10 +40,11 @@ def command(fmt: str) -> None:
     if project is not None:
         click.echo(f"Aliases ({project.relpath(project.config_file or project.root)}):")
         width = max((len(a.alias) for a in aliases), default=0)
+        model_width = max((len(a.model) for a in aliases), default=0)
         for a in aliases:
             params = " ".join(f"{k}={v}" for k, v in a.params.items())
             note = "" if installed.get(a.model, True) else "  (not installed)"
-            click.echo(f"  {a.alias:<{width}}  {a.model}  {params}{note}".rstrip())
+            click.echo(f"  {a.alias:<{width}}  {a.model:<{model_width}}  {params}{note}".rstrip())
         if not aliases:
             click.echo("  (none)")
     click.echo("Built-in local models:")

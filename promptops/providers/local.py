@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from promptops.errors import PromptOpsError
 
@@ -68,6 +68,7 @@ class LocalModel:
 
     @property
     def model_id(self) -> str:
+        """The litellm model id, ``local/<name>``."""
         return f"{LOCAL_PREFIX}/{self.name}"
 
 
@@ -78,14 +79,14 @@ LOCAL_MODELS: dict[str, LocalModel] = {
             name="smollm2-135m-instruct",
             description="SmolLM2 135M Instruct, Q4_1 (instruction-tuned, chat template from the GGUF)",
             module=_SMOLLM2_PACKAGE,
-            disk_mb=94,
+            disk_mb=98,
         ),
         LocalModel(
             name="gemma3-270m",
             description="Gemma 3 270M, Q4_K_M (base model: gemma chat format, no system role)",
             module=_GEMMA_PACKAGE,
-            # 241 MB of chunks in site-packages plus the 241 MB assembled file
-            disk_mb=482,
+            # 253 MB of chunks in site-packages plus the 253 MB assembled file
+            disk_mb=506,
             chat_format="gemma",
             fold_system=True,
         ),
@@ -116,6 +117,37 @@ def missing_modules(model: LocalModel) -> list[str]:
 def is_installed(model: LocalModel) -> bool:
     """Whether ``model`` can run here: llama-cpp-python and its weights package are installed."""
     return not missing_modules(model)
+
+
+@dataclass(frozen=True)
+class LocalModelStatus:
+    """Whether a built-in model can run here, for ``promptops models``."""
+
+    model: LocalModel
+    missing: list[str]
+    """Modules still to install; empty when the model can run."""
+    weights: Path | None
+    """The GGUF file when it is already on disk (gemma's appears on first use)."""
+
+    @property
+    def installed(self) -> bool:
+        """Whether the model can run here."""
+        return not self.missing
+
+
+def local_model_statuses() -> list[LocalModelStatus]:
+    """Every built-in model with its install state; imports neither llama_cpp nor the weights."""
+    statuses = []
+    for model in LOCAL_MODELS.values():
+        missing = missing_modules(model)
+        weights = None
+        if not missing:
+            if model.module == _SMOLLM2_PACKAGE:
+                weights = model_path(model)
+            elif (models_dir() / _GEMMA_FILE).is_file():
+                weights = models_dir() / _GEMMA_FILE
+        statuses.append(LocalModelStatus(model, missing, weights))
+    return statuses
 
 
 def check_model_available(model_id: str) -> None:
@@ -168,10 +200,9 @@ def _assembled_gemma() -> Path:
     os.close(fd)
     try:
         gemma.assemble(temporary, overwrite=True)  # raises when the sha256 does not match
-        # mkstemp creates the file private to its owner; the weights are not secret
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
+        # mkstemp creates the file private to its owner; the weights are public, and a
+        # shared cache folder (PROMPTOPS_CACHE_DIR) may serve other users
+        os.chmod(temporary, 0o644)
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
@@ -180,7 +211,7 @@ def _assembled_gemma() -> Path:
 
 
 def available_threads() -> int:
-    """CPU cores this process may use (respects affinity masks and container CPU sets)."""
+    """CPU cores this process may run on (honours CPU affinity, e.g. taskset or a container's cpuset)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
@@ -213,15 +244,17 @@ class CallCancelled(Exception):
     """The caller gave up (timeout or cancellation) before the call got the model."""
 
 
-# OpenAI sampling semantics: without top_k/min_p only temperature and top_p shape the
-# distribution, so llama.cpp's own truncation defaults (top_k 40, min_p 0.05) are off.
-_SAMPLING_DEFAULTS: dict[str, Any] = {"temperature": 1.0, "top_p": 1.0, "top_k": 0, "min_p": 0.0}
+# OpenAI sampling semantics: only the params a call gives shape the distribution, so
+# llama.cpp's own defaults (top_k 40, min_p 0.05, repeat penalty 1.1) are switched off.
+_SAMPLING_DEFAULTS: dict[str, Any] = {
+    "temperature": 1.0, "top_p": 1.0, "top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0,
+}
 _PASSED_THROUGH = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "presence_penalty",
                    "frequency_penalty")
 
 
 def generation_kwargs(params: dict[str, Any]) -> dict[str, Any]:
-    """llama.cpp ``create_chat_completion`` arguments for OpenAI-style call params.
+    """llama.cpp ``create_completion`` arguments for OpenAI-style call params.
 
     Unsupported params (``response_format``, ``n`` ...) are dropped, as litellm does for
     hosted models with ``drop_params``. Without a ``seed`` each call draws a fresh one,
@@ -242,26 +275,64 @@ def generation_kwargs(params: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+@dataclass(frozen=True)
+class LocalAnswer:
+    """One generated answer with its token usage."""
+
+    text: str
+    finish_reason: Literal["stop", "length"]
+    """``stop`` (end of turn or a stop sequence) or ``length`` (max_tokens reached)."""
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass
+class _LoadedModel:
+    llama: Any
+    """The ``llama_cpp.Llama`` instance."""
+    formatter: Callable[..., Any]
+    """Turns chat messages into a ``ChatFormatterResponse`` (prompt text, stops)."""
+
+
+def common_prefix_length(a: list[int], b: list[int]) -> int:
+    """Number of leading tokens ``a`` and ``b`` share."""
+    length = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        length += 1
+    return length
+
+
 class LocalRuntime:
     """Loads each model once per process and runs one generation at a time.
 
     llama.cpp contexts are not thread-safe, and on a few cores parallel generations
     would only compete for the same threads, so calls are serialised with one lock.
+
+    Every prompt is evaluated in two fixed steps: the prefix it shares with the
+    rendering of all messages but the last (system prompt, few-shot examples), then
+    the rest. The prefix's state is kept between calls, so the cases of one prompt
+    skip re-reading its shared part; and since the split depends only on the
+    prompt, never on which call came before, answers are the same whatever the
+    order of the calls (llama.cpp's own prefix reuse splits wherever the previous
+    prompt diverged, which changes float sums and so sampled answers).
     """
 
     def __init__(self, threads: int | None = None) -> None:
         self.threads = threads or available_threads()
         self._lock = threading.Lock()
-        self._loaded: dict[str, Any] = {}
+        self._loaded: dict[str, _LoadedModel] = {}
         self.load_seconds: dict[str, float] = {}
-        """How long loading each model took (for reports and docs, not for decisions)."""
+        """How long loading each model took (diagnostics)."""
 
-    def _load(self, model: LocalModel) -> Any:
-        llama = self._loaded.get(model.name)
-        if llama is not None:
-            return llama
+    def _load(self, model: LocalModel) -> _LoadedModel:
+        loaded = self._loaded.get(model.name)
+        if loaded is not None:
+            return loaded
         # imported by name: the extra is optional, so type checkers may not find it
         llama_cpp = importlib.import_module("llama_cpp")
+        chat_formats = importlib.import_module("llama_cpp.llama_chat_format")
         _silence_llama_cpp(llama_cpp)
         started = time.perf_counter()
         llama = llama_cpp.Llama(
@@ -269,12 +340,50 @@ class LocalRuntime:
             n_ctx=CONTEXT_TOKENS,
             n_threads=self.threads,
             n_threads_batch=self.threads,
-            chat_format=model.chat_format,
             verbose=False,
         )
+        if model.chat_format is not None:
+            formatter = getattr(chat_formats, f"format_{model.chat_format}")
+        else:
+            eos, bos = llama.token_eos(), llama.token_bos()
+            formatter = chat_formats.Jinja2ChatFormatter(
+                template=llama.metadata["tokenizer.chat_template"],
+                eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
+                bos_token=llama._model.token_get_text(bos) if bos != -1 else "",
+                stop_token_ids=[eos],
+            )
+        loaded = _LoadedModel(llama, formatter)
         self.load_seconds[model.name] = time.perf_counter() - started
-        self._loaded[model.name] = llama
-        return llama
+        self._loaded[model.name] = loaded
+        return loaded
+
+    @staticmethod
+    def _tokens(loaded: _LoadedModel, messages: list[dict[str, Any]]) -> tuple[list[int], Any]:
+        formatted = loaded.formatter(messages=messages)
+        tokens = loaded.llama.tokenize(
+            formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
+        )
+        return list(tokens), formatted
+
+    def _prepare_prefix(
+        self, loaded: _LoadedModel, messages: list[dict[str, Any]], tokens: list[int]
+    ) -> None:
+        """Leave exactly the prompt's fixed prefix evaluated in the model's state."""
+        llama = loaded.llama
+        split = 0
+        if len(messages) > 1:
+            try:
+                earlier = self._tokens(loaded, messages[:-1])[0]
+            except Exception:  # noqa: BLE001  (a template may reject a partial chat; only the reuse is lost)
+                earlier = []
+            split = common_prefix_length(tokens, earlier)
+        split = min(split, len(tokens) - 1)  # the last prompt token must be evaluated to sample
+        if split > 0 and llama.n_tokens >= split and list(llama.input_ids[:split]) == tokens[:split]:
+            llama.n_tokens = split  # keep the prefix; create_completion evaluates the rest
+            return
+        llama.reset()
+        if split > 0:
+            llama.eval(tokens[:split])
 
     def chat(
         self,
@@ -284,8 +393,8 @@ class LocalRuntime:
         *,
         timeout_s: float | None = None,
         cancelled: threading.Event | None = None,
-    ) -> dict[str, Any]:
-        """One chat completion, blocking; returns llama.cpp's OpenAI-shaped response dict.
+    ) -> LocalAnswer:
+        """One chat completion, blocking.
 
         Args:
             name: A key of ``LOCAL_MODELS``.
@@ -311,38 +420,70 @@ class LocalRuntime:
                 raise CallCancelled(name)
             deadline = time.monotonic() + timeout_s if timeout_s else None
             try:
-                llama = self._load(model)
-            except (OSError, ValueError, LocalModelError) as exc:
+                loaded = self._load(model)
+            except (ImportError, OSError, ValueError, KeyError, LocalModelError) as exc:
                 raise LocalCallError(400, f"cannot load {model.model_id}: {exc}") from exc
-            end_of_text = llama.token_eos()
-            cut_short = False
+            import jinja2  # here, not at the top: importing this module stays cheap
 
-            def end_when_out_of_time(_tokens: Any, scores: Any) -> Any:
-                # create_chat_completion takes no stopping criteria, so a late or abandoned
-                # generation is ended by leaving the end-of-text token as the only choice
-                nonlocal cut_short
+            try:
+                tokens, formatted = self._tokens(loaded, messages)
+            except (ValueError, TypeError, jinja2.TemplateError) as exc:  # the chat template rejected them
+                raise LocalCallError(400, f"{model.model_id}: cannot format the messages: {exc}") from exc
+            if len(tokens) >= CONTEXT_TOKENS:
+                raise LocalCallError(400, f"{model.model_id}: the prompt has {len(tokens)} tokens, "
+                                          f"more than the {CONTEXT_TOKENS} the context holds")
+            stops = list(kwargs.pop("stop"))
+            if formatted.stop:
+                stops += [formatted.stop] if isinstance(formatted.stop, str) else list(formatted.stop)
+            out_of_time = False
+
+            def should_stop(input_ids: Any, logits: Any) -> bool:
+                nonlocal out_of_time
+                if formatted.stopping_criteria is not None and formatted.stopping_criteria(input_ids, logits):
+                    return True
                 if (deadline is not None and time.monotonic() > deadline) or (
                     cancelled is not None and cancelled.is_set()
                 ):
-                    cut_short = True
-                    scores[:] = -float("inf")
-                    scores[end_of_text] = 0.0
-                return scores
+                    out_of_time = True
+                return out_of_time
 
-            # a fresh state per call: reusing the previous prompt's KV cache would make
-            # the answer depend on which case ran before (batching changes the float sums)
-            llama.reset()
-            try:
-                response: dict[str, Any] = llama.create_chat_completion(
-                    messages=messages, logits_processor=_processors(end_when_out_of_time), **kwargs
-                )
-            except ValueError as exc:  # prompt longer than the context window
-                raise LocalCallError(400, f"{model.model_id}: {exc}") from exc
-            if cancelled is not None and cancelled.is_set():
-                raise CallCancelled(name)
-            if cut_short:
-                raise LocalCallError(408, f"{model.model_id} did not finish within {timeout_s:g} s")
-            return response
+            self._prepare_prefix(loaded, messages, tokens)
+            llama_cpp = importlib.import_module("llama_cpp")
+            response = loaded.llama.create_completion(
+                prompt=tokens, stop=stops, stopping_criteria=llama_cpp.StoppingCriteriaList([should_stop]),
+                **kwargs,
+            )
+        if cancelled is not None and cancelled.is_set():
+            raise CallCancelled(name)
+        if out_of_time:
+            raise LocalCallError(408, f"{model.model_id} did not finish within {timeout_s:g} s")
+        choice = response["choices"][0]
+        usage = response.get("usage") or {}
+        return LocalAnswer(
+            text=choice.get("text") or "",
+            finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
+            prompt_tokens=int(usage.get("prompt_tokens") or len(tokens)),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+        )
+
+
+RUNTIME = LocalRuntime()
+"""The process-wide runtime: models stay loaded between calls and runs."""
+
+
+async def achat(
+    name: str, messages: list[dict[str, Any]], params: dict[str, Any], timeout_s: float | None = None
+) -> LocalAnswer:
+    """``RUNTIME.chat`` in a worker thread, so the event loop keeps serving other calls."""
+    cancelled = threading.Event()
+    try:
+        return await asyncio.to_thread(
+            RUNTIME.chat, name, messages, params, timeout_s=timeout_s, cancelled=cancelled
+        )
+    except asyncio.CancelledError:
+        # the thread cannot be killed; the flag makes it give up the model promptly
+        cancelled.set()
+        raise
 
 
 _log_callback: Any = None
@@ -367,49 +508,19 @@ def _silence_llama_cpp(llama_cpp: Any) -> None:
     llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
 
 
-def _processors(processor: Callable[[Any, Any], Any]) -> Any:
-    return importlib.import_module("llama_cpp").LogitsProcessorList([processor])
-
-
-RUNTIME = LocalRuntime()
-"""The process-wide runtime: models stay loaded between calls and runs."""
-
-
-async def achat(
-    name: str, messages: list[dict[str, Any]], params: dict[str, Any], timeout_s: float | None = None
-) -> dict[str, Any]:
-    """``RUNTIME.chat`` in a worker thread, so the event loop keeps serving other calls."""
-    cancelled = threading.Event()
-    try:
-        return await asyncio.to_thread(
-            RUNTIME.chat, name, messages, params, timeout_s=timeout_s, cancelled=cancelled
-        )
-    except asyncio.CancelledError:
-        # the thread cannot be killed; the flag makes it give up the model promptly
-        cancelled.set()
-        raise
-
-
-def _usage(response: dict[str, Any]) -> tuple[int, int]:
-    usage = response.get("usage") or {}
-    return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-
-
 def create_handler() -> Any:
     """The litellm ``CustomLLM`` serving ``local/...`` ids; called once litellm is imported."""
     from litellm import CustomLLM
     from litellm.llms.custom_llm import CustomLLMError
     from litellm.types.utils import ModelResponse, Usage
 
-    def fill(model_response: ModelResponse, model: str, response: dict[str, Any]) -> ModelResponse:
-        choice = response["choices"][0]
-        model_response.choices[0].message.content = choice["message"].get("content") or ""
-        model_response.choices[0].finish_reason = choice.get("finish_reason") or "stop"
+    def fill(model_response: ModelResponse, model: str, answer: LocalAnswer) -> ModelResponse:
+        model_response.choices[0].message.content = answer.text
+        model_response.choices[0].finish_reason = answer.finish_reason
         model_response.model = f"{LOCAL_PREFIX}/{model}"
-        prompt_tokens, completion_tokens = _usage(response)
         setattr(model_response, "usage", Usage(  # noqa: B010  (usage is not a declared field)
-            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-            total_tokens=prompt_tokens + completion_tokens,
+            prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens,
+            total_tokens=answer.prompt_tokens + answer.completion_tokens,
         ))
         # read first by promptops' cost accounting; litellm has no price for these ids
         model_response._hidden_params["response_cost"] = 0.0
@@ -421,22 +532,23 @@ def create_handler() -> Any:
     class LocalModelHandler(CustomLLM):
         """Routes ``local/<name>`` completions to the in-process llama.cpp runtime."""
 
+        # litellm passes every argument by keyword; the signatures accept whatever it adds
         def completion(self, *args: Any, **kwargs: Any) -> ModelResponse:
             model, messages = kwargs["model"], kwargs["messages"]
             try:
-                response = RUNTIME.chat(model, messages, kwargs.get("optional_params") or {},
-                                        timeout_s=timeout_of(kwargs.get("timeout")))
+                answer = RUNTIME.chat(model, messages, kwargs.get("optional_params") or {},
+                                      timeout_s=timeout_of(kwargs.get("timeout")))
             except LocalCallError as exc:
                 raise CustomLLMError(exc.status_code, exc.message) from exc
-            return fill(kwargs["model_response"], model, response)
+            return fill(kwargs["model_response"], model, answer)
 
         async def acompletion(self, *args: Any, **kwargs: Any) -> ModelResponse:
             model, messages = kwargs["model"], kwargs["messages"]
             try:
-                response = await achat(model, messages, kwargs.get("optional_params") or {},
-                                       timeout_of(kwargs.get("timeout")))
+                answer = await achat(model, messages, kwargs.get("optional_params") or {},
+                                     timeout_of(kwargs.get("timeout")))
             except LocalCallError as exc:
                 raise CustomLLMError(exc.status_code, exc.message) from exc
-            return fill(kwargs["model_response"], model, response)
+            return fill(kwargs["model_response"], model, answer)
 
     return LocalModelHandler()

@@ -516,12 +516,15 @@ def _matches(rule: Rule, ctx: GroupContext, constraints: Constraints) -> list[Ca
 
 
 def _weighed(rule: Rule, constraints: Constraints) -> list[str]:
+    """The constraints a rule weighed, as ``name=value`` with the configured values."""
     names = {"latency": "latency_p95_ms", "cost": "cost_per_1k_calls_usd"}
     out = []
     for name in rule.then.weighs:
         field_name = names.get(name, name)
         value = getattr(constraints, field_name, None)
-        out.append(f"{name}={value if value is not None else 'unset'}")
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        out.append(f"{field_name}={value if value is not None else 'unset'}")
     return out
 
 

@@ -53,9 +53,19 @@ class Server:
     def __init__(self, latency_ms: float, fault_rate: float = 0.0) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, str(FAKE_SERVER), "--port", str(self.port), "--latency-ms", str(latency_ms),
-             "--fault-rate", str(fault_rate)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [
+                sys.executable,
+                str(FAKE_SERVER),
+                "--port",
+                str(self.port),
+                "--latency-ms",
+                str(latency_ms),
+                "--fault-rate",
+                str(fault_rate),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         assert self.proc.stdout is not None
         self.proc.stdout.readline()  # "fake OpenAI API on ..." once it listens
@@ -81,15 +91,18 @@ def make_project(folder: Path, api_base: str, cases: int, concurrency: int, mode
         "version: 1\n"
         # a priced model id served by the local endpoint, as through a proxy: litellm's cost lookup for an
         # unknown id costs ~0.9 ms of CPU per call more (see the "unknown model" row)
-        f"models:\n  fake: {{model: {model_id}, api_base: \"{api_base}\", api_key_env: {KEY_ENV}}}\n"
+        f'models:\n  fake: {{model: {model_id}, api_base: "{api_base}", api_key_env: {KEY_ENV}}}\n'
         "defaults: {model: fake, params: {temperature: 0, max_tokens: 16}}\n"
         f"run: {{concurrency: {concurrency}, timeout_s: 30, retries: 4, backoff_s: 0.05}}\n"
     )
     (folder / "prompts" / "triage.j2").write_text(PROMPT)
     lines = ["prompt: triage", "cases:"]
     for i in range(cases):
-        lines += [f"  - id: case-{i:06d}", f"    vars: {{ticket: 'ticket number {i}'}}",
-                  "    assert: [{type: contains, value: ticket}]"]
+        lines += [
+            f"  - id: case-{i:06d}",
+            f"    vars: {{ticket: 'ticket number {i}'}}",
+            "    assert: [{type: contains, value: ticket}]",
+        ]
     (folder / "suites" / "bench.yaml").write_text("\n".join(lines) + "\n")
     return folder
 
@@ -100,7 +113,10 @@ def run_cli(project: Path, *args: str) -> tuple[float, dict]:
     started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "promptops", *args, "--format", "json"],
-        cwd=project, env=env, capture_output=True, text=True,
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     wall = time.perf_counter() - started
     if proc.returncode not in (0, 1):
@@ -118,7 +134,9 @@ def in_process_run(project: Path, concurrency: int, *, use_cache: bool, caller=N
     os.chdir(project)
     try:
         loaded = load_project()
-        plan = build_plan(loaded, load_suites(loaded), RunOptions(concurrency=concurrency, use_cache=use_cache))
+        plan = build_plan(
+            loaded, load_suites(loaded), RunOptions(concurrency=concurrency, use_cache=use_cache)
+        )
         started = time.perf_counter()
         outcome = run_plan(plan, caller=caller)
         return time.perf_counter() - started, outcome
@@ -151,19 +169,30 @@ def rss_probe(cases: int) -> None:
     os.environ[KEY_ENV] = "sk-bench"
     wall, outcome = in_process_run(folder, 64, use_cache=False, caller=instant)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"cases": cases, "wall_s": wall, "peak_rss_kib": peak,
-                      "completed": outcome.summary.completed_calls}))  # type: ignore[attr-defined]
+    print(
+        json.dumps(
+            {
+                "cases": cases,
+                "wall_s": wall,
+                "peak_rss_kib": peak,
+                "completed": outcome.summary.completed_calls,
+            }
+        )
+    )  # type: ignore[attr-defined]
     shutil.rmtree(folder, ignore_errors=True)
 
 
 def child_rss(cases: int) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--rss-probe", str(cases)], capture_output=True, text=True,
-                          check=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--rss-probe", str(cases)], capture_output=True, text=True, check=True
+    )
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="skip the -j 4 comparison and the 100k run")
     parser.add_argument("--cases", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=200)
@@ -195,17 +224,29 @@ def main() -> None:
         litellm_import = time.perf_counter() - started
         wall, outcome = in_process_run(project, args.j, use_cache=False)
         calls = server.stats()["completions"]
-        row("runner wall time (litellm already imported)", f"{wall:.2f} s", f"{ideal:.2f} s",
-            f"{wall / ideal:.3f}x  ({calls} provider calls)")
+        row(
+            "runner wall time (litellm already imported)",
+            f"{wall:.2f} s",
+            f"{ideal:.2f} s",
+            f"{wall / ideal:.3f}x  ({calls} provider calls)",
+        )
         before = server.stats()["requests"]
         cli_wall, report = run_cli(project, "test", "-j", str(args.j), "--no-cache")
-        row("promptops test process wall (import + run)", f"{cli_wall:.2f} s", f"{ideal:.2f} s",
-            f"{cli_wall / ideal:.3f}x  (of which litellm import ~{litellm_import:.1f} s)")
+        row(
+            "promptops test process wall (import + run)",
+            f"{cli_wall:.2f} s",
+            f"{ideal:.2f} s",
+            f"{cli_wall / ideal:.3f}x  (of which litellm import ~{litellm_import:.1f} s)",
+        )
         before = server.stats()["requests"]
         cached_wall, report = run_cli(project, "test", "-j", str(args.j))
         cached_calls = server.stats()["requests"] - before
-        row("fully cached re-run, process wall", f"{cached_wall:.2f} s", "< 1.5 s",
-            f"{cached_wall / 1.5:.2f}x of budget, {cached_calls} provider calls")
+        row(
+            "fully cached re-run, process wall",
+            f"{cached_wall:.2f} s",
+            "< 1.5 s",
+            f"{cached_wall / 1.5:.2f}x of budget, {cached_calls} provider calls",
+        )
 
         from promptops.providers import Completion
 
@@ -214,17 +255,31 @@ def main() -> None:
 
         overhead_wall, _ = in_process_run(project, args.j, use_cache=False, caller=instant)
         per_case = overhead_wall / args.cases * 1000
-        row("promptops overhead per case (instant provider)", f"{per_case:.3f} ms", "< 1 ms",
-            f"{per_case:.2f}x of budget")
+        row(
+            "promptops overhead per case (instant provider)",
+            f"{per_case:.3f} ms",
+            "< 1 ms",
+            f"{per_case:.2f}x of budget",
+        )
         zero = Server(0)
         try:
             project0 = make_project(work / "p0", zero.api_base, args.cases, args.j)
             zero_wall, _ = in_process_run(project0, args.j, use_cache=False)
-            row("per call through litellm at 0 ms latency", f"{zero_wall / args.cases * 1000:.2f} ms", "—",
-                "(litellm + HTTP client CPU)")
-            unknown = make_project(work / "pu", zero.api_base, args.cases, args.j, model_id="openai/unpriced-model")
+            row(
+                "per call through litellm at 0 ms latency",
+                f"{zero_wall / args.cases * 1000:.2f} ms",
+                "—",
+                "(litellm + HTTP client CPU)",
+            )
+            unknown = make_project(
+                work / "pu", zero.api_base, args.cases, args.j, model_id="openai/unpriced-model"
+            )
             unknown_wall, _ = in_process_run(unknown, args.j, use_cache=False)
-            row("  the same, model id litellm has no price for", f"{unknown_wall / args.cases * 1000:.2f} ms", "—")
+            row(
+                "  the same, model id litellm has no price for",
+                f"{unknown_wall / args.cases * 1000:.2f} ms",
+                "—",
+            )
         finally:
             zero.stop()
 
@@ -232,8 +287,12 @@ def main() -> None:
             project4 = make_project(work / "p4", server.api_base, args.cases, 4)
             ideal4 = args.cases / 4 * args.latency_ms / 1000
             wall4, _ = in_process_run(project4, 4, use_cache=False)
-            row("same suite at -j 4 (a common default)", f"{wall4:.2f} s", f"{ideal4:.2f} s",
-                f"{wall4 / wall:.1f}x slower than -j {args.j}")
+            row(
+                "same suite at -j 4 (a common default)",
+                f"{wall4:.2f} s",
+                f"{ideal4:.2f} s",
+                f"{wall4 / wall:.1f}x slower than -j {args.j}",
+            )
     finally:
         server.stop()
 
@@ -241,8 +300,12 @@ def main() -> None:
     sizes = [10_000] if args.quick else [10_000, 100_000]
     probes = [child_rss(n) for n in sizes]
     for probe in probes:
-        row(f"peak RSS, {probe['cases']:,} cases", f"{probe['peak_rss_kib'] / 1024:.0f} MiB", "flat",
-            f"({probe['wall_s']:.1f} s, {probe['wall_s'] / probe['cases'] * 1000:.3f} ms/case)")
+        row(
+            f"peak RSS, {probe['cases']:,} cases",
+            f"{probe['peak_rss_kib'] / 1024:.0f} MiB",
+            "flat",
+            f"({probe['wall_s']:.1f} s, {probe['wall_s'] / probe['cases'] * 1000:.3f} ms/case)",
+        )
     if len(probes) > 1:
         growth = probes[-1]["peak_rss_kib"] / probes[0]["peak_rss_kib"]
         row("RSS growth for 10x the cases", f"{growth:.2f}x", "1.0x")

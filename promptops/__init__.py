@@ -87,7 +87,14 @@ if TYPE_CHECKING:
         register_assertion,
     )
     from promptops.config import Project, ProjectConfig, ResolvedModel, load_project
-    from promptops.errors import ConfigError, PromptError, PromptOpsError, ProviderError, SuiteError, UsageError
+    from promptops.errors import (
+        ConfigError,
+        PromptError,
+        PromptOpsError,
+        ProviderError,
+        SuiteError,
+        UsageError,
+    )
     from promptops.prompts import Message, Prompt, load_prompt
     from promptops.results import CaseVerdict, RunMeta, RunSummary, SampleResult
     from promptops.runner import Plan, RunOptions, build_plan, run_plan

@@ -34,7 +34,9 @@ from promptops.locations import describe_validation_error, load_yaml
 CACHE_FILE = "cache.sqlite3"
 RECORDING_SUFFIX = ".recording.yaml"
 # never part of a key or a stored value, whatever a config puts in params
-_SECRET_PARAMS = frozenset({"api_key", "api_base", "base_url", "extra_headers", "headers", "aws_secret_access_key"})
+_SECRET_PARAMS = frozenset(
+    {"api_key", "api_base", "base_url", "extra_headers", "headers", "aws_secret_access_key"}
+)
 
 
 @dataclass(frozen=True)
@@ -94,10 +96,16 @@ class ResponseCache:
         )
 
     def stats(self) -> dict[str, Any]:
-        rows = self._db.execute("SELECT model, COUNT(*) FROM responses GROUP BY model ORDER BY model").fetchall()
+        rows = self._db.execute(
+            "SELECT model, COUNT(*) FROM responses GROUP BY model ORDER BY model"
+        ).fetchall()
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
-        return {"path": str(self.path), "entries": sum(n for _, n in rows), "bytes": size,
-                "models": {model: n for model, n in rows}}
+        return {
+            "path": str(self.path),
+            "entries": sum(n for _, n in rows),
+            "bytes": size,
+            "models": {model: n for model, n in rows},
+        }
 
     def clear(self, model: str | None = None) -> int:
         if model is None:
@@ -199,8 +207,9 @@ class ReplayStore:
         entry = self._by_key.get(key)
         if entry is None:
             return None
-        return CachedResponse(entry.output, entry.prompt_tokens, entry.completion_tokens, entry.cost_usd,
-                              entry.latency_ms)
+        return CachedResponse(
+            entry.output, entry.prompt_tokens, entry.completion_tokens, entry.cost_usd, entry.latency_ms
+        )
 
     def __len__(self) -> int:
         return len(self._by_key)

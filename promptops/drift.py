@@ -232,20 +232,29 @@ def _json_changes(old: Any, new: Any) -> list[JsonChange]:
     changes: list[JsonChange] = []
     for kind, change in _CHANGE_KINDS.items():
         for level in diff.get(kind, []):
-            changes.append(JsonChange(
-                path=_json_path(level.path(output_format="list")),
-                change=change,
-                old=None if change == "added" else _short_value(level.t1),
-                new=None if change == "removed" else _short_value(level.t2),
-            ))
+            changes.append(
+                JsonChange(
+                    path=_json_path(level.path(output_format="list")),
+                    change=change,
+                    old=None if change == "added" else _short_value(level.t1),
+                    new=None if change == "removed" else _short_value(level.t2),
+                )
+            )
     changes.sort(key=lambda c: c.path)
     return changes
 
 
 def _text_diff(old: str, new: str) -> tuple[str, bool]:
-    lines = list(difflib.unified_diff(
-        old.splitlines(), new.splitlines(), "baseline", "candidate", lineterm="", n=1,
-    ))
+    lines = list(
+        difflib.unified_diff(
+            old.splitlines(),
+            new.splitlines(),
+            "baseline",
+            "candidate",
+            lineterm="",
+            n=1,
+        )
+    )
     truncated = len(lines) > _DIFF_MAX_LINES
     shown = [
         line if len(line) <= _DIFF_LINE_CHARS else line[: _DIFF_LINE_CHARS - 1] + "…"
@@ -413,8 +422,14 @@ class StatusCounts(_Model):
 
 
 _COUNT_FIELDS: dict[str, str] = {
-    "regression": "regressions", "fix": "fixes", "changed": "changed", "unchanged": "unchanged",
-    "flaky": "flaky", "error": "errors", "added": "added", "removed": "removed",
+    "regression": "regressions",
+    "fix": "fixes",
+    "changed": "changed",
+    "unchanged": "unchanged",
+    "flaky": "flaky",
+    "error": "errors",
+    "added": "added",
+    "removed": "removed",
 }
 
 
@@ -712,8 +727,11 @@ def _classify(
     reference = cand or base
     assert reference is not None
     entry: dict[str, Any] = {
-        "suite": suite, "case": case, "line": reference.line,
-        "baseline_model": base_model if base else None, "candidate_model": cand_model if cand else None,
+        "suite": suite,
+        "case": case,
+        "line": reference.line,
+        "baseline_model": base_model if base else None,
+        "candidate_model": cand_model if cand else None,
         "gap": reference.gap,
         "baseline": _case_side(base_model, base) if base and base_model else None,
         "candidate": _case_side(cand_model, cand) if cand and cand_model else None,
@@ -734,7 +752,10 @@ def _classify(
     else:
         direction = "rise" if cand_rate > base_rate else "drop"
         entry["p_value"] = fisher_exact_one_sided(
-            base.passed, base.produced - base.passed, cand.passed, cand.produced - cand.passed,
+            base.passed,
+            base.produced - base.passed,
+            cand.passed,
+            cand.produced - cand.passed,
             alternative=direction,
         )
         entry["method"] = TEST_NAME
@@ -820,8 +841,14 @@ def _pooled_test(entries: list[CaseDrift], alpha: float) -> dict[str, Any]:
     same on both sides, as with the same ``--repeat`` and no errored samples; when errors leave some
     cases with fewer samples on one side, part of a pooled difference can come from that mix.
     """
-    pooled = [e for e in entries if e.baseline and e.candidate
-              and e.baseline.pass_rate is not None and e.candidate.pass_rate is not None]
+    pooled = [
+        e
+        for e in entries
+        if e.baseline
+        and e.candidate
+        and e.baseline.pass_rate is not None
+        and e.candidate.pass_rate is not None
+    ]
     if not pooled:
         return {}
     base_n = cand_n = base_passed = cand_passed = 0
@@ -834,22 +861,34 @@ def _pooled_test(entries: list[CaseDrift], alpha: float) -> dict[str, Any]:
     base_rate, cand_rate = base_passed / base_n, cand_passed / cand_n
     dropped = cand_rate < base_rate
     p_value = fisher_exact_one_sided(
-        base_passed, base_n - base_passed, cand_passed, cand_n - cand_passed,
+        base_passed,
+        base_n - base_passed,
+        cand_passed,
+        cand_n - cand_passed,
         alternative="rise" if cand_rate > base_rate else "drop",
     )
     return {
         "pooled_cases": len(pooled),
-        "baseline_samples_pooled": base_n, "baseline_samples_passed": base_passed,
-        "candidate_samples_pooled": cand_n, "candidate_samples_passed": cand_passed,
-        "baseline_sample_pass_rate": base_rate, "candidate_sample_pass_rate": cand_rate,
-        "sample_delta": cand_rate - base_rate, "p_value": p_value,
+        "baseline_samples_pooled": base_n,
+        "baseline_samples_passed": base_passed,
+        "candidate_samples_pooled": cand_n,
+        "candidate_samples_passed": cand_passed,
+        "baseline_sample_pass_rate": base_rate,
+        "candidate_sample_pass_rate": cand_rate,
+        "sample_delta": cand_rate - base_rate,
+        "p_value": p_value,
         # <= as for a case flip: rejecting at p <= alpha keeps the level at alpha
         "significant_drop": dropped and p_value <= alpha,
     }
 
 
 def _compare_suite(
-    suite: str, pairing: Pairing | None, pair: ModelPair, base: _Side, cand: _Side, alpha: float,
+    suite: str,
+    pairing: Pairing | None,
+    pair: ModelPair,
+    base: _Side,
+    cand: _Side,
+    alpha: float,
     change_threshold: float,
 ) -> tuple[list[CaseDrift], SuiteDrift]:
     """Classify the cases of one suite and model pair, and total them."""
@@ -860,10 +899,13 @@ def _compare_suite(
     ]
     entries = [
         _classify(
-            suite, case, pair,
+            suite,
+            case,
+            pair,
             base.cases.get((suite, case, base_model)) if base_model else None,
             cand.cases.get((suite, case, cand_model)) if cand_model else None,
-            alpha, change_threshold,
+            alpha,
+            change_threshold,
         )
         for case in dict.fromkeys(case_ids)
     ]
@@ -882,8 +924,12 @@ def _compare_suite(
     if base_side and cand_side and base_side.pass_rate is not None and cand_side.pass_rate is not None:
         delta = cand_side.pass_rate - base_side.pass_rate
     summary = SuiteDrift(
-        suite=suite, pairing=pairing if base_side and cand_side else None,
-        baseline=base_side, candidate=cand_side, delta=delta, counts=counts,
+        suite=suite,
+        pairing=pairing if base_side and cand_side else None,
+        baseline=base_side,
+        candidate=cand_side,
+        delta=delta,
+        counts=counts,
         **_pooled_test(entries, alpha),
     )
     return entries, summary
@@ -898,7 +944,8 @@ def _default_labels(base_meta: RunMeta, base: _Side, cand_meta: RunMeta, cand: _
     base_prompts = {suite: group for (suite, _), group in base.groups.items()}
     cand_prompts = {suite: group for (suite, _), group in cand.groups.items()}
     changed = sorted(
-        suite for suite in base_prompts.keys() & cand_prompts.keys()
+        suite
+        for suite in base_prompts.keys() & cand_prompts.keys()
         if base_prompts[suite].prompt_fingerprint != cand_prompts[suite].prompt_fingerprint
     )
     if not changed:
@@ -1030,7 +1077,12 @@ def compare_runs(
     from promptops.runner import _latest_results
 
     return compare_results(
-        baseline.meta, _latest_results(baseline.folder), candidate.meta, _latest_results(candidate.folder),
-        alpha=alpha, change_threshold=change_threshold,
-        baseline_label=baseline_label, candidate_label=candidate_label,
+        baseline.meta,
+        _latest_results(baseline.folder),
+        candidate.meta,
+        _latest_results(candidate.folder),
+        alpha=alpha,
+        change_threshold=change_threshold,
+        baseline_label=baseline_label,
+        candidate_label=candidate_label,
     )

@@ -44,7 +44,12 @@ from promptops.results import AssertionOutcome, RunMeta, RunSummary, SampleResul
 SCHEMA_VERSION = 1
 GAPS: tuple[GapType, ...] = ("knowledge", "behavior", "skill", "reliability")
 Technique = Literal[
-    "prompt-engineering", "rag", "fine-tuning", "reliability-hardening", "model-change", "routing-caching",
+    "prompt-engineering",
+    "rag",
+    "fine-tuning",
+    "reliability-hardening",
+    "model-change",
+    "routing-caching",
     "self-hosting",
 ]
 Confidence = Literal["high", "medium", "low"]
@@ -52,8 +57,12 @@ SELF_HOSTABLE: frozenset[str] = frozenset(
     {"prompt-engineering", "rag", "fine-tuning", "reliability-hardening", "self-hosting", "routing-caching"}
 )
 
-KNOWLEDGE_TYPES = frozenset({"contains", "icontains", "contains-any", "contains-all", "icontains-any", "icontains-all"})
-BEHAVIOR_TYPES = frozenset({"regex", "starts-with", "is-json", "contains-json", "json-schema", "word-count", "length"})
+KNOWLEDGE_TYPES = frozenset(
+    {"contains", "icontains", "contains-any", "contains-all", "icontains-any", "icontains-all"}
+)
+BEHAVIOR_TYPES = frozenset(
+    {"regex", "starts-with", "is-json", "contains-json", "json-schema", "word-count", "length"}
+)
 BUDGET_TYPES = frozenset({"latency", "cost"})
 # providers whose models run on the user's own machines unless api_base says otherwise
 _SELF_HOSTED_PROVIDERS = ("local/", "ollama/", "ollama_chat/", "hosted_vllm/", "llamafile/", "lm_studio/")
@@ -147,20 +156,35 @@ def classify_case(signal: CaseSignal) -> CaseGaps:
                 evidence.append(GapEvidence(gap=gap, decided_by="assertion-type", detail=detail))
     produced = signal.samples - signal.errored_samples
     if 0 < signal.passed_samples < produced:
-        evidence.append(GapEvidence(
-            gap="reliability", decided_by="samples",
-            detail=f"{signal.passed_samples} of {produced} samples passed",
-        ))
+        evidence.append(
+            GapEvidence(
+                gap="reliability",
+                decided_by="samples",
+                detail=f"{signal.passed_samples} of {produced} samples passed",
+            )
+        )
     elif produced > 1 and signal.distinct_failed_outputs > 1:
-        evidence.append(GapEvidence(
-            gap="reliability", decided_by="samples",
-            detail=f"{signal.distinct_failed_outputs} different answers across {produced} samples",
-        ))
+        evidence.append(
+            GapEvidence(
+                gap="reliability",
+                decided_by="samples",
+                detail=f"{signal.distinct_failed_outputs} different answers across {produced} samples",
+            )
+        )
     gaps = [g for g in GAPS if any(e.gap == g for e in evidence)]
     return CaseGaps(
-        suite=signal.suite, case=signal.case, prompt=signal.prompt, model=signal.model, model_id=signal.model_id,
-        status=signal.status, samples=signal.samples, passed_samples=signal.passed_samples,
-        pass_rate=signal.pass_rate, prompt_fingerprint=signal.prompt_fingerprint, gaps=gaps, evidence=evidence,
+        suite=signal.suite,
+        case=signal.case,
+        prompt=signal.prompt,
+        model=signal.model,
+        model_id=signal.model_id,
+        status=signal.status,
+        samples=signal.samples,
+        passed_samples=signal.passed_samples,
+        pass_rate=signal.pass_rate,
+        prompt_fingerprint=signal.prompt_fingerprint,
+        gaps=gaps,
+        evidence=evidence,
     )
 
 
@@ -248,22 +272,46 @@ class RulesFile(BaseModel):
     """Built-in rule ids to switch off."""
 
 
-PLACEHOLDERS = frozenset({
-    "prompt", "model", "model_id", "gap", "n_cases", "n_total", "share", "case_ids", "suites", "versions",
-    "pass_rates", "prompt_tokens", "latency_p95_ms", "latency_budget_ms", "cost_per_1k", "cost_budget",
-    "data_privacy", "deployment", "update_frequency", "control", "n_golden",
-})
+PLACEHOLDERS = frozenset(
+    {
+        "prompt",
+        "model",
+        "model_id",
+        "gap",
+        "n_cases",
+        "n_total",
+        "share",
+        "case_ids",
+        "suites",
+        "versions",
+        "pass_rates",
+        "prompt_tokens",
+        "latency_p95_ms",
+        "latency_budget_ms",
+        "cost_per_1k",
+        "cost_budget",
+        "data_privacy",
+        "deployment",
+        "update_frequency",
+        "control",
+        "n_golden",
+    }
+)
 
 
 def _check_templates(rules: RulesFile, data: Any, file: str) -> None:
     for index, rule in enumerate(rules.rules):
-        for key, text in [("rationale", rule.then.rationale), *[("next_steps", s) for s in rule.then.next_steps]]:
+        for key, text in [
+            ("rationale", rule.then.rationale),
+            *[("next_steps", s) for s in rule.then.next_steps],
+        ]:
             for _, name, _, _ in string.Formatter().parse(text):
                 if name is not None and name not in PLACEHOLDERS:
                     raise ConfigError(
                         f"rule {rule.id!r}: unknown placeholder {{{name}}} in {key}; "
                         f"known: {', '.join(sorted(PLACEHOLDERS))}",
-                        file=file, line=line_of(data, ("rules", index, "then", key)),
+                        file=file,
+                        line=line_of(data, ("rules", index, "then", key)),
                     )
 
 
@@ -280,7 +328,9 @@ def parse_rules(text: str, file: str) -> RulesFile:
     seen: set[str] = set()
     for index, rule in enumerate(rules.rules):
         if rule.id in seen:
-            raise ConfigError(f"duplicate rule id {rule.id!r}", file=file, line=line_of(data, ("rules", index, "id")))
+            raise ConfigError(
+                f"duplicate rule id {rule.id!r}", file=file, line=line_of(data, ("rules", index, "id"))
+            )
         seen.add(rule.id)
     return rules
 
@@ -344,7 +394,8 @@ def is_external(model_id: str, api_base: str | None) -> bool:
     if api_base:
         host = urlparse(api_base).hostname or ""
         private = (
-            host in ("localhost", "::1") or host.startswith(("127.", "10.", "192.168."))
+            host in ("localhost", "::1")
+            or host.startswith(("127.", "10.", "192.168."))
             or re.match(r"^172\.(1[6-9]|2\d|3[01])\.", host) is not None
             or host.endswith((".internal", ".local", ".lan", ".corp"))
         )
@@ -364,8 +415,11 @@ def _prompt_shape(project: Project | None, prompt: str) -> tuple[bool | None, bo
     except PromptOpsError:
         return None, None
     body = loaded.body + "".join(loaded.source.read(i) or "" for i in loaded.includes)
-    few_shot = '{% role "assistant"' in body or "{% role 'assistant'" in body or len(
-        re.findall(r"(?im)^\s*(example\b|input:|output:|q:|a:)", body)) >= 2
+    few_shot = (
+        '{% role "assistant"' in body
+        or "{% role 'assistant'" in body
+        or len(re.findall(r"(?im)^\s*(example\b|input:|output:|q:|a:)", body)) >= 2
+    )
     params = loaded.front_matter.params
     structured = "response_format" in params or "json_schema" in params or "grammar" in params
     return few_shot, structured
@@ -454,20 +508,35 @@ def _fmt_number(value: float | None, digits: int = 0) -> str:
     return "unknown" if value is None else f"{value:,.{digits}f}"
 
 
-def _values(ctx: GroupContext, gap: GapType | None, cases: list[CaseGaps], constraints: Constraints) -> _SafeFormat:
+def _values(
+    ctx: GroupContext, gap: GapType | None, cases: list[CaseGaps], constraints: Constraints
+) -> _SafeFormat:
     rates = ", ".join(f"{c.case} {c.passed_samples}/{c.samples}" for c in cases[:6]) + (
-        " …" if len(cases) > 6 else "")
+        " …" if len(cases) > 6 else ""
+    )
     ids = ", ".join(c.case for c in cases[:8]) + (f" and {len(cases) - 8} more" if len(cases) > 8 else "")
     persist = max((ctx.persists.get((c.suite, c.case), 1) for c in cases), default=1)
     return _SafeFormat(
-        prompt=ctx.prompt, model=ctx.model, model_id=ctx.model_id, gap=gap or "-", n_cases=len(cases),
-        n_total=ctx.total_cases, share=f"{len(cases) / ctx.total_cases:.0%}" if ctx.total_cases else "-",
-        case_ids=ids or "-", suites=", ".join(ctx.suites), versions=persist, pass_rates=rates or "-",
-        prompt_tokens=_fmt_number(ctx.prompt_tokens), latency_p95_ms=_fmt_number(ctx.latency_p95_ms),
-        latency_budget_ms=_fmt_number(constraints.latency_p95_ms), cost_per_1k=_fmt_number(ctx.cost_per_1k, 2),
+        prompt=ctx.prompt,
+        model=ctx.model,
+        model_id=ctx.model_id,
+        gap=gap or "-",
+        n_cases=len(cases),
+        n_total=ctx.total_cases,
+        share=f"{len(cases) / ctx.total_cases:.0%}" if ctx.total_cases else "-",
+        case_ids=ids or "-",
+        suites=", ".join(ctx.suites),
+        versions=persist,
+        pass_rates=rates or "-",
+        prompt_tokens=_fmt_number(ctx.prompt_tokens),
+        latency_p95_ms=_fmt_number(ctx.latency_p95_ms),
+        latency_budget_ms=_fmt_number(constraints.latency_p95_ms),
+        cost_per_1k=_fmt_number(ctx.cost_per_1k, 2),
         cost_budget=_fmt_number(constraints.cost_per_1k_calls_usd, 2),
-        data_privacy=constraints.data_privacy or "unset", deployment=constraints.deployment or "unset",
-        update_frequency=constraints.update_frequency or "unset", control=constraints.control or "unset",
+        data_privacy=constraints.data_privacy or "unset",
+        deployment=constraints.deployment or "unset",
+        update_frequency=constraints.update_frequency or "unset",
+        control=constraints.control or "unset",
         n_golden=ctx.n_golden or ctx.total_cases,
     )
 
@@ -495,18 +564,28 @@ def _matches(rule: Rule, ctx: GroupContext, constraints: Constraints) -> list[Ca
     for wanted, actual in checks:
         if wanted is not None and actual is not wanted:
             return None
-    if when.min_prompt_tokens is not None and (ctx.prompt_tokens is None or ctx.prompt_tokens < when.min_prompt_tokens):
+    if when.min_prompt_tokens is not None and (
+        ctx.prompt_tokens is None or ctx.prompt_tokens < when.min_prompt_tokens
+    ):
         return None
-    if when.max_prompt_tokens is not None and (ctx.prompt_tokens is None or ctx.prompt_tokens > when.max_prompt_tokens):
+    if when.max_prompt_tokens is not None and (
+        ctx.prompt_tokens is None or ctx.prompt_tokens > when.max_prompt_tokens
+    ):
         return None
     if when.latency_over_budget is not None:
-        over = (constraints.latency_p95_ms is not None and ctx.latency_p95_ms is not None
-                and ctx.latency_p95_ms > constraints.latency_p95_ms)
+        over = (
+            constraints.latency_p95_ms is not None
+            and ctx.latency_p95_ms is not None
+            and ctx.latency_p95_ms > constraints.latency_p95_ms
+        )
         if over is not when.latency_over_budget:
             return None
     if when.cost_over_budget is not None:
-        over = (constraints.cost_per_1k_calls_usd is not None and ctx.cost_per_1k is not None
-                and ctx.cost_per_1k > constraints.cost_per_1k_calls_usd)
+        over = (
+            constraints.cost_per_1k_calls_usd is not None
+            and ctx.cost_per_1k is not None
+            and ctx.cost_per_1k > constraints.cost_per_1k_calls_usd
+        )
         if over is not when.cost_over_budget:
             return None
     for name, allowed in when.constraints.items():
@@ -528,7 +607,9 @@ def _weighed(rule: Rule, constraints: Constraints) -> list[str]:
     return out
 
 
-def escalate_groups(groups: list[GroupContext], rules: list[Rule], constraints: Constraints) -> list[Escalation]:
+def escalate_groups(
+    groups: list[GroupContext], rules: list[Rule], constraints: Constraints
+) -> list[Escalation]:
     """Match every rule against every prompt and model."""
     found: list[Escalation] = []
     for ctx in groups:
@@ -549,23 +630,37 @@ def escalate_groups(groups: list[GroupContext], rules: list[Rule], constraints: 
             if self_hosted_only and not action.blocking and action.technique not in SELF_HOSTABLE:
                 continue
             values = _values(ctx, rule.when.gap, cases, constraints)
-            found.append(Escalation(
-                rule=rule.id, technique=action.technique, confidence=action.confidence, blocking=action.blocking,
-                prompt=ctx.prompt, model=ctx.model, model_id=ctx.model_id, gap=rule.when.gap,
-                rationale=" ".join(action.rationale.format_map(values).split()),
-                next_steps=[" ".join(s.format_map(values).split()) for s in action.next_steps],
-                constraints_weighed=_weighed(rule, constraints),
-                affected_cases=len(cases), total_cases=ctx.total_cases,
-                evidence=[
-                    CaseEvidence(
-                        suite=c.suite, case=c.case, status=c.status, pass_rate=c.pass_rate, samples=c.samples,
-                        persists_versions=ctx.persists.get((c.suite, c.case), 1),
-                        reasons=[e.detail for e in c.evidence if e.gap == rule.when.gap][:3],
-                    )
-                    for c in cases[:20]
-                ],
-                latency_p95_ms=ctx.latency_p95_ms, cost_per_1k_calls_usd=ctx.cost_per_1k,
-            ))
+            found.append(
+                Escalation(
+                    rule=rule.id,
+                    technique=action.technique,
+                    confidence=action.confidence,
+                    blocking=action.blocking,
+                    prompt=ctx.prompt,
+                    model=ctx.model,
+                    model_id=ctx.model_id,
+                    gap=rule.when.gap,
+                    rationale=" ".join(action.rationale.format_map(values).split()),
+                    next_steps=[" ".join(s.format_map(values).split()) for s in action.next_steps],
+                    constraints_weighed=_weighed(rule, constraints),
+                    affected_cases=len(cases),
+                    total_cases=ctx.total_cases,
+                    evidence=[
+                        CaseEvidence(
+                            suite=c.suite,
+                            case=c.case,
+                            status=c.status,
+                            pass_rate=c.pass_rate,
+                            samples=c.samples,
+                            persists_versions=ctx.persists.get((c.suite, c.case), 1),
+                            reasons=[e.detail for e in c.evidence if e.gap == rule.when.gap][:3],
+                        )
+                        for c in cases[:20]
+                    ],
+                    latency_p95_ms=ctx.latency_p95_ms,
+                    cost_per_1k_calls_usd=ctx.cost_per_1k,
+                )
+            )
     order = {"high": 0, "medium": 1, "low": 2}
     found.sort(key=lambda e: (not e.blocking, e.prompt, e.model, order[e.confidence], e.rule))
     return found
@@ -606,8 +701,11 @@ def _golden_count(project: Project | None, suites: Iterable[str]) -> int:
 
 
 def build_report(
-    source: str, signals: list[CaseSignal], inputs: dict[tuple[str, str], _GroupInput],
-    project: Project | None, current: dict[tuple[str, str, str], str | None] | None = None,
+    source: str,
+    signals: list[CaseSignal],
+    inputs: dict[tuple[str, str], _GroupInput],
+    project: Project | None,
+    current: dict[tuple[str, str, str], str | None] | None = None,
 ) -> EscalationReport:
     """Classify ``signals`` and match the rules per prompt and model."""
     constraints = project.config.constraints if project else Constraints()
@@ -618,9 +716,16 @@ def build_report(
     for (prompt, model), info in inputs.items():
         few_shot, structured = _prompt_shape(project, prompt)
         groups[(prompt, model)] = GroupContext(
-            prompt=prompt, model=model, model_id=info.model_id, suites=sorted(info.suites),
-            total_cases=info.total_cases, latency_p95_ms=info.latency_p95_ms, cost_per_1k=info.cost_per_1k,
-            prompt_tokens=info.prompt_tokens, few_shot=few_shot, structured_output=structured,
+            prompt=prompt,
+            model=model,
+            model_id=info.model_id,
+            suites=sorted(info.suites),
+            total_cases=info.total_cases,
+            latency_p95_ms=info.latency_p95_ms,
+            cost_per_1k=info.cost_per_1k,
+            prompt_tokens=info.prompt_tokens,
+            few_shot=few_shot,
+            structured_output=structured,
             external_model=is_external(info.model_id, _api_base(project, model)),
             n_golden=_golden_count(project, info.suites),
         )
@@ -634,13 +739,15 @@ def build_report(
             fingerprints.add(case.prompt_fingerprint)
         ctx.persists[(case.suite, case.case)] = max(1, len(fingerprints))
     return EscalationReport(
-        source=source, cases=[c for c in classified if c.gaps],
+        source=source,
+        cases=[c for c in classified if c.gaps],
         escalations=escalate_groups(list(groups.values()), rules, constraints),
     )
 
 
-def escalate_run(project: Project | None, meta: RunMeta, summary: RunSummary,
-                 results: Iterable[SampleResult] = ()) -> EscalationReport:
+def escalate_run(
+    project: Project | None, meta: RunMeta, summary: RunSummary, results: Iterable[SampleResult] = ()
+) -> EscalationReport:
     """Escalation for a test run: every failing case of every prompt and model."""
     prompts = {s.name: s.prompt for s in meta.suites}
     fingerprints = {s.name: s.prompt_fingerprint for s in meta.suites}
@@ -663,10 +770,19 @@ def escalate_run(project: Project | None, meta: RunMeta, summary: RunSummary,
             info.prompt_tokens = group.prompt_tokens / group.samples
     signals = [
         CaseSignal(
-            suite=c.suite, case=c.case, prompt=prompts.get(c.suite, c.suite), model=c.model,
-            model_id=next((g.model_id for g in summary.groups if g.suite == c.suite and g.model == c.model), c.model),
-            status="failed", samples=c.samples, passed_samples=c.passed_samples, errored_samples=c.errored_samples,
-            gap_hint=c.gap, failed_assertions=c.failed_assertions,
+            suite=c.suite,
+            case=c.case,
+            prompt=prompts.get(c.suite, c.suite),
+            model=c.model,
+            model_id=next(
+                (g.model_id for g in summary.groups if g.suite == c.suite and g.model == c.model), c.model
+            ),
+            status="failed",
+            samples=c.samples,
+            passed_samples=c.passed_samples,
+            errored_samples=c.errored_samples,
+            gap_hint=c.gap,
+            failed_assertions=c.failed_assertions,
             distinct_failed_outputs=len(outputs.get((c.suite, c.case, c.model), ())) or 1,
             prompt_fingerprint=fingerprints.get(c.suite),
         )
@@ -702,12 +818,22 @@ def escalate_drift(project: Project | None, report: Any) -> EscalationReport:
         side = case.candidate
         if side is None or side.verdict != "failed" or case.candidate_model is None:
             continue
-        signals.append(CaseSignal(
-            suite=case.suite, case=case.case, prompt=prompts.get(case.suite, case.suite), model=side.model,
-            model_id=side.model_id, status=case.status, samples=side.samples, passed_samples=side.passed_samples,
-            errored_samples=side.errored_samples, gap_hint=case.gap, failed_assertions=side.failed_assertions,
-            prompt_fingerprint=fingerprints.get((case.suite, side.model)),
-        ))
+        signals.append(
+            CaseSignal(
+                suite=case.suite,
+                case=case.case,
+                prompt=prompts.get(case.suite, case.suite),
+                model=side.model,
+                model_id=side.model_id,
+                status=case.status,
+                samples=side.samples,
+                passed_samples=side.passed_samples,
+                errored_samples=side.errored_samples,
+                gap_hint=case.gap,
+                failed_assertions=side.failed_assertions,
+                prompt_fingerprint=fingerprints.get((case.suite, side.model)),
+            )
+        )
     return build_report(f"{report.baseline_run}..{report.candidate_run}", signals, inputs, project)
 
 
@@ -751,7 +877,9 @@ def load_escalation_source(project: Project | None, reference: str) -> Escalatio
         if isinstance(data, dict) and "run_id" in data and project is not None:
             reference = str(data["run_id"])
         else:
-            raise UsageError("expected a drift report or a test report (promptops ... --format json)", file=reference)
+            raise UsageError(
+                "expected a drift report or a test report (promptops ... --format json)", file=reference
+            )
     if project is None:
         raise UsageError(f"{reference!r} is not a report file, and there is no project to find runs in")
     from promptops.results import open_run

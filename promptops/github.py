@@ -35,7 +35,9 @@ class PullRequest:
 
 
 def pull_request_from_env(
-    repository: str | None = None, number: int | None = None, api_url: str | None = None,
+    repository: str | None = None,
+    number: int | None = None,
+    api_url: str | None = None,
     env: dict[str, str] | None = None,
 ) -> PullRequest:
     """The pull request of the current Actions run; options win over the environment."""
@@ -47,9 +49,15 @@ def pull_request_from_env(
         number = _pr_number(env)
     token = env.get("GITHUB_TOKEN") or env.get("GH_TOKEN")
     if not token:
-        raise UsageError("no GITHUB_TOKEN in the environment; give the step `env: GITHUB_TOKEN: ${{ github.token }}`")
-    return PullRequest((api_url or env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
-                       repository, number, token)
+        raise UsageError(
+            "no GITHUB_TOKEN in the environment; give the step `env: GITHUB_TOKEN: ${{ github.token }}`"
+        )
+    return PullRequest(
+        (api_url or env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
+        repository,
+        number,
+        token,
+    )
 
 
 def _pr_number(env: dict[str, str]) -> int:
@@ -66,13 +74,17 @@ def _pr_number(env: dict[str, str]) -> int:
     parts = ref.split("/")
     if len(parts) >= 3 and parts[1] == "pull" and parts[2].isdigit():
         return int(parts[2])
-    raise UsageError("not a pull-request run: no pull request number in GITHUB_EVENT_PATH or GITHUB_REF; pass --pr")
+    raise UsageError(
+        "not a pull-request run: no pull request number in GITHUB_EVENT_PATH or GITHUB_REF; pass --pr"
+    )
 
 
 def _request(pr: PullRequest, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
-        f"{pr.api_url}{path}", data=data, method=method,
+        f"{pr.api_url}{path}",
+        data=data,
+        method=method,
         headers={
             "Authorization": f"Bearer {pr.token}",
             "Accept": "application/vnd.github+json",
@@ -87,8 +99,10 @@ def _request(pr: PullRequest, method: str, path: str, body: dict[str, Any] | Non
     except urllib.error.HTTPError as exc:
         hint = ""
         if exc.code in (401, 403):
-            hint = (" (pull requests from forks get a read-only token; the job summary still carries the report,"
-                    " or grant `pull-requests: write`)")
+            hint = (
+                " (pull requests from forks get a read-only token; the job summary still carries the report,"
+                " or grant `pull-requests: write`)"
+            )
         raise ProviderError(f"GitHub API {method} {path} answered {exc.code}{hint}") from None
     except (urllib.error.URLError, TimeoutError) as exc:
         raise ProviderError(f"cannot reach the GitHub API at {pr.api_url}: {exc}") from None
@@ -99,7 +113,9 @@ def find_comment(pr: PullRequest) -> int | None:
     """Id of the comment carrying the promptops marker, if one exists."""
     page = 1
     while True:
-        comments = _request(pr, "GET", f"/repos/{pr.repository}/issues/{pr.number}/comments?per_page=100&page={page}")
+        comments = _request(
+            pr, "GET", f"/repos/{pr.repository}/issues/{pr.number}/comments?per_page=100&page={page}"
+        )
         if not comments:
             return None
         for comment in comments:
@@ -148,8 +164,9 @@ def annotation_lines(data: ReportData, limit: int = 50) -> list[str]:
     lines: list[str] = []
     if data.drift is not None:
         for case in data.drift.with_status("regression"):
-            reasons = "; ".join(f"{o.type}: {o.reason}" for o in (case.candidate.failed_assertions
-                                                                  if case.candidate else []))
+            reasons = "; ".join(
+                f"{o.type}: {o.reason}" for o in (case.candidate.failed_assertions if case.candidate else [])
+            )
             title = f"promptops regression {case.suite}::{case.case} [{case.candidate_model}]"
             lines.append(_command(files.get(case.suite), case.line, title, reasons or "regressed"))
     elif data.summary is not None:

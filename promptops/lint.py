@@ -64,11 +64,23 @@ def check_prompt_variables(prompt: Prompt) -> list[Finding]:
     used = _used_variables(prompt)
     lines = _input_lines(prompt)
     for name in sorted(used - declared):
-        findings.append(Finding("error", prompt.file, None,
-                                f"prompt {prompt.name} uses variable {name!r} but does not declare it under inputs"))
+        findings.append(
+            Finding(
+                "error",
+                prompt.file,
+                None,
+                f"prompt {prompt.name} uses variable {name!r} but does not declare it under inputs",
+            )
+        )
     for name in sorted(declared - used):
-        findings.append(Finding("warning", prompt.file, lines.get(name),
-                                f"prompt {prompt.name} declares input {name!r} but never uses it"))
+        findings.append(
+            Finding(
+                "warning",
+                prompt.file,
+                lines.get(name),
+                f"prompt {prompt.name} declares input {name!r} but never uses it",
+            )
+        )
     return findings
 
 
@@ -83,8 +95,14 @@ def lint_project(project: Project, base_ref: str | None = None) -> list[Finding]
     for name, count in Counter(n.lower() for n in names).items():
         if count > 1:
             clash = [n for n in names if n.lower() == name]
-            findings.append(Finding("error", project.config.prompts, None,
-                                    f"prompt names differ only in case: {', '.join(clash)}"))
+            findings.append(
+                Finding(
+                    "error",
+                    project.config.prompts,
+                    None,
+                    f"prompt names differ only in case: {', '.join(clash)}",
+                )
+            )
     for name in names:
         try:
             prompts[name] = load_prompt(source, name)
@@ -101,8 +119,14 @@ def lint_project(project: Project, base_ref: str | None = None) -> list[Finding]
         findings.append(_from_error(exc))
     for name, count in Counter(suite_name(project, p) for p in suite_paths).items():
         if count > 1:
-            findings.append(Finding("error", project.config.suites, None,
-                                    f"two suite files are both named {name!r} (.yaml and .yml?)"))
+            findings.append(
+                Finding(
+                    "error",
+                    project.config.suites,
+                    None,
+                    f"two suite files are both named {name!r} (.yaml and .yml?)",
+                )
+            )
     for path in suite_paths:
         try:
             suite = load_suite(project, path)
@@ -118,7 +142,8 @@ def lint_project(project: Project, base_ref: str | None = None) -> list[Finding]
         from promptops.versions import check_version_bumps
 
         for item in check_version_bumps(project, base_ref):
-            findings.append(Finding("error" if item.level == "error" else "warning", item.file, item.line,
-                                    item.message))
+            findings.append(
+                Finding("error" if item.level == "error" else "warning", item.file, item.line, item.message)
+            )
     findings.sort(key=lambda f: (f.level != "error", f.file or "", f.line or 0))
     return findings

@@ -29,9 +29,7 @@ PROMPT_SUFFIX = ".j2"
 ROLES = ("system", "user", "assistant")
 Role = Literal["system", "user", "assistant"]
 
-_SEMVER = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
-)
+_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
 _ROLE_START = "\x1eROLE:"
 _ROLE_SEP = "\x1f"
 _ROLE_END = "\x1eEND\x1e"
@@ -282,7 +280,9 @@ class Prompt:
             text = template.render(bound)
         except SecurityError as exc:
             file, line = _template_location(exc, self.source)
-            raise PromptError(f"prompt {self.name}: unsafe operation blocked: {exc}", file=file, line=line) from None
+            raise PromptError(
+                f"prompt {self.name}: unsafe operation blocked: {exc}", file=file, line=line
+            ) from None
         except jinja2.UndefinedError as exc:
             file, line = _template_location(exc, self.source)
             raise PromptError(

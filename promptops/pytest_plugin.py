@@ -77,27 +77,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """Command-line and ini options; they do nothing until the plugin is activated."""
     group = parser.getgroup("promptops", "promptops golden suites")
     group.addoption(
-        "--promptops", action="store_true", default=False,
+        "--promptops",
+        action="store_true",
+        default=False,
         help="Collect the suites under the promptops suites folder as tests (one per case and model).",
     )
     group.addoption(
-        "--promptops-model", action="append", default=[], metavar="MODEL", dest="promptops_models",
+        "--promptops-model",
+        action="append",
+        default=[],
+        metavar="MODEL",
+        dest="promptops_models",
         help="Model alias or litellm id replacing the suites' own models; repeat for several.",
     )
     group.addoption(
-        "--promptops-repeat", type=_positive_int, default=None, metavar="N",
+        "--promptops-repeat",
+        type=_positive_int,
+        default=None,
+        metavar="N",
         help="Samples per case and model (a case passes when its pass rate reaches the threshold).",
     )
     group.addoption(
-        "--promptops-replay", action="store_true", default=False,
+        "--promptops-replay",
+        action="store_true",
+        default=False,
         help="Answer only from the response cache and committed recordings; never call a provider.",
     )
     group.addoption(
-        "--promptops-no-cache", action="store_true", default=False,
+        "--promptops-no-cache",
+        action="store_true",
+        default=False,
         help="Do not answer from the response cache (answers still refresh it).",
     )
-    parser.addini("promptops_models", "Default for --promptops-model (space separated).", type="args",
-                  default=[])
+    parser.addini(
+        "promptops_models", "Default for --promptops-model (space separated).", type="args", default=[]
+    )
     parser.addini("promptops_repeat", "Default for --promptops-repeat.", default="")
     parser.addini("promptops_replay", "Default for --promptops-replay.", type="bool", default=False)
 
@@ -114,8 +128,9 @@ def _run_options(config: pytest.Config) -> RunOptions:
             raise UsageError(f"ini option promptops_repeat expects a whole number >= 1, got {text!r}")
         repeat = int(text)
     replay = bool(config.getoption("promptops_replay") or config.getini("promptops_replay"))
-    return RunOptions(models=models, repeat=repeat, use_cache=not config.getoption("promptops_no_cache"),
-                      replay=replay)
+    return RunOptions(
+        models=models, repeat=repeat, use_cache=not config.getoption("promptops_no_cache"), replay=replay
+    )
 
 
 # --- activation ---------------------------------------------------------------------------------
@@ -549,8 +564,14 @@ class PromptOpsFixture:
         return [m.to_dict() for m in self.prompt(prompt).render({**(vars or {}), **variables})]
 
     def complete(
-        self, prompt: str, *, model: str | None = None, params: dict[str, Any] | None = None, sample: int = 0,
-        vars: dict[str, Any] | None = None, **variables: Any,
+        self,
+        prompt: str,
+        *,
+        model: str | None = None,
+        params: dict[str, Any] | None = None,
+        sample: int = 0,
+        vars: dict[str, Any] | None = None,
+        **variables: Any,
     ) -> ModelOutput:
         """Render ``prompt`` and call ``model`` (default: the prompt's, else the project's).
 
@@ -562,8 +583,14 @@ class PromptOpsFixture:
         return asyncio.run(request)
 
     async def acomplete(
-        self, prompt: str, *, model: str | None = None, params: dict[str, Any] | None = None, sample: int = 0,
-        vars: dict[str, Any] | None = None, **variables: Any,
+        self,
+        prompt: str,
+        *,
+        model: str | None = None,
+        params: dict[str, Any] | None = None,
+        sample: int = 0,
+        vars: dict[str, Any] | None = None,
+        **variables: Any,
     ) -> ModelOutput:
         """``complete`` for async tests."""
         import dataclasses
@@ -585,9 +612,14 @@ class PromptOpsFixture:
             detail = f"{error.type}: {error.message}" if error is not None else "no output"
             raise ProviderError(f"prompt {prompt} on model {call.model.alias}: {detail}")
         return ModelOutput(
-            text=result.output, latency_ms=result.latency_ms or 0.0, model=call.model.alias,
-            model_id=call.model.model, cached=result.cached, prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens, cost_usd=result.cost_usd,
+            text=result.output,
+            latency_ms=result.latency_ms or 0.0,
+            model=call.model.alias,
+            model_id=call.model.model,
+            cached=result.cached,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            cost_usd=result.cost_usd,
             vars=suite.case_vars(call.case),
         )
 

@@ -273,7 +273,9 @@ def open_run(runs_dir: Path, ref: str) -> SavedRun:
     """A saved run by id, id prefix, folder path, or ``latest``."""
     folder = Path(ref)
     if not (folder / "meta.json").is_file():
-        candidates = sorted(p for p in runs_dir.glob("*") if (p / "meta.json").is_file()) if runs_dir.is_dir() else []
+        candidates = (
+            sorted(p for p in runs_dir.glob("*") if (p / "meta.json").is_file()) if runs_dir.is_dir() else []
+        )
         if ref == "latest":
             matches = candidates[-1:]
         else:

@@ -174,7 +174,11 @@ def render_case(suite: Suite, case: Case) -> list[Any]:
 
 
 def build_plan(
-    project: Project, suites: list[Suite], options: RunOptions, *, only: set[tuple[str, str, str]] | None = None
+    project: Project,
+    suites: list[Suite],
+    options: RunOptions,
+    *,
+    only: set[tuple[str, str, str]] | None = None,
 ) -> Plan:
     """Resolve models, check keys and render every case once so mistakes surface before any call.
 
@@ -201,7 +205,9 @@ def build_plan(
         for case in plan.selected_cases(suite):
             render_case(suite, case)
     if plan.count() == 0:
-        raise UsageError(f"no cases match the filter {options.filter!r}" if options.filter else "no cases to run")
+        raise UsageError(
+            f"no cases match the filter {options.filter!r}" if options.filter else "no cases to run"
+        )
     return plan
 
 
@@ -237,15 +243,22 @@ def _error_info(exc: BaseException) -> ErrorInfo:
 def evaluate(call: PlannedCall, completion: Completion) -> tuple[bool, float, list[AssertionOutcome]]:
     """Run the case's assertions on one output."""
     ctx = AssertionContext(
-        latency_ms=completion.latency_ms, cost_usd=completion.cost_usd, vars=call.suite.case_vars(call.case),
+        latency_ms=completion.latency_ms,
+        cost_usd=completion.cost_usd,
+        vars=call.suite.case_vars(call.case),
         golden=call.suite.golden_for(call.case.id, call.model.alias),
     )
     outcomes: list[AssertionOutcome] = []
     for spec in call.suite.case_assertions(call.case):
         verdict = evaluate_assertion(completion.text, spec, ctx)
         outcomes.append(
-            AssertionOutcome(type=spec.type, passed=verdict.passed, score=verdict.score, reason=verdict.reason,
-                             gap=spec.gap)
+            AssertionOutcome(
+                type=spec.type,
+                passed=verdict.passed,
+                score=verdict.score,
+                reason=verdict.reason,
+                gap=spec.gap,
+            )
         )
     passed = all(o.passed for o in outcomes)
     score = sum(o.score for o in outcomes) / len(outcomes) if outcomes else 1.0
@@ -297,18 +310,32 @@ class Executor:
         base = {**_base_result(call), "request_key": key}
         hit = self.lookup(key)
         if hit is not None:
-            completion = Completion(hit.text, hit.prompt_tokens, hit.completion_tokens, hit.cost_usd,
-                                    hit.latency_ms or 0.0, hit.finish_reason)
+            completion = Completion(
+                hit.text,
+                hit.prompt_tokens,
+                hit.completion_tokens,
+                hit.cost_usd,
+                hit.latency_ms or 0.0,
+                hit.finish_reason,
+            )
             return self._scored(call, base, completion, attempts=0, cached=True)
         if self.replay is not None:
-            return SampleResult(**base, attempts=0, error=ErrorInfo(
-                type="ReplayMiss",
-                message=f"no recorded response for {call.suite.name}::{call.case.id} [{call.model.alias}] "
-                f"sample {call.sample}; run 'promptops record' and commit the recording",
-            ))
+            return SampleResult(
+                **base,
+                attempts=0,
+                error=ErrorInfo(
+                    type="ReplayMiss",
+                    message=f"no recorded response for {call.suite.name}::{call.case.id} "
+                    f"[{call.model.alias}] "
+                    f"sample {call.sample}; run 'promptops record' and commit the recording",
+                ),
+            )
 
-        local = self.one_at_a_time.setdefault(call.model.model, asyncio.Semaphore(1)) if (
-            call.model.model.startswith("local/")) else None
+        local = (
+            self.one_at_a_time.setdefault(call.model.model, asyncio.Semaphore(1))
+            if (call.model.model.startswith("local/"))
+            else None
+        )
 
         async def attempt() -> Completion:
             if local is not None:
@@ -337,12 +364,22 @@ class Executor:
         try:
             completion, attempts = await call_with_retries(attempt, self.policy, rng=self.rng)
         except Exception as exc:  # noqa: BLE001  (a failed call is data, not a crash)
-            return SampleResult(**base, error=_error_info(exc), attempts=getattr(exc, "promptops_attempts", 1))
+            return SampleResult(
+                **base, error=_error_info(exc), attempts=getattr(exc, "promptops_attempts", 1)
+            )
         if self.cache is not None:
-            self.cache.put(key, call.model.model, CachedResponse(
-                completion.text, completion.prompt_tokens, completion.completion_tokens, completion.cost_usd,
-                round(completion.latency_ms, 3), completion.finish_reason,
-            ))
+            self.cache.put(
+                key,
+                call.model.model,
+                CachedResponse(
+                    completion.text,
+                    completion.prompt_tokens,
+                    completion.completion_tokens,
+                    completion.cost_usd,
+                    round(completion.latency_ms, 3),
+                    completion.finish_reason,
+                ),
+            )
         return self._scored(call, base, completion, attempts=attempts, cached=False)
 
     def _scored(
@@ -457,8 +494,13 @@ def options_from_meta(meta: RunMeta) -> tuple[list[str], RunOptions]:
     """Suite files and options of a saved run, to resume it as it was started."""
     shard = parse_shard(meta.shard) if meta.shard else None
     options = RunOptions(
-        models=tuple(meta.model_overrides), repeat=meta.repeat, concurrency=meta.concurrency,
-        filter=meta.filter, timeout_s=meta.timeout_s, shard=shard, replay=meta.replay,
+        models=tuple(meta.model_overrides),
+        repeat=meta.repeat,
+        concurrency=meta.concurrency,
+        filter=meta.filter,
+        timeout_s=meta.timeout_s,
+        shard=shard,
+        replay=meta.replay,
     )
     return [s.file for s in meta.suites], options
 
@@ -603,15 +645,17 @@ def merge_runs(project: Project, runs: list[SavedRun]) -> RunOutcome:
                 known.cases += suite.cases
             else:
                 suites[suite.name] = suite.model_copy()
-    meta = first.model_copy(update={
-        "run_id": new_run_id(),
-        "started_at": min(r.meta.started_at for r in runs),
-        "suites": list(suites.values()),
-        "models": {k: v for r in runs for k, v in r.meta.models.items()},
-        "planned_calls": sum(r.meta.planned_calls for r in runs),
-        "shard": None,
-        "merged_from": [r.meta.run_id for r in runs],
-    })
+    meta = first.model_copy(
+        update={
+            "run_id": new_run_id(),
+            "started_at": min(r.meta.started_at for r in runs),
+            "suites": list(suites.values()),
+            "models": {k: v for r in runs for k, v in r.meta.models.items()},
+            "planned_calls": sum(r.meta.planned_calls for r in runs),
+            "shard": None,
+            "merged_from": [r.meta.run_id for r in runs],
+        }
+    )
     folder = project.runs_dir / meta.run_id
     writer = RunWriter(folder, meta)
     seen: set[tuple[str, str, str, int]] = set()
@@ -661,19 +705,29 @@ def record_suites(plan: Plan, *, progress: ProgressSink | None = None) -> tuple[
         case_ids = [c.id for c in suite.cases]
         fresh = {
             (r.case, r.model, r.sample): Recording(
-                case=r.case, model=r.model, model_id=r.model_id, sample=r.sample, key=r.request_key or "",
-                output=r.output or "", prompt_tokens=r.prompt_tokens, completion_tokens=r.completion_tokens,
-                cost_usd=r.cost_usd, latency_ms=r.latency_ms,
+                case=r.case,
+                model=r.model,
+                model_id=r.model_id,
+                sample=r.sample,
+                key=r.request_key or "",
+                output=r.output or "",
+                prompt_tokens=r.prompt_tokens,
+                completion_tokens=r.completion_tokens,
+                cost_usd=r.cost_usd,
+                latency_ms=r.latency_ms,
             )
             for r in by_suite.get(suite.name, [])
         }
         kept = [
-            e for e in (old.recordings if old else [])
+            e
+            for e in (old.recordings if old else [])
             if (e.case, e.model, e.sample) not in fresh and e.case in case_ids
         ]
         recording = RecordingFile(
-            suite=suite.name, prompt_version=suite.prompt.version,
-            prompt_fingerprint=suite.prompt.fingerprint, recordings=[*kept, *fresh.values()],
+            suite=suite.name,
+            prompt_version=suite.prompt.version,
+            prompt_fingerprint=suite.prompt.fingerprint,
+            recordings=[*kept, *fresh.values()],
         )
         write_recording(path, recording, case_ids)
         written.append((plan.project.relpath(path), len(recording.recordings)))
@@ -698,8 +752,12 @@ def update_goldens(plan: Plan, *, progress: ProgressSink | None = None) -> tuple
         if result.sample != 0:
             continue
         accepted.setdefault(result.suite, {})[(result.case, result.model)] = GoldenOutput(
-            case=result.case, model=result.model, model_id=result.model_id, prompt_version=result.prompt_version,
-            prompt_fingerprint=result.prompt_fingerprint, output=result.output,
+            case=result.case,
+            model=result.model,
+            model_id=result.model_id,
+            prompt_version=result.prompt_version,
+            prompt_fingerprint=result.prompt_fingerprint,
+            output=result.output,
         )
     written = []
     for suite in plan.suites:
@@ -714,8 +772,12 @@ def update_goldens(plan: Plan, *, progress: ProgressSink | None = None) -> tuple
 
 
 def run_against_ref(
-    project: Project, suite_args: tuple[str, ...], options: RunOptions, base_ref: str,
-    *, progress: Callable[[], ProgressSink] | None = None,
+    project: Project,
+    suite_args: tuple[str, ...],
+    options: RunOptions,
+    base_ref: str,
+    *,
+    progress: Callable[[], ProgressSink] | None = None,
 ) -> tuple[RunOutcome | None, RunOutcome]:
     """Run the suites with prompts at git ``base_ref`` and at the working tree.
 

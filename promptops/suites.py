@@ -144,7 +144,9 @@ def write_golden(path: Path, golden: GoldenFile, case_order: list[str]) -> None:
 
     position = {case: index for index, case in enumerate(case_order)}
     golden.goldens.sort(key=lambda g: (position.get(g.case, len(position)), g.case, g.model))
-    text = yaml.dump(golden.model_dump(), Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True, width=100)
+    text = yaml.dump(
+        golden.model_dump(), Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True, width=100
+    )
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
@@ -213,7 +215,9 @@ def discover_suites(project: Project, paths: list[str] | tuple[str, ...] = ()) -
     """Suite files named by ``paths`` (files or folders), or all under the suites folder."""
     if not paths:
         if not project.suites_dir.is_dir():
-            raise UsageError(f"suites folder {project.config.suites!r} does not exist", file=project.config_file)
+            raise UsageError(
+                f"suites folder {project.config.suites!r} does not exist", file=project.config_file
+            )
         return sorted(p for p in project.suites_dir.rglob("*") if p.is_file() and is_suite_file(p))
     found: list[Path] = []
     for raw in paths:
@@ -250,7 +254,8 @@ def _vars_problem(
             var_path = (*where, "vars", var) if var in case.vars else ("defaults", "vars", var)
             names = ", ".join(sorted(declared)) or "none"
             return SuiteError(
-                f"case {case.id!r}: variable {var!r} is not an input of prompt {prompt.name} (declared: {names})",
+                f"case {case.id!r}: variable {var!r} is not an input of prompt {prompt.name} "
+                f"(declared: {names})",
                 file=file,
                 line=line_of(data, var_path),
             )
@@ -344,7 +349,9 @@ def load_suites(project: Project, paths: list[str] | tuple[str, ...] = ()) -> li
     return suites
 
 
-def load_suites_at(project: Project, source: PromptSource, paths: list[str] | tuple[str, ...] = ()) -> list[Suite]:
+def load_suites_at(
+    project: Project, source: PromptSource, paths: list[str] | tuple[str, ...] = ()
+) -> list[Suite]:
     """The suites with their prompts read from ``source`` (e.g. a git ref).
 
     Suites whose prompt does not exist there, and cases that the older prompt

@@ -74,11 +74,15 @@ class GitSource(PromptSource):
 
     def names(self) -> list[str]:
         try:
-            tree = self.commit.tree / self.prompts_dir if self.prompts_dir not in ("", ".") else self.commit.tree
+            tree = (
+                self.commit.tree / self.prompts_dir if self.prompts_dir not in ("", ".") else self.commit.tree
+            )
         except KeyError:
             return []
         prefix = len(self.prompts_dir) + 1 if self.prompts_dir not in ("", ".") else 0
-        paths = (str(getattr(item, "path", "")) for item in tree.traverse() if getattr(item, "type", "") == "blob")
+        paths = (
+            str(getattr(item, "path", "")) for item in tree.traverse() if getattr(item, "type", "") == "blob"
+        )
         return sorted(path[prefix:] for path in paths if path.endswith(PROMPT_SUFFIX))
 
     def display(self, name: str) -> str:
@@ -93,7 +97,9 @@ def source_at_ref(project: Project, ref: str) -> GitSource:
     try:
         commit = repo.commit(ref)
     except (git.BadName, ValueError, git.GitCommandError):
-        raise UsageError(f"unknown git ref {ref!r}: not a branch, tag or commit of {repo.working_tree_dir}") from None
+        raise UsageError(
+            f"unknown git ref {ref!r}: not a branch, tag or commit of {repo.working_tree_dir}"
+        ) from None
     return GitSource(repo, commit, _repo_path(repo, project.prompts_dir), ref)
 
 
@@ -196,10 +202,14 @@ def _prompt_at_version(project: Project, name: str, version: str) -> Prompt:
     for revision in history:
         if revision.version == version:
             repo = open_repo(project)
-            source = GitSource(repo, repo.commit(revision.commit), _repo_path(repo, project.prompts_dir), version)
+            source = GitSource(
+                repo, repo.commit(revision.commit), _repo_path(repo, project.prompts_dir), version
+            )
             return load_prompt(source, name)
     known = sorted({r.version for r in history if r.version}, key=_safe_semver_key)
-    raise UsageError(f"prompt {name!r} never declared version {version}; committed versions: {', '.join(known)}")
+    raise UsageError(
+        f"prompt {name!r} never declared version {version}; committed versions: {', '.join(known)}"
+    )
 
 
 def _safe_semver_key(version: str) -> tuple[Any, ...]:
@@ -241,16 +251,26 @@ def check_version_bumps(project: Project, base_ref: str) -> list[VersionFinding]
             continue
         new_key, old_key = semver_key(current.version), semver_key(old.version)
         if new_key < old_key:
-            findings.append(VersionFinding(
-                "error", name, current.file, 2,
-                f"version {current.version} is lower than {old.version} at {base_ref}",
-            ))
+            findings.append(
+                VersionFinding(
+                    "error",
+                    name,
+                    current.file,
+                    2,
+                    f"version {current.version} is lower than {old.version} at {base_ref}",
+                )
+            )
         elif new_key == old_key:
-            findings.append(VersionFinding(
-                "error", name, current.file, 2,
-                f"prompt text changed since {base_ref} but version is still {current.version}; "
-                "bump it (patch for wording, minor for behaviour, major for inputs)",
-            ))
+            findings.append(
+                VersionFinding(
+                    "error",
+                    name,
+                    current.file,
+                    2,
+                    f"prompt text changed since {base_ref} but version is still {current.version}; "
+                    "bump it (patch for wording, minor for behaviour, major for inputs)",
+                )
+            )
     return findings
 
 

@@ -61,8 +61,9 @@ def fake_server() -> Iterator[FakeOpenAIServer]:
 
 
 def config_text(api_base: str, extra: str = "") -> str:
-    return textwrap.dedent(
-        f"""\
+    return (
+        textwrap.dedent(
+            f"""\
         version: 1
         models:
           fake: {{model: openai/fake-model, api_base: "{api_base}", api_key_env: {FAKE_KEY_ENV}}}
@@ -72,7 +73,9 @@ def config_text(api_base: str, extra: str = "") -> str:
           params: {{temperature: 0, max_tokens: 64}}
         run: {{concurrency: 4, timeout_s: 1.0, retries: 3, backoff_s: 0.01, backoff_max_s: 0.2}}
         """
-    ) + extra
+        )
+        + extra
+    )
 
 
 ProjectFactory = Callable[..., Path]

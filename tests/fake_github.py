@@ -25,7 +25,12 @@ class GitHubState:
     def add(self, issue: int, body: str, user: str = "someone") -> int:
         with self.lock:
             self.next_id += 1
-            self.comments[self.next_id] = {"id": self.next_id, "body": body, "issue": issue, "user": {"login": user}}
+            self.comments[self.next_id] = {
+                "id": self.next_id,
+                "body": body,
+                "issue": issue,
+                "user": {"login": user},
+            }
             return self.next_id
 
     def on_issue(self, issue: int) -> list[dict[str, Any]]:

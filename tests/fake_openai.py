@@ -111,8 +111,11 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             if self.path.rstrip("/").endswith("/stats"):
                 with state.lock:
-                    stats = {"requests": len(state.requests), "completions": state.completions,
-                             "max_in_flight": state.max_in_flight}
+                    stats = {
+                        "requests": len(state.requests),
+                        "completions": state.completions,
+                        "max_in_flight": state.max_in_flight,
+                    }
                 self._send_json(200, stats)
             elif self.path.rstrip("/").endswith("/models"):
                 self._send_json(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})

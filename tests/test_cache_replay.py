@@ -41,7 +41,11 @@ def test_param_change_misses_and_repeats_are_distinct(make_project, run_cli, fak
     assert len(fake_server.state.requests) == 6  # 2 cases x 3 distinct samples
     assert run_cli("test", "--repeat", "3").exit_code == 0
     assert len(fake_server.state.requests) == 6
-    suite = (root / "suites/triage.yaml").read_text().replace("description: Triage labels", "params: {max_tokens: 9}")
+    suite = (
+        (root / "suites/triage.yaml")
+        .read_text()
+        .replace("description: Triage labels", "params: {max_tokens: 9}")
+    )
     (root / "suites/triage.yaml").write_text(suite)
     assert run_cli("test").exit_code == 0
     assert len(fake_server.state.requests) == 8
@@ -145,7 +149,8 @@ def test_replay_miss_exits_3_naming_case_and_model(make_project, run_cli, fake_s
 
 def _many_cases(count: int) -> str:
     cases = "\n".join(
-        f"  - id: c{i:03d}\n    vars: {{ticket: 'ticket {i}'}}\n    assert: [{{type: contains, value: ticket}}]"
+        f"  - id: c{i:03d}\n    vars: {{ticket: 'ticket {i}'}}\n"
+        "    assert: [{type: contains, value: ticket}]"
         for i in range(count)
     )
     return f"prompt: support/triage\ncases:\n{cases}\n"

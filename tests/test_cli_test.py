@@ -44,7 +44,9 @@ def test_all_pass_exits_0_and_records_usage(make_project, run_cli, fake_server: 
     assert body["max_tokens"] == 16 and body["temperature"] == 0
 
 
-def test_json_report_to_file_and_stdout(make_project, run_cli, fake_server: FakeOpenAIServer, tmp_path: Path) -> None:
+def test_json_report_to_file_and_stdout(
+    make_project, run_cli, fake_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
     fake_server.state.answers = {"charged twice": "refund", "crashes": "bug"}
     make_project()
     result = run_cli("test", "--format", "json")
@@ -61,7 +63,9 @@ def test_json_report_to_file_and_stdout(make_project, run_cli, fake_server: Fake
 def test_repeat_models_and_filter(make_project, run_cli, fake_server: FakeOpenAIServer) -> None:
     fake_server.state.answers = {"charged twice": "refund", "crashes": "bug"}
     make_project()
-    result = run_cli("test", "-m", "fake", "-m", "other", "--repeat", "3", "--filter", "crash*", "--format", "json")
+    result = run_cli(
+        "test", "-m", "fake", "-m", "other", "--repeat", "3", "--filter", "crash*", "--format", "json"
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["completed_calls"] == 6

@@ -31,8 +31,9 @@ from promptops.results import AssertionOutcome, ErrorInfo, RunMeta, RunWriter, S
 
 
 def meta(run_id: str) -> RunMeta:
-    return RunMeta(run_id=run_id, started_at="2025-01-01T00:00:00+00:00", promptops_version="0.1.0",
-                   project_root=".")
+    return RunMeta(
+        run_id=run_id, started_at="2025-01-01T00:00:00+00:00", promptops_version="0.1.0", project_root="."
+    )
 
 
 def sample(
@@ -54,19 +55,40 @@ def sample(
 ) -> SampleResult:
     """One sample result; ``passed=None`` with ``error`` is a failed call."""
     if error is not None:
-        return SampleResult(suite=suite, case=case, model=model, model_id=f"openai/{model}", sample=index,
-                            prompt="support/triage", prompt_version=prompt_version,
-                            prompt_fingerprint=fingerprint, threshold=threshold,
-                            error=ErrorInfo(type=error, message=f"{error} after retries"))
+        return SampleResult(
+            suite=suite,
+            case=case,
+            model=model,
+            model_id=f"openai/{model}",
+            sample=index,
+            prompt="support/triage",
+            prompt_version=prompt_version,
+            prompt_fingerprint=fingerprint,
+            threshold=threshold,
+            error=ErrorInfo(type=error, message=f"{error} after retries"),
+        )
     if output is None:
         output = "ok" if passed else "bad"
-    outcome = AssertionOutcome(type="equals", passed=bool(passed), score=float(bool(passed)),
-                               reason="matches" if passed else reason)
+    outcome = AssertionOutcome(
+        type="equals", passed=bool(passed), score=float(bool(passed)), reason="matches" if passed else reason
+    )
     return SampleResult(
-        suite=suite, case=case, model=model, model_id=f"openai/{model}", sample=index,
-        prompt="support/triage", prompt_version=prompt_version, prompt_fingerprint=fingerprint,
-        threshold=threshold, output=output, passed=passed, score=float(bool(passed)), assertions=[outcome],
-        latency_ms=latency_ms, cost_usd=cost_usd, gap=gap,
+        suite=suite,
+        case=case,
+        model=model,
+        model_id=f"openai/{model}",
+        sample=index,
+        prompt="support/triage",
+        prompt_version=prompt_version,
+        prompt_fingerprint=fingerprint,
+        threshold=threshold,
+        output=output,
+        passed=passed,
+        score=float(bool(passed)),
+        assertions=[outcome],
+        latency_ms=latency_ms,
+        cost_usd=cost_usd,
+        gap=gap,
     )
 
 
@@ -80,8 +102,11 @@ def compare(base: Iterable[SampleResult], cand: Iterable[SampleResult], **kwargs
 
 
 def only_case(report: DriftReport, case: str, model: str | None = None) -> Any:
-    found = [c for c in report.cases if c.case == case
-             and (model is None or model in (c.baseline_model, c.candidate_model))]
+    found = [
+        c
+        for c in report.cases
+        if c.case == case and (model is None or model in (c.baseline_model, c.candidate_model))
+    ]
     assert len(found) == 1, found
     return found[0]
 
@@ -113,8 +138,9 @@ def hypergeometric_tail(a: int, b: int, c: int, d: int) -> float:
         pytest.param((0, 0, 3, 2), "drop", 1.0, id="empty-side"),
     ],
 )
-def test_fisher_exact_one_sided_known_values(table: tuple[int, int, int, int], alternative: str,
-                                             expected: float) -> None:
+def test_fisher_exact_one_sided_known_values(
+    table: tuple[int, int, int, int], alternative: str, expected: float
+) -> None:
     assert fisher_exact_one_sided(*table, alternative=alternative) == pytest.approx(expected, abs=5e-7)
 
 
@@ -127,7 +153,8 @@ def test_fisher_matches_hypergeometric_sums_and_mirrors() -> None:
         assert fisher_exact_one_sided(a, b, c, d) == pytest.approx(hypergeometric_tail(a, b, c, d))
         # a rise of the candidate is a drop seen from the other side
         assert fisher_exact_one_sided(a, b, c, d, alternative="rise") == pytest.approx(
-            fisher_exact_one_sided(c, d, a, b, alternative="drop"))
+            fisher_exact_one_sided(c, d, a, b, alternative="drop")
+        )
     with pytest.raises(ValueError):
         fisher_exact_one_sided(1, 1, 1, 1, alternative="two-sided")
 
@@ -159,34 +186,42 @@ def test_wilson_interval_without_trials() -> None:
 SIMULATIONS = 200
 
 
-def simulate_cases(rng: random.Random, rates: list[tuple[float, float]], repeat: int,
-                   threshold: float) -> DriftReport:
+def simulate_cases(
+    rng: random.Random, rates: list[tuple[float, float]], repeat: int, threshold: float
+) -> DriftReport:
     """One suite, one case per ``(baseline, candidate)`` true pass probability, ``repeat`` samples a side."""
     base: list[SampleResult] = []
     cand: list[SampleResult] = []
     for case, (p_base, p_cand) in enumerate(rates):
         for side, rate in ((base, p_base), (cand, p_cand)):
-            side.extend(sample(f"c{case}", rng.random() < rate, index=i, threshold=threshold)
-                        for i in range(repeat))
+            side.extend(
+                sample(f"c{case}", rng.random() < rate, index=i, threshold=threshold) for i in range(repeat)
+            )
     return compare(base, cand)
 
 
-def simulate(rng: random.Random, p_base: float, p_cand: float, repeat: int, threshold: float,
-             cases: int = 1) -> DriftReport:
+def simulate(
+    rng: random.Random, p_base: float, p_cand: float, repeat: int, threshold: float, cases: int = 1
+) -> DriftReport:
     return simulate_cases(rng, [(p_base, p_cand)] * cases, repeat, threshold)
 
 
-def regression_rate(seed: int, p_base: float, p_cand: float, repeat: int, threshold: float,
-                    cases: int = 1) -> float:
+def regression_rate(
+    seed: int, p_base: float, p_cand: float, repeat: int, threshold: float, cases: int = 1
+) -> float:
     rng = random.Random(seed)
-    hits = sum(simulate(rng, p_base, p_cand, repeat, threshold, cases).counts.regressions > 0
-               for _ in range(SIMULATIONS))
+    hits = sum(
+        simulate(rng, p_base, p_cand, repeat, threshold, cases).counts.regressions > 0
+        for _ in range(SIMULATIONS)
+    )
     return hits / SIMULATIONS
 
 
-def exact_regression_probability(p_base: float, p_cand: float, repeat: int, threshold: float,
-                                 alpha: float = 0.05) -> float:
+def exact_regression_probability(
+    p_base: float, p_cand: float, repeat: int, threshold: float, alpha: float = 0.05
+) -> float:
     """P(a verdict flip pass -> fail that the test calls significant), by enumerating all outcomes."""
+
     def binomial(k: int, p: float) -> float:
         return math.comb(repeat, k) * p**k * (1 - p) ** (repeat - k)
 
@@ -211,9 +246,11 @@ def test_noise_only_false_alarm_rate_stays_below_alpha() -> None:
     for _ in range(SIMULATIONS):
         report = simulate(rng, 0.7, 0.7, 10, 0.7)
         flips += report.counts.flaky + report.counts.regressions + report.counts.fixes
-    print(f"\nnoise only (p=0.7 both sides, repeat 10, threshold 0.7, {SIMULATIONS} simulations): "
-          f"false-alarm rate {rate:.1%} (exact {exact:.2%}, alpha 5%); "
-          f"verdict flips seen in {flips / SIMULATIONS:.0%} of simulations")
+    print(
+        f"\nnoise only (p=0.7 both sides, repeat 10, threshold 0.7, {SIMULATIONS} simulations): "
+        f"false-alarm rate {rate:.1%} (exact {exact:.2%}, alpha 5%); "
+        f"verdict flips seen in {flips / SIMULATIONS:.0%} of simulations"
+    )
     assert rate <= 0.05
     assert flips / SIMULATIONS > 0.3  # the flips happened; the test kept them from being called regressions
 
@@ -223,8 +260,10 @@ def test_noise_only_suite_of_20_cases_shows_the_multiple_comparison_cost() -> No
     rate = regression_rate(seed=2, p_base=0.7, p_cand=0.7, repeat=10, threshold=0.7, cases=20)
     per_case = exact_regression_probability(0.7, 0.7, 10, 0.7)
     bound = 1 - (1 - per_case) ** 20
-    print(f"\nnoise only, suites of 20 cases: share of runs with >= 1 false regression {rate:.1%} "
-          f"(expected {bound:.1%})")
+    print(
+        f"\nnoise only, suites of 20 cases: share of runs with >= 1 false regression {rate:.1%} "
+        f"(expected {bound:.1%})"
+    )
     assert rate <= bound + 0.1
 
 
@@ -239,8 +278,10 @@ def test_planted_40_point_drop_detection_rate() -> None:
     exact_10 = exact_regression_probability(0.9, 0.5, 10, 0.7)
     at_40 = regression_rate(seed=4, p_base=0.9, p_cand=0.5, repeat=40, threshold=0.7)
     exact_40 = exact_regression_probability(0.9, 0.5, 40, 0.7)
-    print(f"\nplanted drop 0.9 -> 0.5, threshold 0.7, {SIMULATIONS} simulations: detected "
-          f"{at_10:.1%} at repeat 10 (exact {exact_10:.1%}), {at_40:.1%} at repeat 40 (exact {exact_40:.1%})")
+    print(
+        f"\nplanted drop 0.9 -> 0.5, threshold 0.7, {SIMULATIONS} simulations: detected "
+        f"{at_10:.1%} at repeat 10 (exact {exact_10:.1%}), {at_40:.1%} at repeat 40 (exact {exact_40:.1%})"
+    )
     assert abs(at_10 - exact_10) < 0.1
     assert 0.35 < at_10 < 0.6
     assert at_40 >= 0.95
@@ -266,8 +307,9 @@ def pooled_pmf(rates: list[float], repeat: int) -> list[float]:
     return total
 
 
-def exact_suite_drop_probability(base_rates: list[float], cand_rates: list[float], repeat: int,
-                                 alpha: float = 0.05) -> float:
+def exact_suite_drop_probability(
+    base_rates: list[float], cand_rates: list[float], repeat: int, alpha: float = 0.05
+) -> float:
     """P(the pooled test calls a significant drop), by enumerating the pooled passes of both sides."""
     base, cand = pooled_pmf(base_rates, repeat), pooled_pmf(cand_rates, repeat)
     n = len(base) - 1
@@ -297,8 +339,12 @@ def suite_rates(seed: int, rates: Any, repeat: int = 10, threshold: float = 0.7)
         case += report.counts.regressions > 0
         failed += report.exit_code == 1
         cases_called += report.counts.regressions / len(drawn)
-    return {"suite": suite / SIMULATIONS, "any_case": case / SIMULATIONS, "exit_1": failed / SIMULATIONS,
-            "per_case": cases_called / SIMULATIONS}
+    return {
+        "suite": suite / SIMULATIONS,
+        "any_case": case / SIMULATIONS,
+        "exit_1": failed / SIMULATIONS,
+        "per_case": cases_called / SIMULATIONS,
+    }
 
 
 def test_suite_test_noise_only_false_alarm_rate_stays_below_alpha() -> None:
@@ -308,6 +354,7 @@ def test_suite_test_noise_only_false_alarm_rate_stays_below_alpha() -> None:
     Pooling cases with different pass probabilities is conservative: the exact false-alarm probability
     for probabilities spread evenly over 0.50–0.95 is below the one at their common mean.
     """
+
     def heterogeneous(rng: random.Random) -> list[tuple[float, float]]:
         drawn = [rng.uniform(0.5, 0.95) for _ in range(10)]
         return [(p, p) for p in drawn]
@@ -316,10 +363,12 @@ def test_suite_test_noise_only_false_alarm_rate_stays_below_alpha() -> None:
     spread = [0.5 + 0.05 * i for i in range(10)]
     exact_spread = exact_suite_drop_probability(spread, spread, 10)
     exact_mean = exact_suite_drop_probability([0.725] * 10, [0.725] * 10, 10)
-    print(f"\nnoise only, suites of 10 cases x repeat 10, p ~ U(0.5, 0.95) per case, {SIMULATIONS} "
-          f"simulations: suite-level false alarms {rates['suite']:.1%} (alpha 5%; exact {exact_spread:.2%} "
-          f"for p spread 0.50-0.95, {exact_mean:.2%} for p = 0.725 in every case); runs with >= 1 false "
-          f"case regression {rates['any_case']:.1%}; exit 1 (either level) {rates['exit_1']:.1%}")
+    print(
+        f"\nnoise only, suites of 10 cases x repeat 10, p ~ U(0.5, 0.95) per case, {SIMULATIONS} "
+        f"simulations: suite-level false alarms {rates['suite']:.1%} (alpha 5%; exact {exact_spread:.2%} "
+        f"for p spread 0.50-0.95, {exact_mean:.2%} for p = 0.725 in every case); runs with >= 1 false "
+        f"case regression {rates['any_case']:.1%}; exit 1 (either level) {rates['exit_1']:.1%}"
+    )
     assert rates["suite"] <= 0.05
     assert exact_spread <= exact_mean <= 0.05
 
@@ -332,9 +381,11 @@ def test_suite_test_detects_a_planted_40_point_drop_in_a_suite_of_10_cases() -> 
     """
     rates = suite_rates(seed=6, rates=lambda rng: [(0.9, 0.5)] * 10)
     exact = exact_suite_drop_probability([0.9] * 10, [0.5] * 10, 10)
-    print(f"\nplanted drop 0.9 -> 0.5 in all 10 cases, repeat 10, {SIMULATIONS} simulations: suite-level "
-          f"detection {rates['suite']:.1%} (exact {exact:.4%}); cases called regressions one by one "
-          f"{rates['per_case']:.1%} on average; exit 1 {rates['exit_1']:.1%}")
+    print(
+        f"\nplanted drop 0.9 -> 0.5 in all 10 cases, repeat 10, {SIMULATIONS} simulations: suite-level "
+        f"detection {rates['suite']:.1%} (exact {exact:.4%}); cases called regressions one by one "
+        f"{rates['per_case']:.1%} on average; exit 1 {rates['exit_1']:.1%}"
+    )
     assert rates["suite"] >= 0.95
     assert 0.35 < rates["per_case"] < 0.6
 
@@ -347,9 +398,11 @@ def test_suite_test_detection_in_a_suite_of_3_cases() -> None:
     """
     rates = suite_rates(seed=7, rates=lambda rng: [(0.9, 0.5)] * 3)
     exact = exact_suite_drop_probability([0.9] * 3, [0.5] * 3, 10)
-    print(f"\nplanted drop 0.9 -> 0.5 in all 3 cases, repeat 10, {SIMULATIONS} simulations: suite-level "
-          f"detection {rates['suite']:.1%} (exact {exact:.1%}); cases called regressions one by one "
-          f"{rates['per_case']:.1%} on average")
+    print(
+        f"\nplanted drop 0.9 -> 0.5 in all 3 cases, repeat 10, {SIMULATIONS} simulations: suite-level "
+        f"detection {rates['suite']:.1%} (exact {exact:.1%}); cases called regressions one by one "
+        f"{rates['per_case']:.1%} on average"
+    )
     assert abs(rates["suite"] - exact) < 0.05
     assert 0.94 < exact < 0.96
 
@@ -357,9 +410,16 @@ def test_suite_test_detection_in_a_suite_of_3_cases() -> None:
 # --- suite-level test: fields and verdict ---------------------------------------------------------
 
 POOLED_FIELDS = {
-    "pooled_cases", "baseline_samples_pooled", "baseline_samples_passed", "candidate_samples_pooled",
-    "candidate_samples_passed", "baseline_sample_pass_rate", "candidate_sample_pass_rate", "sample_delta",
-    "p_value", "significant_drop",
+    "pooled_cases",
+    "baseline_samples_pooled",
+    "baseline_samples_passed",
+    "candidate_samples_pooled",
+    "candidate_samples_passed",
+    "baseline_sample_pass_rate",
+    "candidate_sample_pass_rate",
+    "sample_delta",
+    "p_value",
+    "significant_drop",
 }
 
 
@@ -384,8 +444,9 @@ def test_broad_drop_without_a_case_regression_fails_the_report() -> None:
     assert "REGRESSED: 0 regressions, 0 fixes" in text
     assert "; suite s [m] drop significant (p < 0.001)" in text
     steady = repeated("d", 9, 10, threshold=0.8)
-    flaky = render_drift_text(compare(repeated("c", 9, 10, threshold=0.8) + steady,
-                                      repeated("c", 7, 10, threshold=0.8) + steady))
+    flaky = render_drift_text(
+        compare(repeated("c", 9, 10, threshold=0.8) + steady, repeated("c", 7, 10, threshold=0.8) + steady)
+    )
     assert "18/20 (90%)" in flaky and "16/20 (80%)" in flaky and "−10 pts (p = 0.33)" in flaky
     assert "NO REGRESSIONS: 0 regressions, 0 fixes, 0 changed, 1 flaky" in flaky
     # the same drop in one case is within noise at the suite level too
@@ -394,10 +455,19 @@ def test_broad_drop_without_a_case_regression_fails_the_report() -> None:
 
 
 def test_suite_test_pools_only_paired_cases_with_output_and_tests_the_direction_of_change() -> None:
-    base = (repeated("a", 5, 10) + repeated("b", 5, 10) + repeated("gone", 0, 10)
-            + [sample("down", True, index=i) for i in range(3)])
-    cand = (repeated("a", 10, 10) + repeated("b", 8, 9) + [sample("b", None, index=9, error="Timeout")]
-            + repeated("new", 0, 10) + [sample("down", None, index=i, error="Timeout") for i in range(3)])
+    base = (
+        repeated("a", 5, 10)
+        + repeated("b", 5, 10)
+        + repeated("gone", 0, 10)
+        + [sample("down", True, index=i) for i in range(3)]
+    )
+    cand = (
+        repeated("a", 10, 10)
+        + repeated("b", 8, 9)
+        + [sample("b", None, index=9, error="Timeout")]
+        + repeated("new", 0, 10)
+        + [sample("down", None, index=i, error="Timeout") for i in range(3)]
+    )
     suite = compare(base, cand).suites[0]
     # added, removed and errored cases are left out; the errored sample of b is left out of its side
     assert suite.pooled_cases == 2
@@ -410,8 +480,7 @@ def test_suite_test_pools_only_paired_cases_with_output_and_tests_the_direction_
 
 def test_suite_test_pools_single_sample_cases() -> None:
     """One sample per case and side: each case is compared directly, the suite test pools the cases."""
-    report = compare([sample(f"c{i}", True) for i in range(10)],
-                     [sample(f"c{i}", i < 3) for i in range(10)])
+    report = compare([sample(f"c{i}", True) for i in range(10)], [sample(f"c{i}", i < 3) for i in range(10)])
     suite = report.suites[0]
     assert report.counts.regressions == 7 and only_case(report, "c5").method == "deterministic"
     assert suite.p_value == pytest.approx(286 / 184756)  # C(13, 10) / C(20, 10)
@@ -463,8 +532,9 @@ def test_repeated_flip_needs_significance() -> None:
 
 
 def test_significant_fix_and_flaky_fix() -> None:
-    report = compare(repeated("up", 2, 10) + repeated("meh", 9, 10),
-                     repeated("up", 10, 10) + repeated("meh", 10, 10))
+    report = compare(
+        repeated("up", 2, 10) + repeated("meh", 9, 10), repeated("up", 10, 10) + repeated("meh", 10, 10)
+    )
     assert only_case(report, "up").status == "fix"
     assert only_case(report, "meh").status == "flaky"
     assert report.exit_code == 0
@@ -478,8 +548,11 @@ def test_mixed_samples_without_a_verdict_flip_are_not_flaky() -> None:
 
 def test_errors_when_a_side_has_no_output() -> None:
     base = [sample("down", True), sample("partial", True, index=0), sample("partial", True, index=1)]
-    cand = [sample("down", None, error="RateLimitError"), sample("partial", None, index=0, error="Timeout"),
-            sample("partial", True, index=1)]
+    cand = [
+        sample("down", None, error="RateLimitError"),
+        sample("partial", None, index=0, error="Timeout"),
+        sample("partial", True, index=1),
+    ]
     report = compare(base, cand)
     down, partial = only_case(report, "down"), only_case(report, "partial")
     assert down.status == "error" and down.candidate.verdict == "error"
@@ -490,14 +563,16 @@ def test_errors_when_a_side_has_no_output() -> None:
 
 
 def test_regression_wins_over_errors_for_the_exit_code() -> None:
-    report = compare([sample("a", True), sample("b", True)],
-                     [sample("a", False), sample("b", None, error="Timeout")])
+    report = compare(
+        [sample("a", True), sample("b", True)], [sample("a", False), sample("b", None, error="Timeout")]
+    )
     assert report.exit_code == 1
 
 
 def test_added_and_removed_cases() -> None:
-    report = compare([sample("kept", True), sample("gone", True)],
-                     [sample("kept", True), sample("new", False)])
+    report = compare(
+        [sample("kept", True), sample("gone", True)], [sample("kept", True), sample("new", False)]
+    )
     assert only_case(report, "gone").status == "removed" and only_case(report, "gone").candidate is None
     assert only_case(report, "new").status == "added" and only_case(report, "new").baseline is None
     assert (report.counts.added, report.counts.removed, report.exit_code) == (1, 1, 0)
@@ -508,8 +583,10 @@ def test_added_and_removed_cases() -> None:
 
 def test_json_diff_lists_changed_added_and_removed_paths() -> None:
     old = '{"category": "refund", "priority": 2, "tags": ["billing"], "note": "x"}'
-    new = ('```json\n{"category": "bug", "priority": 2.0, "tags": ["billing", "app"], '
-           '"owner": {"team": "a"}}\n```')
+    new = (
+        '```json\n{"category": "bug", "priority": 2.0, "tags": ["billing", "app"], '
+        '"owner": {"team": "a"}}\n```'
+    )
     report = compare([sample("j", True, old)], [sample("j", True, new)])
     case = only_case(report, "j")
     assert case.status == "changed" and case.diff.kind == "json"
@@ -523,8 +600,9 @@ def test_json_diff_lists_changed_added_and_removed_paths() -> None:
 
 
 def test_json_with_the_same_data_is_unchanged_however_formatted() -> None:
-    report = compare([sample("j", True, '{"a": 1, "b": [1, 2]}')],
-                     [sample("j", True, '{\n  "b": [1, 2],\n  "a": 1.0\n}')])
+    report = compare(
+        [sample("j", True, '{"a": 1, "b": [1, 2]}')], [sample("j", True, '{\n  "b": [1, 2],\n  "a": 1.0\n}')]
+    )
     assert only_case(report, "j").status == "unchanged" and only_case(report, "j").diff is None
 
 
@@ -577,10 +655,12 @@ def test_both_failing_with_drifted_output_is_changed() -> None:
 
 def test_representative_output_is_the_most_common_agreeing_output() -> None:
     base = [sample("c", True, "refund", index=i, threshold=0.5) for i in range(3)]
-    cand = [sample("c", True, "Refund", index=0, threshold=0.5),
-            sample("c", True, "refund, clearly", index=1, threshold=0.5),
-            sample("c", True, "refund, clearly", index=2, threshold=0.5),
-            sample("c", False, "bug", index=3, threshold=0.5)]
+    cand = [
+        sample("c", True, "Refund", index=0, threshold=0.5),
+        sample("c", True, "refund, clearly", index=1, threshold=0.5),
+        sample("c", True, "refund, clearly", index=2, threshold=0.5),
+        sample("c", False, "bug", index=3, threshold=0.5),
+    ]
     case = only_case(compare(base, cand), "c")
     assert case.candidate.verdict == "passed" and case.candidate.output_excerpt == "refund, clearly"
     # with the default threshold 1.0 the case fails, and the failing output stands for it
@@ -617,8 +697,9 @@ def test_pairing_is_decided_per_suite() -> None:
 
 
 def test_a_model_on_one_side_only_gives_added_cases() -> None:
-    report = compare([sample("a", True, model="x")],
-                     [sample("a", True, model="x"), sample("a", True, model="y")])
+    report = compare(
+        [sample("a", True, model="x")], [sample("a", True, model="x"), sample("a", True, model="y")]
+    )
     assert only_case(report, "a", "y").status == "added"
     assert [(s.baseline is None, s.pairing) for s in report.suites] == [(False, "model"), (True, None)]
 
@@ -638,14 +719,18 @@ def test_runs_without_a_shared_suite_are_a_usage_error() -> None:
 
 
 def test_prompt_versions_label_the_sides_when_models_match() -> None:
-    report = compare([sample("a", True, prompt_version="1.0.0", fingerprint="a" * 16)],
-                     [sample("a", True, prompt_version="1.1.0", fingerprint="b" * 16)])
+    report = compare(
+        [sample("a", True, prompt_version="1.0.0", fingerprint="a" * 16)],
+        [sample("a", True, prompt_version="1.1.0", fingerprint="b" * 16)],
+    )
     assert (report.baseline_label, report.candidate_label) == ("support/triage@1.0.0", "support/triage@1.1.0")
-    same_version = compare([sample("a", True, fingerprint="a" * 16)],
-                           [sample("a", True, fingerprint="b" * 16)])
+    same_version = compare(
+        [sample("a", True, fingerprint="a" * 16)], [sample("a", True, fingerprint="b" * 16)]
+    )
     assert same_version.candidate_label == "support/triage@1.0.0 (bbbbbbbb)"
-    labelled = compare([sample("a", True)], [sample("a", True)],
-                       baseline_label="main", candidate_label="HEAD")
+    labelled = compare(
+        [sample("a", True)], [sample("a", True)], baseline_label="main", candidate_label="HEAD"
+    )
     assert (labelled.baseline_label, labelled.candidate_label) == ("main", "HEAD")
 
 
@@ -695,8 +780,9 @@ def write_run(folder: Path, run_id: str, results: list[SampleResult]) -> SavedRu
 def test_compare_runs_reads_run_folders_and_keeps_the_last_result_per_call(tmp_path: Path) -> None:
     base = write_run(tmp_path, "r1", [sample("a", True), sample("b", True)])
     # a resumed run: b errored, then its retry passed
-    cand = write_run(tmp_path, "r2",
-                     [sample("a", False), sample("b", None, error="Timeout"), sample("b", True)])
+    cand = write_run(
+        tmp_path, "r2", [sample("a", False), sample("b", None, error="Timeout"), sample("b", True)]
+    )
     report = compare_runs(base, cand)
     assert (report.baseline_run, report.candidate_run) == ("r1", "r2")
     assert only_case(report, "b").status == "unchanged"
@@ -705,8 +791,11 @@ def test_compare_runs_reads_run_folders_and_keeps_the_last_result_per_call(tmp_p
 
 
 def test_text_report_lists_regressions_first_with_reasons_and_verdict() -> None:
-    base = [sample("a", True, "refund", gap="skill"), sample("j", True, '{"x": 1}'),
-            sample("f", False, "nope")]
+    base = [
+        sample("a", True, "refund", gap="skill"),
+        sample("j", True, '{"x": 1}'),
+        sample("f", False, "nope"),
+    ]
     base += repeated("noisy", 9, 10, threshold=0.8)
     cand = [sample("a", False, "bug", gap="skill"), sample("j", True, '{"x": 2}'), sample("f", True, "ok")]
     cand += repeated("noisy", 7, 10, threshold=0.8)
@@ -746,8 +835,11 @@ cases:
 ANSWERS = {
     "fake-model": {"charged twice": "refund", "crashes": "bug", "log in": "question"},
     # regresses refund-basic, keeps crash with a longer answer (changed), same login answer
-    "other-model": {"charged twice": "bug", "crashes": "This is a bug in the settings screen of the app",
-                    "log in": "question"},
+    "other-model": {
+        "charged twice": "bug",
+        "crashes": "This is a bug in the settings screen of the app",
+        "log in": "question",
+    },
 }
 
 
@@ -787,7 +879,9 @@ def test_compare_command_reports_regressions_and_exits_1(drift_project: Path, ru
     assert report["version"] == 1 and report["exit_code"] == 1
     assert (report["baseline_label"], report["candidate_label"]) == ("fake", "other")
     assert {c["case"]: c["status"] for c in report["cases"]} == {
-        "refund-basic": "regression", "crash": "changed", "login": "unchanged",
+        "refund-basic": "regression",
+        "crash": "changed",
+        "login": "unchanged",
     }
     regression = next(c for c in report["cases"] if c["status"] == "regression")
     assert regression["gap"] == "skill"
@@ -833,8 +927,9 @@ def test_compare_incompatible_runs_exits_2(drift_project: Path, run_cli) -> None
     assert run_cli("compare", first, third).exit_code == 0
 
 
-def test_drift_command_runs_both_models_and_exits_1(drift_project: Path, run_cli,
-                                                    fake_server: FakeOpenAIServer) -> None:
+def test_drift_command_runs_both_models_and_exits_1(
+    drift_project: Path, run_cli, fake_server: FakeOpenAIServer
+) -> None:
     result = run_cli("drift", "--baseline", "fake", "--candidate", "other")
     assert result.exit_code == 1, result.output
     assert "Drift fake → other" in result.output
@@ -845,8 +940,22 @@ def test_drift_command_runs_both_models_and_exits_1(drift_project: Path, run_cli
 
 def test_drift_command_with_repeats_json_and_output(drift_project: Path, run_cli) -> None:
     out = drift_project / "drift.json"
-    result = run_cli("drift", "--baseline", "fake", "--candidate", "other", "--repeat", "3", "--no-cache",
-                     "--filter", "refund*", "--format", "json", "-o", str(out))
+    result = run_cli(
+        "drift",
+        "--baseline",
+        "fake",
+        "--candidate",
+        "other",
+        "--repeat",
+        "3",
+        "--no-cache",
+        "--filter",
+        "refund*",
+        "--format",
+        "json",
+        "-o",
+        str(out),
+    )
     assert result.exit_code == 1, result.output
     assert "Regressions (1)" in result.output  # the text summary prints; the JSON goes to the file
     report = json.loads(out.read_text())
@@ -857,14 +966,16 @@ def test_drift_command_with_repeats_json_and_output(drift_project: Path, run_cli
 
 
 def test_drift_command_without_regressions_exits_0(drift_project: Path, run_cli) -> None:
-    result = run_cli("drift", "--baseline", "fake", "--candidate", "other", "--filter", "login",
-                     "--format", "json")
+    result = run_cli(
+        "drift", "--baseline", "fake", "--candidate", "other", "--filter", "login", "--format", "json"
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["status"] == "ok"
 
 
-def test_drift_command_unknown_model_exits_2_before_any_call(drift_project: Path, run_cli,
-                                                              fake_server: FakeOpenAIServer) -> None:
+def test_drift_command_unknown_model_exits_2_before_any_call(
+    drift_project: Path, run_cli, fake_server: FakeOpenAIServer
+) -> None:
     result = run_cli("drift", "--baseline", "fake", "--candidate", "nosuch")
     assert result.exit_code == 2
     assert "nosuch" in result.output

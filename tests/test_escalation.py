@@ -24,13 +24,29 @@ def failed(kind: str, gap: str | None = None) -> AssertionOutcome:
     return AssertionOutcome(type=kind, passed=False, score=0.0, reason=f"{kind} failed", gap=gap)  # type: ignore[arg-type]
 
 
-def signal(case: str = "c1", *, assertions: list[AssertionOutcome] | None = None, hint: str | None = None,
-           samples: int = 1, passed: int = 0, distinct: int = 1) -> CaseSignal:
+def signal(
+    case: str = "c1",
+    *,
+    assertions: list[AssertionOutcome] | None = None,
+    hint: str | None = None,
+    samples: int = 1,
+    passed: int = 0,
+    distinct: int = 1,
+) -> CaseSignal:
     return CaseSignal(
-        suite="s", case=case, prompt="p", model="m", model_id="openai/gpt-x", status="failed",
-        samples=samples, passed_samples=passed, errored_samples=0, gap_hint=hint,  # type: ignore[arg-type]
+        suite="s",
+        case=case,
+        prompt="p",
+        model="m",
+        model_id="openai/gpt-x",
+        status="failed",
+        samples=samples,
+        passed_samples=passed,
+        errored_samples=0,
+        gap_hint=hint,  # type: ignore[arg-type]
         failed_assertions=assertions if assertions is not None else [failed("equals")],
-        distinct_failed_outputs=distinct, prompt_fingerprint="f1",
+        distinct_failed_outputs=distinct,
+        prompt_fingerprint="f1",
     )
 
 
@@ -88,9 +104,20 @@ def test_disagreeing_failures_are_reliability() -> None:
 
 def context(gap_cases: list[CaseSignal] | None = None, **overrides) -> GroupContext:
     cases = [classify_case(s) for s in (gap_cases or [])]
-    ctx = GroupContext(prompt="p", model="m", model_id="openai/gpt-x", suites=["s"], total_cases=10,
-                       cases=cases, few_shot=False, structured_output=False, external_model=True,
-                       prompt_tokens=100, latency_p95_ms=500, cost_per_1k=1.0)
+    ctx = GroupContext(
+        prompt="p",
+        model="m",
+        model_id="openai/gpt-x",
+        suites=["s"],
+        total_cases=10,
+        cases=cases,
+        few_shot=False,
+        structured_output=False,
+        external_model=True,
+        prompt_tokens=100,
+        latency_p95_ms=500,
+        cost_per_1k=1.0,
+    )
     for key, value in overrides.items():
         setattr(ctx, key, value)
     return ctx
@@ -110,44 +137,116 @@ RELIABLE = [signal("r1", samples=5, passed=3)]
 @pytest.mark.parametrize(
     ("rule", "ctx", "constraints", "near_miss", "near_constraints"),
     [
-        pytest.param("knowledge-rag", {"gap_cases": KNOWLEDGE}, {}, {"gap_cases": SKILL}, {}, id="knowledge-rag"),
-        pytest.param("knowledge-rag-fast-changing", {"gap_cases": KNOWLEDGE}, {"update_frequency": "daily"},
-                     {"gap_cases": KNOWLEDGE}, {"update_frequency": "rarely"}, id="knowledge-fast"),
-        pytest.param("behavior-prompt-first", {"gap_cases": BEHAVIOR}, {}, {"gap_cases": KNOWLEDGE}, {},
-                     id="behavior-first"),
-        pytest.param("behavior-structured-output", {"gap_cases": BEHAVIOR}, {"control": "output-structure"},
-                     {"gap_cases": BEHAVIOR, "structured_output": True}, {"control": "output-structure"},
-                     id="behavior-structured"),
-        pytest.param("behavior-fine-tune-persistent",
-                     {"gap_cases": BEHAVIOR, "persists": {("s", "b1"): 3}, "prompt_tokens": 1200}, {},
-                     {"gap_cases": BEHAVIOR, "persists": {("s", "b1"): 3}, "prompt_tokens": 300}, {},
-                     id="behavior-fine-tune"),
-        pytest.param("skill-few-shot", {"gap_cases": SKILL}, {}, {"gap_cases": SKILL, "few_shot": True}, {},
-                     id="skill-few-shot"),
-        pytest.param("skill-decompose", {"gap_cases": SKILL, "few_shot": True}, {},
-                     {"gap_cases": SKILL, "few_shot": False}, {}, id="skill-decompose"),
-        pytest.param("skill-fine-tune", {"gap_cases": SKILL, "persists": {("s", "s1"): 3}}, {},
-                     {"gap_cases": SKILL, "persists": {("s", "s1"): 2}}, {}, id="skill-fine-tune"),
-        pytest.param("reliability-hardening", {"gap_cases": RELIABLE}, {}, {"gap_cases": SKILL}, {},
-                     id="reliability"),
-        pytest.param("reliability-persistent", {"gap_cases": RELIABLE, "persists": {("s", "r1"): 4}}, {},
-                     {"gap_cases": RELIABLE, "persists": {("s", "r1"): 1}}, {}, id="reliability-persistent"),
-        pytest.param("latency-over-budget", {"latency_p95_ms": 2500}, {"latency_p95_ms": 2000},
-                     {"latency_p95_ms": 1900}, {"latency_p95_ms": 2000}, id="latency"),
-        pytest.param("cost-over-budget-long-prompt", {"cost_per_1k": 9.0, "prompt_tokens": 1500},
-                     {"cost_per_1k_calls_usd": 5.0}, {"cost_per_1k": 4.0, "prompt_tokens": 1500},
-                     {"cost_per_1k_calls_usd": 5.0}, id="cost-long-prompt"),
-        pytest.param("cost-over-budget", {"cost_per_1k": 9.0, "prompt_tokens": 200},
-                     {"cost_per_1k_calls_usd": 5.0}, {"cost_per_1k": 9.0, "prompt_tokens": 200}, {},
-                     id="cost-short-prompt"),
-        pytest.param("privacy-gate", {}, {"data_privacy": "internal-only"}, {"external_model": False},
-                     {"data_privacy": "internal-only"}, id="privacy-gate"),
-        pytest.param("deployment-gate", {}, {"deployment": "edge"}, {}, {"deployment": "vpc"},
-                     id="deployment-gate"),
+        pytest.param(
+            "knowledge-rag", {"gap_cases": KNOWLEDGE}, {}, {"gap_cases": SKILL}, {}, id="knowledge-rag"
+        ),
+        pytest.param(
+            "knowledge-rag-fast-changing",
+            {"gap_cases": KNOWLEDGE},
+            {"update_frequency": "daily"},
+            {"gap_cases": KNOWLEDGE},
+            {"update_frequency": "rarely"},
+            id="knowledge-fast",
+        ),
+        pytest.param(
+            "behavior-prompt-first",
+            {"gap_cases": BEHAVIOR},
+            {},
+            {"gap_cases": KNOWLEDGE},
+            {},
+            id="behavior-first",
+        ),
+        pytest.param(
+            "behavior-structured-output",
+            {"gap_cases": BEHAVIOR},
+            {"control": "output-structure"},
+            {"gap_cases": BEHAVIOR, "structured_output": True},
+            {"control": "output-structure"},
+            id="behavior-structured",
+        ),
+        pytest.param(
+            "behavior-fine-tune-persistent",
+            {"gap_cases": BEHAVIOR, "persists": {("s", "b1"): 3}, "prompt_tokens": 1200},
+            {},
+            {"gap_cases": BEHAVIOR, "persists": {("s", "b1"): 3}, "prompt_tokens": 300},
+            {},
+            id="behavior-fine-tune",
+        ),
+        pytest.param(
+            "skill-few-shot",
+            {"gap_cases": SKILL},
+            {},
+            {"gap_cases": SKILL, "few_shot": True},
+            {},
+            id="skill-few-shot",
+        ),
+        pytest.param(
+            "skill-decompose",
+            {"gap_cases": SKILL, "few_shot": True},
+            {},
+            {"gap_cases": SKILL, "few_shot": False},
+            {},
+            id="skill-decompose",
+        ),
+        pytest.param(
+            "skill-fine-tune",
+            {"gap_cases": SKILL, "persists": {("s", "s1"): 3}},
+            {},
+            {"gap_cases": SKILL, "persists": {("s", "s1"): 2}},
+            {},
+            id="skill-fine-tune",
+        ),
+        pytest.param(
+            "reliability-hardening", {"gap_cases": RELIABLE}, {}, {"gap_cases": SKILL}, {}, id="reliability"
+        ),
+        pytest.param(
+            "reliability-persistent",
+            {"gap_cases": RELIABLE, "persists": {("s", "r1"): 4}},
+            {},
+            {"gap_cases": RELIABLE, "persists": {("s", "r1"): 1}},
+            {},
+            id="reliability-persistent",
+        ),
+        pytest.param(
+            "latency-over-budget",
+            {"latency_p95_ms": 2500},
+            {"latency_p95_ms": 2000},
+            {"latency_p95_ms": 1900},
+            {"latency_p95_ms": 2000},
+            id="latency",
+        ),
+        pytest.param(
+            "cost-over-budget-long-prompt",
+            {"cost_per_1k": 9.0, "prompt_tokens": 1500},
+            {"cost_per_1k_calls_usd": 5.0},
+            {"cost_per_1k": 4.0, "prompt_tokens": 1500},
+            {"cost_per_1k_calls_usd": 5.0},
+            id="cost-long-prompt",
+        ),
+        pytest.param(
+            "cost-over-budget",
+            {"cost_per_1k": 9.0, "prompt_tokens": 200},
+            {"cost_per_1k_calls_usd": 5.0},
+            {"cost_per_1k": 9.0, "prompt_tokens": 200},
+            {},
+            id="cost-short-prompt",
+        ),
+        pytest.param(
+            "privacy-gate",
+            {},
+            {"data_privacy": "internal-only"},
+            {"external_model": False},
+            {"data_privacy": "internal-only"},
+            id="privacy-gate",
+        ),
+        pytest.param(
+            "deployment-gate", {}, {"deployment": "edge"}, {}, {"deployment": "vpc"}, id="deployment-gate"
+        ),
     ],
 )
-def test_each_builtin_rule_fires_and_stays_silent_on_a_near_miss(rule, ctx, constraints, near_miss,
-                                                                  near_constraints) -> None:
+def test_each_builtin_rule_fires_and_stays_silent_on_a_near_miss(
+    rule, ctx, constraints, near_miss, near_constraints
+) -> None:
     hit = fired(context(**ctx), Constraints(**constraints))
     assert rule in hit, sorted(hit)
     escalation = hit[rule]
@@ -158,8 +257,10 @@ def test_each_builtin_rule_fires_and_stays_silent_on_a_near_miss(rule, ctx, cons
 
 def test_knowledge_gap_never_suggests_fine_tuning() -> None:
     ctx = context(KNOWLEDGE, persists={("s", "k1"): 5}, prompt_tokens=5000, cost_per_1k=50.0)
-    techniques = {(e.gap, e.technique) for e in escalate_groups([ctx], builtin_rules().rules,
-                                                              Constraints(cost_per_1k_calls_usd=1.0))}
+    techniques = {
+        (e.gap, e.technique)
+        for e in escalate_groups([ctx], builtin_rules().rules, Constraints(cost_per_1k_calls_usd=1.0))
+    }
     assert ("knowledge", "rag") in techniques
     assert ("knowledge", "fine-tuning") not in techniques
 
@@ -232,8 +333,10 @@ cases:
     config_extra = "escalation: {rules: team-rules.yaml}\n"
     from conftest import config_text
 
-    make_project({"suites/triage.yaml": suite, "team-rules.yaml": PROJECT_RULES},
-                 config=config_text(fake_server.api_base, config_extra))
+    make_project(
+        {"suites/triage.yaml": suite, "team-rules.yaml": PROJECT_RULES},
+        config=config_text(fake_server.api_base, config_extra),
+    )
     result = run_cli("test", "--format", "json")
     assert result.exit_code == 1
     escalations = json.loads(result.stdout)["escalation"]["escalations"]
@@ -247,18 +350,39 @@ cases:
 @pytest.mark.parametrize(
     ("rules", "line", "fragment"),
     [
-        pytest.param("version: 1\nrules:\n  - id: x\n    then: {technique: magic, rationale: r}\n", 4,
-                     "technique", id="bad-technique"),
-        pytest.param("version: 1\nrules:\n  - id: x\n    when: {gapp: skill}\n    then: {technique: rag, rationale: r}\n",
-                     4, "unknown key 'gapp'", id="unknown-key"),
-        pytest.param("version: 1\nrules:\n  - id: x\n    then: {technique: rag, rationale: 'hi {nope}'}\n", 4,
-                     "unknown placeholder {nope}", id="bad-placeholder"),
-        pytest.param("version: 1\nrules:\n  - id: x\n    when: {constraints: {budget: [x]}}\n"
-                     "    then: {technique: rag, rationale: r}\n", 4, "unknown constraint 'budget'",
-                     id="unknown-constraint"),
-        pytest.param("version: 1\nrules:\n  - id: x\n    then: {technique: rag, rationale: r}\n"
-                     "  - id: x\n    then: {technique: rag, rationale: r}\n", 5, "duplicate rule id 'x'",
-                     id="duplicate-id"),
+        pytest.param(
+            "version: 1\nrules:\n  - id: x\n    then: {technique: magic, rationale: r}\n",
+            4,
+            "technique",
+            id="bad-technique",
+        ),
+        pytest.param(
+            "version: 1\nrules:\n  - id: x\n    when: {gapp: skill}\n"
+            "    then: {technique: rag, rationale: r}\n",
+            4,
+            "unknown key 'gapp'",
+            id="unknown-key",
+        ),
+        pytest.param(
+            "version: 1\nrules:\n  - id: x\n    then: {technique: rag, rationale: 'hi {nope}'}\n",
+            4,
+            "unknown placeholder {nope}",
+            id="bad-placeholder",
+        ),
+        pytest.param(
+            "version: 1\nrules:\n  - id: x\n    when: {constraints: {budget: [x]}}\n"
+            "    then: {technique: rag, rationale: r}\n",
+            4,
+            "unknown constraint 'budget'",
+            id="unknown-constraint",
+        ),
+        pytest.param(
+            "version: 1\nrules:\n  - id: x\n    then: {technique: rag, rationale: r}\n"
+            "  - id: x\n    then: {technique: rag, rationale: r}\n",
+            5,
+            "duplicate rule id 'x'",
+            id="duplicate-id",
+        ),
         pytest.param("version: 1\nrules: [\n", 3, "invalid YAML", id="bad-yaml"),
     ],
 )
@@ -272,8 +396,10 @@ def test_invalid_rules_file(rules, line, fragment) -> None:
 def test_invalid_rules_file_from_the_cli(make_project, run_cli, fake_server) -> None:
     from conftest import config_text
 
-    make_project({"team-rules.yaml": "version: 1\nrules:\n  - id: x\n    then: {technique: magic, rationale: r}\n"},
-                 config=config_text(fake_server.api_base, "escalation: {rules: team-rules.yaml}\n"))
+    make_project(
+        {"team-rules.yaml": "version: 1\nrules:\n  - id: x\n    then: {technique: magic, rationale: r}\n"},
+        config=config_text(fake_server.api_base, "escalation: {rules: team-rules.yaml}\n"),
+    )
     fake_server.state.answers = {"charged twice": "nope"}
     result = run_cli("test")
     assert result.exit_code == 2

@@ -61,35 +61,67 @@ def test_update_keeps_other_models_and_drops_removed_cases(make_project, run_cli
     assert run_cli("golden", "update", "-m", "other").exit_code == 0
     data = yaml.safe_load((root / "suites/triage.golden.yaml").read_text())
     assert sorted((g["case"], g["model"]) for g in data["goldens"]) == [
-        ("crash", "fake"), ("crash", "other"), ("refund-basic", "fake"), ("refund-basic", "other"),
+        ("crash", "fake"),
+        ("crash", "other"),
+        ("refund-basic", "fake"),
+        ("refund-basic", "other"),
     ]
     suite = root / "suites/triage.yaml"
     suite.write_text(GOLDEN_SUITE.split("  - id: crash")[0])
     assert run_cli("golden", "update", "-m", "fake").exit_code == 0
     data = yaml.safe_load((root / "suites/triage.golden.yaml").read_text())
     assert sorted((g["case"], g["model"]) for g in data["goldens"]) == [
-        ("refund-basic", "fake"), ("refund-basic", "other"),
+        ("refund-basic", "fake"),
+        ("refund-basic", "other"),
     ]
 
 
 @pytest.mark.parametrize(
     ("output", "golden", "spec", "passed", "fragment"),
     [
-        pytest.param("Refund  please", "refund please", {}, True, "matches the golden output (similarity 1.00",
-                     id="text-normalised"),
+        pytest.param(
+            "Refund  please",
+            "refund please",
+            {},
+            True,
+            "matches the golden output (similarity 1.00",
+            id="text-normalised",
+        ),
         pytest.param("refund", "bug", {}, False, "differs from the golden output", id="text-different"),
-        pytest.param("the refund is approved", "the refund was approved", {"threshold": 0.8}, True, "matches",
-                     id="text-close-enough"),
+        pytest.param(
+            "the refund is approved",
+            "the refund was approved",
+            {"threshold": 0.8},
+            True,
+            "matches",
+            id="text-close-enough",
+        ),
         pytest.param("anything", None, {}, False, "no golden output for this case and model", id="no-golden"),
-        pytest.param('{"a": 1, "b": [1, 2]}', '{"b": [2, 1], "a": 1}', {"ignore_order": True}, True,
-                     "JSON matches", id="json-ignore-order"),
-        pytest.param('{"a": 1.004}', '{"a": 1.0}', {"tolerance": 0.01}, True, "JSON matches",
-                     id="json-tolerance"),
-        pytest.param('{"a": 2, "c": 3}', '{"a": 1, "b": 2}', {}, False,
-                     "changed root['a']: 1 -> 2; added root['c'] = 3; removed root['b']", id="json-diff"),
-        pytest.param("sure: ```json\n{\"a\": 1}\n```", '{"a": 1}', {}, True, "JSON matches", id="json-in-prose"),
-        pytest.param("no json here", '{"a": 1}', {}, False, "golden is JSON but the output has none",
-                     id="json-missing"),
+        pytest.param(
+            '{"a": 1, "b": [1, 2]}',
+            '{"b": [2, 1], "a": 1}',
+            {"ignore_order": True},
+            True,
+            "JSON matches",
+            id="json-ignore-order",
+        ),
+        pytest.param(
+            '{"a": 1.004}', '{"a": 1.0}', {"tolerance": 0.01}, True, "JSON matches", id="json-tolerance"
+        ),
+        pytest.param(
+            '{"a": 2, "c": 3}',
+            '{"a": 1, "b": 2}',
+            {},
+            False,
+            "changed root['a']: 1 -> 2; added root['c'] = 3; removed root['b']",
+            id="json-diff",
+        ),
+        pytest.param(
+            'sure: ```json\n{"a": 1}\n```', '{"a": 1}', {}, True, "JSON matches", id="json-in-prose"
+        ),
+        pytest.param(
+            "no json here", '{"a": 1}', {}, False, "golden is JSON but the output has none", id="json-missing"
+        ),
     ],
 )
 def test_golden_comparison(output, golden, spec, passed, fragment) -> None:

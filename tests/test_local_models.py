@@ -161,8 +161,16 @@ def test_system_messages_fold_into_first_user_turn() -> None:
 def test_generation_kwargs_follow_openai_semantics() -> None:
     kwargs = generation_kwargs({"temperature": 0.5, "seed": 3, "stop": "END", "max_retries": 0, "n": 2})
     # llama.cpp's own truncation and repeat-penalty defaults are off: only given params shape sampling
-    assert kwargs == {"temperature": 0.5, "top_p": 1.0, "top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0,
-                      "max_tokens": 256, "stop": ["END"], "seed": 3}
+    assert kwargs == {
+        "temperature": 0.5,
+        "top_p": 1.0,
+        "top_k": 0,
+        "min_p": 0.0,
+        "repeat_penalty": 1.0,
+        "max_tokens": 256,
+        "stop": ["END"],
+        "seed": 3,
+    }
     # without a seed every call draws its own, as a hosted API samples afresh
     assert len({generation_kwargs({})["seed"] for _ in range(5)}) > 1
 
@@ -220,8 +228,9 @@ def test_stop_sequence_cuts_the_answer(local_project, run_cli, model: str) -> No
 @needs_models
 @pytest.mark.parametrize("model", BOTH)
 def test_usage_latency_and_zero_cost_recorded(local_project, run_cli, model: str) -> None:
-    root = local_project({"prompts/story.j2": STORY_PROMPT,
-                          "suites/story.yaml": _story_suite("{max_tokens: 5}")})
+    root = local_project(
+        {"prompts/story.j2": STORY_PROMPT, "suites/story.yaml": _story_suite("{max_tokens: 5}")}
+    )
     _ok(run_cli("test", "-m", model, "--no-cache"))
     record = _records(root)[0]
     assert record["model_id"] == model
@@ -237,8 +246,9 @@ def test_usage_latency_and_zero_cost_recorded(local_project, run_cli, model: str
 @pytest.mark.local
 @needs_models
 def test_timeout_stops_a_long_generation(local_project, run_cli) -> None:
-    root = local_project({"prompts/story.j2": STORY_PROMPT,
-                          "suites/story.yaml": _story_suite("{max_tokens: 1}")})
+    root = local_project(
+        {"prompts/story.j2": STORY_PROMPT, "suites/story.yaml": _story_suite("{max_tokens: 1}")}
+    )
     run_cli("test", "-m", "gemma", "--no-cache")  # loads the model, so the timeout below measures generation
     (root / "suites/story.yaml").write_text(_story_suite("{max_tokens: 2000}"), encoding="utf-8")
     result = run_cli("test", "-m", "gemma", "--no-cache", "--timeout", "0.5")

@@ -39,8 +39,12 @@ cases:
 """
 
 # answers of the fake model: refund-basic passes, crash fails, storage-limit passes, plans fails
-ANSWERS = {"charged twice": "refund", "crashes": "question", "storage": "The free plan has 5 GB.",
-           "plans": "Free only"}
+ANSWERS = {
+    "charged twice": "refund",
+    "crashes": "question",
+    "storage": "The free plan has 5 GB.",
+    "plans": "Free only",
+}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -177,8 +181,11 @@ def test_items_are_cases_times_models(project: ProjectFactory, pytester: pytest.
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        pytest.param(["suites"], ["refund-basic[fake]", "crash[fake]", "plans[fake]", "storage-limit[fake]"],
-                     id="folder"),
+        pytest.param(
+            ["suites"],
+            ["refund-basic[fake]", "crash[fake]", "plans[fake]", "storage-limit[fake]"],
+            id="folder",
+        ),
         pytest.param(["suites/triage.yaml"], ["refund-basic[fake]", "crash[fake]"], id="file"),
         pytest.param(["suites/triage.yaml::crash"], ["crash[fake]"], id="case"),
     ],
@@ -198,24 +205,39 @@ def test_promptops_adds_the_suites_to_testpaths(project: ProjectFactory, pyteste
     (pytester.path / "tests" / "test_app.py").write_text("def test_app():\n    pass\n")
     assert len(collected_ids(pytester.runpytest("--collect-only", "-q"))) == 1
     ids = collected_ids(pytester.runpytest("--promptops", "--collect-only", "-q"))
-    assert ids == ["tests/test_app.py::test_app", "suites/triage.yaml::refund-basic[fake]",
-                   "suites/triage.yaml::crash[fake]"]
+    assert ids == [
+        "tests/test_app.py::test_app",
+        "suites/triage.yaml::refund-basic[fake]",
+        "suites/triage.yaml::crash[fake]",
+    ]
 
 
 @pytest.mark.parametrize(
     ("suite", "message"),
     [
-        pytest.param("prompt: support/triage\ncasez: []\ncases: [{id: a, vars: {ticket: x}}]\n",
-                     "suites/bad.yaml:2: unknown key 'casez'", id="unknown-key"),
-        pytest.param("prompt: support/triage\ncases:\n  - id: a\n    vars: {ticket: x, mood: sad}\n",
-                     "suites/bad.yaml:4: case 'a': variable 'mood' is not an input", id="undeclared-var"),
-        pytest.param("prompt: support/triage\ncases:\n  - id: a\n    vars: {ticket: x}\n"
-                     "    assert: [{type: equalz, value: x}]\n",
-                     "suites/bad.yaml:5: unknown assertion type 'equalz'", id="unknown-assertion"),
+        pytest.param(
+            "prompt: support/triage\ncasez: []\ncases: [{id: a, vars: {ticket: x}}]\n",
+            "suites/bad.yaml:2: unknown key 'casez'",
+            id="unknown-key",
+        ),
+        pytest.param(
+            "prompt: support/triage\ncases:\n  - id: a\n    vars: {ticket: x, mood: sad}\n",
+            "suites/bad.yaml:4: case 'a': variable 'mood' is not an input",
+            id="undeclared-var",
+        ),
+        pytest.param(
+            "prompt: support/triage\ncases:\n  - id: a\n    vars: {ticket: x}\n"
+            "    assert: [{type: equalz, value: x}]\n",
+            "suites/bad.yaml:5: unknown assertion type 'equalz'",
+            id="unknown-assertion",
+        ),
     ],
 )
 def test_invalid_suite_is_a_collection_error_with_file_and_line(
-    project: ProjectFactory, pytester: pytest.Pytester, fake_server: FakeOpenAIServer, suite: str,
+    project: ProjectFactory,
+    pytester: pytest.Pytester,
+    fake_server: FakeOpenAIServer,
+    suite: str,
     message: str,
 ) -> None:
     project({"suites/bad.yaml": suite})
@@ -235,13 +257,15 @@ def test_pass_and_fail_with_reasons_and_one_batch(
     project()
     result = pytester.runpytest("--promptops", "-ra")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines([
-        "*_ crash[[]fake] _*",
-        "equals: expected 'bug', got 'question'",
-        "output: 'question'",
-        "",
-        "suites/triage.yaml:9: triage::crash on model fake failed",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*_ crash[[]fake] _*",
+            "equals: expected 'bug', got 'question'",
+            "output: 'question'",
+            "",
+            "suites/triage.yaml:9: triage::crash on model fake failed",
+        ]
+    )
     result.stdout.fnmatch_lines(["FAILED suites/triage.yaml::crash[[]fake] - equals: expected 'bug', got *"])
     result.stdout.fnmatch_lines(["run record .promptops/runs/*: 2 calls, 2 to a provider, 0 from cache"])
     assert "Traceback" not in result.stdout.str()
@@ -254,16 +278,20 @@ def test_pass_and_fail_with_reasons_and_one_batch(
 def test_provider_failure_is_an_error_with_the_cause(
     project: ProjectFactory, pytester: pytest.Pytester, fake_server: FakeOpenAIServer
 ) -> None:
-    project({"suites/triage.yaml": TRIAGE_SUITE.replace("description: Triage labels", "models: [down]")},
-            models=down_model())
+    project(
+        {"suites/triage.yaml": TRIAGE_SUITE.replace("description: Triage labels", "models: [down]")},
+        models=down_model(),
+    )
     result = pytester.runpytest("--promptops", "-ra", "-k", "crash")
     result.assert_outcomes(errors=1, deselected=1)
-    result.stdout.fnmatch_lines([
-        "*ERROR at setup of crash[[]down]*",
-        "*Error*",
-        "",
-        "suites/triage.yaml:9: triage::crash on model down errored, no verdict",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of crash[[]down]*",
+            "*Error*",
+            "",
+            "suites/triage.yaml:9: triage::crash on model down errored, no verdict",
+        ]
+    )
     result.stdout.fnmatch_lines(["ERROR suites/triage.yaml::crash[[]down] - *Error*"])
     assert "Traceback" not in result.stdout.str()
 
@@ -282,8 +310,10 @@ def test_deselected_model_needs_no_key(
     project: ProjectFactory, pytester: pytest.Pytester, fake_server: FakeOpenAIServer
 ) -> None:
     suite = TRIAGE_SUITE.replace("description: Triage labels", "models: [fake, prod]")
-    project({"suites/triage.yaml": suite},
-            models="  prod: {model: openai/gpt-4o, api_key_env: PROMPTOPS_TEST_UNSET_KEY}\n")
+    project(
+        {"suites/triage.yaml": suite},
+        models="  prod: {model: openai/gpt-4o, api_key_env: PROMPTOPS_TEST_UNSET_KEY}\n",
+    )
     result = pytester.runpytest("--promptops", "-k", "not prod")
     result.assert_outcomes(passed=1, failed=1, deselected=2)
     assert {body["model"] for body in fake_server.state.requests} == {"fake-model"}
@@ -321,15 +351,21 @@ def test_k_selects_cases_and_models_and_only_those_are_called(
     [
         pytest.param("gap_skill", {"suites/triage.yaml::refund-basic[fake]"}, id="case-gap"),
         pytest.param("gap_knowledge", {"suites/faq.yaml::storage-limit[fake]"}, id="assertion-gap"),
-        pytest.param("suite_faq", {"suites/faq.yaml::storage-limit[fake]", "suites/faq.yaml::plans[fake]"},
-                     id="suite"),
-        pytest.param("promptops and not suite_faq and model_fake",
-                     {"suites/triage.yaml::refund-basic[fake]", "suites/triage.yaml::crash[fake]"},
-                     id="model"),
+        pytest.param(
+            "suite_faq", {"suites/faq.yaml::storage-limit[fake]", "suites/faq.yaml::plans[fake]"}, id="suite"
+        ),
+        pytest.param(
+            "promptops and not suite_faq and model_fake",
+            {"suites/triage.yaml::refund-basic[fake]", "suites/triage.yaml::crash[fake]"},
+            id="model",
+        ),
     ],
 )
 def test_markers_by_gap_suite_and_model(
-    project: ProjectFactory, pytester: pytest.Pytester, fake_server: FakeOpenAIServer, marker: str,
+    project: ProjectFactory,
+    pytester: pytest.Pytester,
+    fake_server: FakeOpenAIServer,
+    marker: str,
     expected: set[str],
 ) -> None:
     project({"suites/faq.yaml": FAQ_SUITE})
@@ -363,8 +399,14 @@ def test_repeat_option_and_ini_defaults(
     result.assert_outcomes(passed=2, deselected=2)
     assert len(fake_server.state.requests) == 4
     result = pytester.runpytest(
-        "--promptops", "-k", "refund", "--promptops-repeat", "3", "--promptops-no-cache",
-        "--promptops-model", "fake",
+        "--promptops",
+        "-k",
+        "refund",
+        "--promptops-repeat",
+        "3",
+        "--promptops-no-cache",
+        "--promptops-model",
+        "fake",
     )
     result.assert_outcomes(passed=1, deselected=1)
     assert len(fake_server.state.requests) == 7
@@ -392,7 +434,8 @@ def test_fixture_completes_checks_and_asserts(
     project: ProjectFactory, pytester: pytest.Pytester, fake_server: FakeOpenAIServer
 ) -> None:
     project()
-    pytester.makepyfile(test_llm=textwrap.dedent("""\
+    pytester.makepyfile(
+        test_llm=textwrap.dedent("""\
         import asyncio
 
         def test_refund(promptops):
@@ -418,7 +461,8 @@ def test_fixture_completes_checks_and_asserts(
                 return await asyncio.gather(promptops.acomplete("support/triage", ticket="first"),
                                             promptops.acomplete("support/triage", ticket="second"))
             assert [out.text for out in asyncio.run(both())] == ["first", "second"]
-    """))
+    """)
+    )
     result = pytester.runpytest()
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["E*Error: equals: expected 'bug', got 'question'", "E*output: 'question'"])
@@ -427,7 +471,8 @@ def test_fixture_completes_checks_and_asserts(
 
 def test_fixture_reports_prompt_mistakes(project: ProjectFactory, pytester: pytest.Pytester) -> None:
     project()
-    pytester.makepyfile(test_llm=textwrap.dedent("""\
+    pytester.makepyfile(
+        test_llm=textwrap.dedent("""\
         import pytest
         from promptops.errors import PromptError, UsageError
 
@@ -438,7 +483,8 @@ def test_fixture_reports_prompt_mistakes(project: ProjectFactory, pytester: pyte
                 promptops.complete("support/triage", ticket="x", mood="sad")
             with pytest.raises(UsageError, match="unknown assertion type"):
                 promptops.check("x", {"type": "equalz", "value": "x"})
-    """))
+    """)
+    )
     pytester.runpytest().assert_outcomes(passed=1)
 
 

@@ -36,30 +36,63 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 def meta(run_id: str, models: dict[str, str] | None = None, planned: int = 0) -> RunMeta:
-    return RunMeta(run_id=run_id, started_at="2025-03-01T10:15:00+00:00", promptops_version="0.1.0",
-                   project_root=".", models=models or {}, planned_calls=planned)
+    return RunMeta(
+        run_id=run_id,
+        started_at="2025-03-01T10:15:00+00:00",
+        promptops_version="0.1.0",
+        project_root=".",
+        models=models or {},
+        planned_calls=planned,
+    )
 
 
 def sample(
-    suite: str, case: str, model: str, index: int, output: str | None, passed: bool | None, *,
-    assertion: str = "equals", reason: str = "expected 'refund', got 'bug'", line: int | None = None,
-    latency_ms: float = 120.0, error: str | None = None, gap: str | None = None,
+    suite: str,
+    case: str,
+    model: str,
+    index: int,
+    output: str | None,
+    passed: bool | None,
+    *,
+    assertion: str = "equals",
+    reason: str = "expected 'refund', got 'bug'",
+    line: int | None = None,
+    latency_ms: float = 120.0,
+    error: str | None = None,
+    gap: str | None = None,
 ) -> SampleResult:
     """One sample; ``error`` makes it a failed call without output."""
     prompt = "support/triage" if suite == "triage" else "extract/order"
     common: dict[str, Any] = dict(
-        suite=suite, case=case, model=model, model_id=f"local/{model}", sample=index, prompt=prompt,
-        prompt_version="1.2.0", prompt_fingerprint=("a" if model == "smollm" else "b") * 16, line=line,
+        suite=suite,
+        case=case,
+        model=model,
+        model_id=f"local/{model}",
+        sample=index,
+        prompt=prompt,
+        prompt_version="1.2.0",
+        prompt_fingerprint=("a" if model == "smollm" else "b") * 16,
+        line=line,
         gap=gap,
     )
     if error is not None:
-        return SampleResult(**common, error=ErrorInfo(type=error, message=f"{error} after 4 attempts",
-                                                      status_code=503))
-    outcome = AssertionOutcome(type=assertion, passed=bool(passed), score=float(bool(passed)),
-                               reason="ok" if passed else reason)
-    return SampleResult(**common, output=output, passed=passed, score=float(bool(passed)),
-                        assertions=[outcome], latency_ms=latency_ms, prompt_tokens=40, completion_tokens=8,
-                        cost_usd=0.0)
+        return SampleResult(
+            **common, error=ErrorInfo(type=error, message=f"{error} after 4 attempts", status_code=503)
+        )
+    outcome = AssertionOutcome(
+        type=assertion, passed=bool(passed), score=float(bool(passed)), reason="ok" if passed else reason
+    )
+    return SampleResult(
+        **common,
+        output=output,
+        passed=passed,
+        score=float(bool(passed)),
+        assertions=[outcome],
+        latency_ms=latency_ms,
+        prompt_tokens=40,
+        completion_tokens=8,
+        cost_usd=0.0,
+    )
 
 
 def side(model: str, rng: random.Random, slow: float) -> list[SampleResult]:
@@ -71,18 +104,44 @@ def side(model: str, rng: random.Random, slow: float) -> list[SampleResult]:
         kw.setdefault("reason", f"expected {output!r}, got {failing!r}")
         for i in range(5):
             ok = i < passes
-            out.append(sample(suite, name, model, i, output if ok else failing, ok, line=line,
-                              latency_ms=rng.lognormvariate(0, 0.35) * slow, **kw))
+            out.append(
+                sample(
+                    suite,
+                    name,
+                    model,
+                    i,
+                    output if ok else failing,
+                    ok,
+                    line=line,
+                    latency_ms=rng.lognormvariate(0, 0.35) * slow,
+                    **kw,
+                )
+            )
 
     case("triage", "refund-basic", 8, 5 if not candidate else 0, "refund", "bug", gap="skill")
     case("triage", "crash-report", 14, 5, "bug", "question")
     case("triage", "angry-refund", 20, 1 if not candidate else 5, "refund", "question")
     case("triage", "mixed-intent", 26, 5 if not candidate else 4, "refund", "question")
-    case("triage", "escaped-output", 32, 5 if not candidate else 0, "question",
-         f"I cannot help. {SCRIPT} <b>bold</b> & \"quotes\"", assertion="one-of",
-         reason=f"output {SCRIPT!r} is not one of refund, bug, question")
-    case("triage", "capital", 38, 5 if not candidate else 0, "Paris is the capital of France.",
-         "The capital of France is Lyon.", assertion="icontains", reason="'Paris' not found in output")
+    case(
+        "triage",
+        "escaped-output",
+        32,
+        5 if not candidate else 0,
+        "question",
+        f'I cannot help. {SCRIPT} <b>bold</b> & "quotes"',
+        assertion="one-of",
+        reason=f"output {SCRIPT!r} is not one of refund, bug, question",
+    )
+    case(
+        "triage",
+        "capital",
+        38,
+        5 if not candidate else 0,
+        "Paris is the capital of France.",
+        "The capital of France is Lyon.",
+        assertion="icontains",
+        reason="'Paris' not found in output",
+    )
     base_json = '{"order_id": 1042, "items": [{"sku": "A-1", "qty": 2}], "currency": "EUR"}'
     cand_json = '{"order_id": "1042", "items": [{"sku": "A-1", "qty": 2}, {"sku": "B-7", "qty": 1}]}'
     case("extract", "order-json", 5, 5, cand_json if candidate else base_json, "{}", assertion="is-json")
@@ -91,8 +150,9 @@ def side(model: str, rng: random.Random, slow: float) -> list[SampleResult]:
     case("extract", "confirmation-mail", 11, 5, cand_text if candidate else base_text, "")
     if candidate:
         for i in range(5):
-            out.append(sample("extract", "timeout-case", model, i, None, None, line=17,
-                              error="ServiceUnavailable"))
+            out.append(
+                sample("extract", "timeout-case", model, i, None, None, line=17, error="ServiceUnavailable")
+            )
         case("extract", "new-case", 23, 5, "ok", "bad")
     else:
         case("extract", "timeout-case", 17, 5, "ok", "bad")
@@ -105,8 +165,12 @@ def planted_drift() -> tuple[DriftReport, list[SampleResult]]:
     rng = random.Random(7)
     base = side("smollm", rng, 180.0)
     cand = side("gemma", rng, 420.0)
-    report = compare_results(meta("20250301-101500-aaaaaa", {"smollm": "local/smollm"}), base,
-                             meta("20250301-102000-bbbbbb", {"gemma": "local/gemma"}), cand)
+    report = compare_results(
+        meta("20250301-101500-aaaaaa", {"smollm": "local/smollm"}),
+        base,
+        meta("20250301-102000-bbbbbb", {"gemma": "local/gemma"}),
+        cand,
+    )
     return report, cand
 
 
@@ -216,11 +280,19 @@ def test_drift_page_shows_statuses_rates_diffs_and_escalations() -> None:
         assert suite in page
     statuses = re.findall(r'<tr data-status="([a-z]+)"', page)
     assert len(statuses) == len(data.drift.cases)
-    assert set(statuses) == {"regression", "fix", "changed", "unchanged", "flaky", "error", "added",
-                             "removed"}
+    assert set(statuses) == {
+        "regression",
+        "fix",
+        "changed",
+        "unchanged",
+        "flaky",
+        "error",
+        "added",
+        "removed",
+    }
     assert statuses[0] == "regression", "problems come first"
     # rates and the p-value of the refund-basic regression (5/5 → 0/5: Fisher one-sided = 1/252)
-    assert "100% <span class=\"sub\">5/5</span> → 0% <span class=\"sub\">0/5</span>" in page
+    assert '100% <span class="sub">5/5</span> → 0% <span class="sub">0/5</span>' in page
     assert f"{1 / 252:.3g}" in page
     # JSON diff of order-json: a type change, an added item and a removed key
     assert "$.order_id" in page and "$.items[1]" in page and "$.currency" in page
@@ -293,8 +365,11 @@ def test_drift_with_candidate_summary_shows_both_verdicts() -> None:
 def test_empty_inputs_render() -> None:
     empty_run = summarize(meta("20250301-000000-cccccc"), [])
     nothing = EscalationReport(source="x", cases=[], escalations=[])
-    for data in (ReportData(), ReportData(summary=empty_run, results=[]),
-                 ReportData(summary=empty_run, escalation=nothing)):
+    for data in (
+        ReportData(),
+        ReportData(summary=empty_run, results=[]),
+        ReportData(summary=empty_run, escalation=nothing),
+    ):
         page = render_html(data)
         assert_self_contained(page)
         assert page.rstrip().endswith("</html>")
@@ -328,8 +403,13 @@ def test_render_report_html_from_saved_runs(tmp_path: Path) -> None:
         runs.append(SavedRun(tmp_path / run_id, run_meta))
     report = compare_runs(runs[0], runs[1])
     candidate = runs[1]
-    data = ReportData(drift=report, summary=candidate.summary(), meta=candidate.meta,
-                      results=list(candidate.results()), escalation=escalate_drift(None, report))
+    data = ReportData(
+        drift=report,
+        summary=candidate.summary(),
+        meta=candidate.meta,
+        results=list(candidate.results()),
+        escalation=escalate_drift(None, report),
+    )
     page = render_report(data, "html")
     assert_self_contained(page)
     assert page.count('<tr data-status="') == len(report.cases)
@@ -368,8 +448,15 @@ def test_page_in_headless_chromium(tmp_path: Path) -> None:
     with sync_playwright() as driver:
         browser = driver.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         try:
             page = browser.new_page(viewport={"width": 1360, "height": 900})

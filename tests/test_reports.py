@@ -27,26 +27,67 @@ def planted(cases: int = 3, failing: int = 1, reason: str = "expected 'bug', got
     verdicts = []
     for i in range(cases):
         bad = i < failing
-        verdicts.append(CaseVerdict(
-            suite="triage", case=f"case-{i}", model="default", line=4 + 3 * i,
-            status="failed" if bad else "passed", samples=1, passed_samples=0 if bad else 1, errored_samples=0,
-            pass_rate=0.0 if bad else 1.0, threshold=1.0, gap="skill" if bad else None,
-            failed_assertions=[AssertionOutcome(type="equals", passed=False, score=0.0, reason=reason)] if bad else [],
-            output_excerpt="question <b>bold</b> | pipe" if bad else None,
-        ))
+        verdicts.append(
+            CaseVerdict(
+                suite="triage",
+                case=f"case-{i}",
+                model="default",
+                line=4 + 3 * i,
+                status="failed" if bad else "passed",
+                samples=1,
+                passed_samples=0 if bad else 1,
+                errored_samples=0,
+                pass_rate=0.0 if bad else 1.0,
+                threshold=1.0,
+                gap="skill" if bad else None,
+                failed_assertions=[AssertionOutcome(type="equals", passed=False, score=0.0, reason=reason)]
+                if bad
+                else [],
+                output_excerpt="question <b>bold</b> | pipe" if bad else None,
+            )
+        )
     summary = RunSummary(
-        run_id="r1", status="failed" if failing else "passed", exit_code=1 if failing else 0,
-        started_at="2026-11-21T00:00:00+00:00", finished_at="2026-11-21T00:00:01+00:00", duration_s=1.0,
-        planned_calls=cases, completed_calls=cases,
-        groups=[GroupSummary(suite="triage", model="default", model_id="local/x", cases=cases,
-                             passed=cases - failing, failed=failing, errors=0,
-                             pass_rate=(cases - failing) / cases, samples=cases, latency_p95_ms=120.0)],
+        run_id="r1",
+        status="failed" if failing else "passed",
+        exit_code=1 if failing else 0,
+        started_at="2026-11-21T00:00:00+00:00",
+        finished_at="2026-11-21T00:00:01+00:00",
+        duration_s=1.0,
+        planned_calls=cases,
+        completed_calls=cases,
+        groups=[
+            GroupSummary(
+                suite="triage",
+                model="default",
+                model_id="local/x",
+                cases=cases,
+                passed=cases - failing,
+                failed=failing,
+                errors=0,
+                pass_rate=(cases - failing) / cases,
+                samples=cases,
+                latency_p95_ms=120.0,
+            )
+        ],
         cases=verdicts,
     )
-    meta = RunMeta(run_id="r1", started_at="2026-11-21T00:00:00+00:00", promptops_version="0.1.0",
-                   project_root="/p", suites=[SuitePlan(name="triage", file="suites/triage.yaml",
-                                                        prompt="support/triage", prompt_version="1.0.0",
-                                                        prompt_fingerprint="abc", models=["default"], cases=cases)])
+    meta = RunMeta(
+        run_id="r1",
+        started_at="2026-11-21T00:00:00+00:00",
+        promptops_version="0.1.0",
+        project_root="/p",
+        suites=[
+            SuitePlan(
+                name="triage",
+                file="suites/triage.yaml",
+                prompt="support/triage",
+                prompt_version="1.0.0",
+                prompt_fingerprint="abc",
+                models=["default"],
+                cases=cases,
+            )
+        ],
+    )
     return ReportData(summary=summary, meta=meta)
 
 
@@ -134,7 +175,9 @@ def github_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         yield api
 
 
-def test_comment_is_created_then_updated_never_duplicated(make_project, run_cli, fake_server, github_env) -> None:
+def test_comment_is_created_then_updated_never_duplicated(
+    make_project, run_cli, fake_server, github_env
+) -> None:
     fake_server.state.answers = ANSWERS
     make_project()
     github_env.state.add(7, "an unrelated human comment")
@@ -167,8 +210,10 @@ def test_annotations_and_step_summary(make_project, run_cli, fake_server, github
     make_project()
     run_cli("test")
     result = run_cli("github", "comment", "latest", "--summary", "--no-comment")
-    assert "::error file=suites/triage.yaml,line=9,title=promptops triage%3A%3Acrash [fake]::equals: expected 'bug'" in (
-        result.output)
+    assert (
+        "::error file=suites/triage.yaml,line=9,title=promptops triage%3A%3Acrash [fake]::"
+        "equals: expected 'bug'" in (result.output)
+    )
     summary = (tmp_path / "summary.md").read_text()
     assert "promptops test: 1 passed, 1 failed" in summary and MARKER not in summary
     assert not github_env.state.requests  # --no-comment: no API call

@@ -19,7 +19,8 @@ CASES = 30
 
 def _suite() -> str:
     cases = "\n".join(
-        f"  - id: c{i:02d}\n    vars: {{ticket: 'ticket-{i:02d}'}}\n    assert: [{{type: contains, value: ticket}}]"
+        f"  - id: c{i:02d}\n    vars: {{ticket: 'ticket-{i:02d}'}}\n"
+        "    assert: [{type: contains, value: ticket}]"
         for i in range(CASES)
     )
     return f"prompt: support/triage\ncases:\n{cases}\n"
@@ -43,7 +44,11 @@ def test_killed_run_keeps_results_and_resumes_without_repeating_calls(
     env = {**os.environ, FAKE_KEY_ENV: "sk-test", "CI": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-c", "from promptops.cli import main; main()", "test", "--no-cache", "-j", "2"],
-        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     runs = root / ".promptops" / "runs"
     deadline = time.monotonic() + 60

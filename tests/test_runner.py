@@ -87,7 +87,8 @@ def test_failures_beat_errors_for_the_exit_code(make_project, run_cli, fake_serv
 def test_concurrency_is_bounded(make_project, run_cli, fake_server) -> None:
     fake_server.state.latency_s = 0.05
     cases = "\n".join(
-        f"  - id: c{i}\n    vars: {{ticket: 't{i}'}}\n    assert: [{{type: contains, value: t}}]" for i in range(12)
+        f"  - id: c{i}\n    vars: {{ticket: 't{i}'}}\n    assert: [{{type: contains, value: t}}]"
+        for i in range(12)
     )
     make_project({"suites/triage.yaml": f"prompt: support/triage\ncases:\n{cases}\n"})
     result = run_cli("test", "-j", "3")
@@ -151,7 +152,10 @@ def test_retry_after_parsing() -> None:
     assert retry_after_s(Failure({"retry-after-ms": "250"})) == 0.25
     assert retry_after_s(Failure({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0
     assert retry_after_s(Failure({})) is None
-    assert backoff_delay(1, RetryPolicy(base_s=0.0, max_s=1.0), Failure({"retry-after": "60"}), random.Random()) == 1.0
+    assert (
+        backoff_delay(1, RetryPolicy(base_s=0.0, max_s=1.0), Failure({"retry-after": "60"}), random.Random())
+        == 1.0
+    )
     assert is_retryable(Failure({}))
     assert is_retryable(asyncio.TimeoutError())
     assert not is_retryable(ValueError("bad"))

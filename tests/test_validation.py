@@ -490,7 +490,7 @@ version: 2
 
 @pytest.mark.parametrize(("config", "line", "fragment"), CONFIG_CASES)
 def test_bad_config(make_project, run_cli, config: str, line: int, fragment: str) -> None:
-    root = make_project(config=config)
+    make_project(config=config)
     result = run_cli("test")
     assert_invalid(result, f"{CONFIG}:{line}", fragment)
 

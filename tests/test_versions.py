@@ -10,16 +10,19 @@ import pytest
 from conftest import TRIAGE_PROMPT
 
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Ada Tester", "GIT_AUTHOR_EMAIL": "ada@example.com",
-    "GIT_COMMITTER_NAME": "Ada Tester", "GIT_COMMITTER_EMAIL": "ada@example.com",
+    "GIT_AUTHOR_NAME": "Ada Tester",
+    "GIT_AUTHOR_EMAIL": "ada@example.com",
+    "GIT_COMMITTER_NAME": "Ada Tester",
+    "GIT_COMMITTER_EMAIL": "ada@example.com",
 }
 
 
 def git(root: Path, *args: str) -> str:
     import os
 
-    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True,
-                            env={**os.environ, **GIT_ENV})
+    result = subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=True, env={**os.environ, **GIT_ENV}
+    )
     return result.stdout.strip()
 
 
@@ -89,8 +92,11 @@ def test_resolution_of_a_sha(repo, run_cli) -> None:
 @pytest.mark.parametrize(
     ("reference", "message"),
     [
-        pytest.param("support/triage@9.9.9", "never declared version 9.9.9; committed versions: 1.0.0, 1.1.0, 1.2.0",
-                     id="unknown-version"),
+        pytest.param(
+            "support/triage@9.9.9",
+            "never declared version 9.9.9; committed versions: 1.0.0, 1.1.0, 1.2.0",
+            id="unknown-version",
+        ),
         pytest.param("support/triage@no-such-branch", "unknown git ref 'no-such-branch'", id="unknown-ref"),
         pytest.param("support/nope@v1.1", "prompt 'support/nope' not found", id="unknown-prompt-at-ref"),
         pytest.param("support/triage@", "nothing after '@'", id="empty-spec"),
@@ -124,8 +130,10 @@ def test_lint_version_bump_rules(repo, run_cli) -> None:
     set_prompt(repo, "1.2.0", "one single word")
     result = run_cli("lint", "--base", "HEAD")
     assert result.exit_code == 1
-    assert "prompts/support/triage.j2:2: error: prompt text changed since HEAD but version is still 1.2.0" in (
-        result.output)
+    assert (
+        "prompts/support/triage.j2:2: error: prompt text changed since HEAD but version is still 1.2.0"
+        in (result.output)
+    )
     set_prompt(repo, "1.0.5", "one single word")
     result = run_cli("lint", "--base", "HEAD")
     assert "version 1.0.5 is lower than 1.2.0 at HEAD" in result.output
@@ -135,13 +143,17 @@ def test_lint_version_bump_rules(repo, run_cli) -> None:
 
 
 def test_lint_reports_variables_coverage_and_suite_errors(make_project, run_cli) -> None:
-    unused = TRIAGE_PROMPT.replace("  labels: {default: [refund, bug, question]}",
-                                   "  labels: {default: [refund, bug, question]}\n  customer: {default: x}")
-    make_project({
-        "prompts/support/triage.j2": unused,
-        "prompts/other.j2": "---\nversion: 1.0.0\n---\nHello {{ name }}\n",
-        "suites/broken.yaml": "prompt: support/missing\ncases:\n  - id: a\n",
-    })
+    unused = TRIAGE_PROMPT.replace(
+        "  labels: {default: [refund, bug, question]}",
+        "  labels: {default: [refund, bug, question]}\n  customer: {default: x}",
+    )
+    make_project(
+        {
+            "prompts/support/triage.j2": unused,
+            "prompts/other.j2": "---\nversion: 1.0.0\n---\nHello {{ name }}\n",
+            "suites/broken.yaml": "prompt: support/missing\ncases:\n  - id: a\n",
+        }
+    )
     result = run_cli("lint")
     assert result.exit_code == 1
     out = result.output
@@ -209,18 +221,24 @@ def test_base_ref_reports_regressions_fixes_and_changes(make_project, run_cli, f
 def test_base_ref_with_a_new_input_and_a_new_prompt(make_project, run_cli, fake_server) -> None:
     """Cases the old prompt cannot render, and suites of prompts new at the branch, show as added."""
     fake_server.state.answers = {"charged": "refund"}
-    root = make_project({".gitignore": ".promptops/\n", "suites/triage.yaml": BASE_REF_SUITE.split("  - id: crash")[0]})
+    root = make_project(
+        {".gitignore": ".promptops/\n", "suites/triage.yaml": BASE_REF_SUITE.split("  - id: crash")[0]}
+    )
     git(root, "init", "-q", "-b", "main")
     commit_all(root, "Add triage prompt")
     prompt = (root / "prompts/support/triage.j2").read_text()
-    prompt = prompt.replace("version: 1.0.0", "version: 2.0.0").replace(
-        "  ticket: {required: true}", "  ticket: {required: true}\n  customer: {default: there}"
-    ).replace("{{ ticket }}", "{{ customer }}: {{ ticket }}")
+    prompt = (
+        prompt.replace("version: 1.0.0", "version: 2.0.0")
+        .replace("  ticket: {required: true}", "  ticket: {required: true}\n  customer: {default: there}")
+        .replace("{{ ticket }}", "{{ customer }}: {{ ticket }}")
+    )
     (root / "prompts/support/triage.j2").write_text(prompt)
     (root / "suites/triage.yaml").write_text(
-        "prompt: support/triage\ncases:\n  - id: refund-basic\n    vars: {ticket: 'I was charged twice', customer: Ann}\n"
+        "prompt: support/triage\ncases:\n  - id: refund-basic\n"
+        "    vars: {ticket: 'I was charged twice', customer: Ann}\n"
         "    assert: [{type: contains, value: refund}]\n"
-        "  - id: anonymous\n    vars: {ticket: 'I was charged twice'}\n    assert: [{type: contains, value: refund}]\n"
+        "  - id: anonymous\n    vars: {ticket: 'I was charged twice'}\n"
+        "    assert: [{type: contains, value: refund}]\n"
     )
     result = run_cli("test", "--base-ref", "main", "--format", "json")
     assert result.exit_code == 0, result.output
@@ -228,7 +246,9 @@ def test_base_ref_with_a_new_input_and_a_new_prompt(make_project, run_cli, fake_
     assert statuses == {"refund-basic": "added", "anonymous": "unchanged"}
 
 
-def test_base_ref_replay_uses_recordings_committed_at_the_ref(make_project, run_cli, fake_server, monkeypatch) -> None:
+def test_base_ref_replay_uses_recordings_committed_at_the_ref(
+    make_project, run_cli, fake_server, monkeypatch
+) -> None:
     """Keyless CI: the base side answers from the recording committed on main, the head from its own."""
     from conftest import FAKE_KEY_ENV
 

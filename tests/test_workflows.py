@@ -24,14 +24,20 @@ def _check_jsonschema() -> list[str]:
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=[w.name for w in WORKFLOWS])
 def test_workflow_matches_the_github_schema(workflow: Path) -> None:
-    result = subprocess.run([*_check_jsonschema(), "--builtin-schema", "vendor.github-workflows", str(workflow)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [*_check_jsonschema(), "--builtin-schema", "vendor.github-workflows", str(workflow)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_action_matches_the_github_schema() -> None:
-    result = subprocess.run([*_check_jsonschema(), "--builtin-schema", "vendor.github-actions", str(ACTION)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [*_check_jsonschema(), "--builtin-schema", "vendor.github-actions", str(ACTION)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -94,9 +94,7 @@ class AssertionType:
 _REGISTRY: dict[str, AssertionType] = {}
 
 
-def register_assertion(
-    name: str, *, check: SpecCheck | None = None
-) -> Callable[[AssertionFn], AssertionFn]:
+def register_assertion(name: str, *, check: SpecCheck | None = None) -> Callable[[AssertionFn], AssertionFn]:
     """Register ``fn`` as assertion type ``name``; ``check`` validates specs at load time."""
 
     def decorate(fn: AssertionFn) -> AssertionFn:
@@ -123,7 +121,9 @@ def validate_assertion(spec: AssertionSpec) -> None:
     kind = types.get(spec.base_type)
     if kind is None:
         known = ", ".join(sorted(types))
-        raise ValueError(f"unknown assertion type {spec.type!r}; known types: {known} (each also as not-TYPE)")
+        raise ValueError(
+            f"unknown assertion type {spec.type!r}; known types: {known} (each also as not-TYPE)"
+        )
     if kind.check is not None:
         kind.check(spec)
 

@@ -47,11 +47,24 @@ def _leaf_count(value: Any) -> int:
     return 1
 
 
-def json_differences(expected: Any, actual: Any, *, ignore_order: bool = False, tolerance: float = 0.0,
-                     exclude_paths: list[str] | None = None) -> list[str]:
+def json_differences(
+    expected: Any,
+    actual: Any,
+    *,
+    ignore_order: bool = False,
+    tolerance: float = 0.0,
+    exclude_paths: list[str] | None = None,
+) -> list[str]:
     """Changed, added and removed fields of ``actual`` against ``expected``, one note each."""
-    diff = DeepDiff(expected, actual, ignore_order=ignore_order, exclude_paths=exclude_paths or None,
-                    cutoff_distance_for_pairs=1.0, cutoff_intersection_for_pairs=1.0, view="tree")
+    diff = DeepDiff(
+        expected,
+        actual,
+        ignore_order=ignore_order,
+        exclude_paths=exclude_paths or None,
+        cutoff_distance_for_pairs=1.0,
+        cutoff_intersection_for_pairs=1.0,
+        view="tree",
+    )
     notes: list[str] = []
     for kind in ("values_changed", "type_changes"):
         for level in diff.get(kind, []):
@@ -80,14 +93,23 @@ def _check_golden(spec: AssertionSpec) -> None:
 def golden(output: str, spec: AssertionSpec, ctx: AssertionContext) -> AssertionResult:
     """The output matches the accepted output: text by similarity, JSON field by field."""
     if ctx.golden is None:
-        return AssertionResult(False, 0.0, "no golden output for this case and model; run 'promptops golden update'")
+        return AssertionResult(
+            False, 0.0, "no golden output for this case and model; run 'promptops golden update'"
+        )
     expected_json = _as_json(ctx.golden)
     if expected_json is not None:
         actual = find_json(output)
         if actual is None:
-            return AssertionResult(False, 0.0, f"golden is JSON but the output has none: {quoted(excerpt(output))}")
-        notes = json_differences(expected_json, actual, ignore_order=spec.ignore_order, tolerance=spec.tolerance,
-                                 exclude_paths=spec.exclude_paths)
+            return AssertionResult(
+                False, 0.0, f"golden is JSON but the output has none: {quoted(excerpt(output))}"
+            )
+        notes = json_differences(
+            expected_json,
+            actual,
+            ignore_order=spec.ignore_order,
+            tolerance=spec.tolerance,
+            exclude_paths=spec.exclude_paths,
+        )
         total = max(_leaf_count(expected_json), 1)
         score = max(0.0, 1 - len(notes) / total)
         threshold = spec.threshold if spec.threshold is not None else 1.0
@@ -99,7 +121,8 @@ def golden(output: str, spec: AssertionSpec, ctx: AssertionContext) -> Assertion
     threshold = spec.threshold if spec.threshold is not None else DEFAULT_TEXT_THRESHOLD
     verdict = "matches" if score >= threshold else "differs from"
     return AssertionResult(
-        score >= threshold, score,
+        score >= threshold,
+        score,
         f"{verdict} the golden output (similarity {score:.2f}, needs {threshold:.2f}); "
         f"golden {quoted(excerpt(ctx.golden))}",
     )

@@ -29,7 +29,6 @@ class PromptOpsGroup(click.Group):
             ctx.exit(exc.exit_code)
 
 
-
 @click.group(cls=PromptOpsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="promptops")
 def cli() -> None:
@@ -48,7 +47,16 @@ def _register() -> None:
         cli.add_command(module.command)
     from promptops.cli import escalate, github, golden, lint, report, versions
 
-    for command in (escalate.command, github.command, golden.command, lint.command, report.command, versions.log_command, versions.show_command, versions.diff_command):
+    for command in (
+        escalate.command,
+        github.command,
+        golden.command,
+        lint.command,
+        report.command,
+        versions.log_command,
+        versions.show_command,
+        versions.diff_command,
+    ):
         cli.add_command(command)
 
 
@@ -58,4 +66,3 @@ _register()
 def main() -> None:
     """Console-script entry point."""
     sys.exit(cli.main(prog_name="promptops"))
-

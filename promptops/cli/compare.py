@@ -20,13 +20,17 @@ def drift_options(f: F) -> F:
     f = output_option(f)
     f = format_option(REPORT_FORMATS)(f)
     return click.option(
-        "--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True,
+        "--alpha",
+        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        default=0.05,
+        show_default=True,
         help="Significance level of the one-sided Fisher exact test for verdict flips with repeats.",
     )(f)
 
 
-def emit_drift_report(project: Project, report: DriftReport, candidate: SavedRun | None, fmt: str,
-                      output: str | None) -> int:
+def emit_drift_report(
+    project: Project, report: DriftReport, candidate: SavedRun | None, fmt: str, output: str | None
+) -> int:
     """Print (and with ``output``, write) a drift report with its escalation; returns its exit code."""
     from promptops.cli.progress import emit_report
     from promptops.escalation import escalate_drift

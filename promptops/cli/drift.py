@@ -15,9 +15,19 @@ from promptops.cli.options import run_options
 @click.option("--replay", is_flag=True, help="Answer only from the cache and committed recordings.")
 @drift_options
 def command(
-    suites: tuple[str, ...], baseline: str, candidate: str, repeat: int | None, concurrency: int | None,
-    case_filter: str | None, timeout: float | None, shard: str | None, no_cache: bool, replay: bool,
-    alpha: float, fmt: str, output: str | None,
+    suites: tuple[str, ...],
+    baseline: str,
+    candidate: str,
+    repeat: int | None,
+    concurrency: int | None,
+    case_filter: str | None,
+    timeout: float | None,
+    shard: str | None,
+    no_cache: bool,
+    replay: bool,
+    alpha: float,
+    fmt: str,
+    output: str | None,
 ) -> None:
     """Run SUITES (default: all) on a baseline and a candidate model and report the drift.
 
@@ -35,8 +45,20 @@ def command(
     loaded = load_suites(project, suites)
     # both plans are built first, so a bad candidate model fails before any baseline call is made
     plans = [
-        build_plan(project, loaded, RunOptions((model,), repeat, concurrency, case_filter, timeout,
-                                               parse_shard(shard) if shard else None, not no_cache, replay))
+        build_plan(
+            project,
+            loaded,
+            RunOptions(
+                (model,),
+                repeat,
+                concurrency,
+                case_filter,
+                timeout,
+                parse_shard(shard) if shard else None,
+                not no_cache,
+                replay,
+            ),
+        )
         for model in (baseline, candidate)
     ]
     outcomes = [run_plan(plan, progress=make_progress()) for plan in plans]

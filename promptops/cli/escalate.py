@@ -24,8 +24,11 @@ def command(source: str, fmt: str, output: str | None) -> None:
 
     project = load_project() if find_project_root() is not None else None
     report = load_escalation_source(project, source)
-    text = report.model_dump_json(indent=2) + "\n" if fmt == "json" else (
-        render_escalation_text(report) or "no failing cases: nothing to escalate\n")
+    text = (
+        report.model_dump_json(indent=2) + "\n"
+        if fmt == "json"
+        else (render_escalation_text(report) or "no failing cases: nothing to escalate\n")
+    )
     if output:
         Path(output).write_text(text, encoding="utf-8")
     else:

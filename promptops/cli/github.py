@@ -11,15 +11,32 @@ def command() -> None:
 @command.command("comment")
 @click.argument("source", metavar="REPORT", default="latest")
 @click.option("--summary", is_flag=True, help="Also append the report to $GITHUB_STEP_SUMMARY.")
-@click.option("--no-comment", is_flag=True, help="Do not post the PR comment (e.g. for forks' read-only tokens).")
-@click.option("--annotations/--no-annotations", "emit_annotations", default=True, show_default=True,
-              help="Print ::error annotations pointing at the failing cases' suite lines.")
+@click.option(
+    "--no-comment", is_flag=True, help="Do not post the PR comment (e.g. for forks' read-only tokens)."
+)
+@click.option(
+    "--annotations/--no-annotations",
+    "emit_annotations",
+    default=True,
+    show_default=True,
+    help="Print ::error annotations pointing at the failing cases' suite lines.",
+)
 @click.option("--repo", default=None, help="owner/name (default: $GITHUB_REPOSITORY).")
 @click.option("--pr", "number", type=int, default=None, help="Pull request number (default: from the event).")
 @click.option("--api-url", default=None, help="GitHub API URL (default: $GITHUB_API_URL).")
-@click.option("--artifact-hint", default=None, help="Where the full report is, shown if the comment is truncated.")
-def comment(source: str, summary: bool, no_comment: bool, emit_annotations: bool, repo: str | None, number: int | None,
-            api_url: str | None, artifact_hint: str | None) -> None:
+@click.option(
+    "--artifact-hint", default=None, help="Where the full report is, shown if the comment is truncated."
+)
+def comment(
+    source: str,
+    summary: bool,
+    no_comment: bool,
+    emit_annotations: bool,
+    repo: str | None,
+    number: int | None,
+    api_url: str | None,
+    artifact_hint: str | None,
+) -> None:
     """Create or update the promptops comment on the pull request for REPORT.
 
     REPORT is a saved run, a JSON report file (test, drift or compare) or a

@@ -4,8 +4,13 @@ import click
 
 
 @click.command("lint")
-@click.option("--base", "base_ref", metavar="REF", default=None,
-              help="Also require a higher version for every prompt changed since git REF.")
+@click.option(
+    "--base",
+    "base_ref",
+    metavar="REF",
+    default=None,
+    help="Also require a higher version for every prompt changed since git REF.",
+)
 def command(base_ref: str | None) -> None:
     """Validate config, prompts and suites without calling a model.
 

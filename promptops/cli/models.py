@@ -24,14 +24,18 @@ def command(fmt: str) -> None:
     if fmt == "json":
         data: dict[str, Any] = {
             "aliases": [
-                {"alias": a.alias, "model": a.model, "params": a.params,
-                 "installed": installed.get(a.model)}
+                {"alias": a.alias, "model": a.model, "params": a.params, "installed": installed.get(a.model)}
                 for a in aliases
             ],
             "local": [
-                {"model": s.model.model_id, "description": s.model.description, "installed": s.installed,
-                 "missing": s.missing, "disk_mb": s.model.disk_mb,
-                 "weights": str(s.weights) if s.weights else None}
+                {
+                    "model": s.model.model_id,
+                    "description": s.model.description,
+                    "installed": s.installed,
+                    "missing": s.missing,
+                    "disk_mb": s.model.disk_mb,
+                    "weights": str(s.weights) if s.weights else None,
+                }
                 for s in statuses
             ],
         }

@@ -15,7 +15,11 @@ REPORT_FORMATS = ("text", "json", "markdown", "junit", "html")
 
 def model_option(f: F) -> F:
     return click.option(
-        "-m", "--model", "models", multiple=True, metavar="MODEL",
+        "-m",
+        "--model",
+        "models",
+        multiple=True,
+        metavar="MODEL",
         help="Model alias or litellm id; repeat for several. Replaces the suites' own models.",
     )(f)
 
@@ -23,7 +27,11 @@ def model_option(f: F) -> F:
 def format_option(choices: tuple[str, ...]) -> Callable[[F], F]:
     def decorate(f: F) -> F:
         return click.option(
-            "--format", "fmt", default="text", show_default=True, metavar="|".join(choices),
+            "--format",
+            "fmt",
+            default="text",
+            show_default=True,
+            metavar="|".join(choices),
             help="Report format; several comma-separated (e.g. json,html,junit) with -o FILE.",
         )(f)
 
@@ -32,14 +40,20 @@ def format_option(choices: tuple[str, ...]) -> Callable[[F], F]:
 
 def output_option(f: F) -> F:
     return click.option(
-        "-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, writable=True),
+        default=None,
         help="Write the report in --format to this file (the text summary still prints).",
     )(f)
 
 
 def var_option(f: F) -> F:
     return click.option(
-        "--var", "variables", multiple=True, metavar="KEY=VALUE",
+        "--var",
+        "variables",
+        multiple=True,
+        metavar="KEY=VALUE",
         help="Template variable; the value is read as YAML (lists, numbers). Repeatable.",
     )(f)
 
@@ -47,15 +61,32 @@ def var_option(f: F) -> F:
 def run_options(f: F) -> F:
     """--repeat, -j, --filter, --timeout and --shard, for every command that runs a plan."""
     decorators = [
-        click.option("--repeat", type=click.IntRange(min=1), default=None, help="Samples per case and model."),
-        click.option("-j", "--concurrency", type=click.IntRange(min=1), default=None,
-                     help="Model calls in flight (default: run.concurrency)."),
-        click.option("--filter", "case_filter", metavar="GLOB", default=None,
-                     help="Only cases whose id (or suite::id) matches the glob."),
-        click.option("--timeout", type=click.FloatRange(min=0.001), default=None,
-                     help="Per-call timeout in seconds."),
-        click.option("--shard", metavar="I/N", default=None,
-                     help="Run only the I-th of N deterministic parts of the plan (CI matrices)."),
+        click.option(
+            "--repeat", type=click.IntRange(min=1), default=None, help="Samples per case and model."
+        ),
+        click.option(
+            "-j",
+            "--concurrency",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Model calls in flight (default: run.concurrency).",
+        ),
+        click.option(
+            "--filter",
+            "case_filter",
+            metavar="GLOB",
+            default=None,
+            help="Only cases whose id (or suite::id) matches the glob.",
+        ),
+        click.option(
+            "--timeout", type=click.FloatRange(min=0.001), default=None, help="Per-call timeout in seconds."
+        ),
+        click.option(
+            "--shard",
+            metavar="I/N",
+            default=None,
+            help="Run only the I-th of N deterministic parts of the plan (CI matrices).",
+        ),
     ]
     for decorate in reversed(decorators):
         f = decorate(f)

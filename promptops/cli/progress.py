@@ -22,8 +22,13 @@ class BarProgress(ProgressSink):
 
         self.failed = 0
         self.bar = Progress(
-            TextColumn("[bold]testing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
-            TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+            TextColumn("[bold]testing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
         )
         self.task = self.bar.add_task("run", total=0, status="")
 
@@ -75,8 +80,12 @@ def report_outcome(project: Project, outcome: RunOutcome, fmt: str, output: str 
     escalation = None
     if any(c.status == "failed" for c in outcome.summary.cases):
         escalation = escalate_run(project, outcome.meta, outcome.summary, outcome.results())
-    data = ReportData(summary=outcome.summary, meta=outcome.meta, escalation=escalation,
-                      run_folder=project.relpath(outcome.folder))
+    data = ReportData(
+        summary=outcome.summary,
+        meta=outcome.meta,
+        escalation=escalation,
+        run_folder=project.relpath(outcome.folder),
+    )
     emit_report(data, fmt, output)
     misses = outcome.replay_misses
     if misses:
@@ -101,7 +110,9 @@ def emit_report(data: object, fmt: str, output: str | None) -> None:
     formats = [f.strip() for f in fmt.split(",") if f.strip()] or ["text"]
     for name in formats:
         if name not in REPORT_FORMATS:
-            raise UsageError(f"unknown report format {name!r}; use one or more of {', '.join(REPORT_FORMATS)}")
+            raise UsageError(
+                f"unknown report format {name!r}; use one or more of {', '.join(REPORT_FORMATS)}"
+            )
     color = sys.stdout.isatty()
     if not output:
         if len(formats) > 1:

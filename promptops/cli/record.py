@@ -11,8 +11,14 @@ from promptops.cli.options import model_option, run_options
 @run_options
 @click.option("--no-cache", is_flag=True, help="Call the providers even for cached answers.")
 def command(
-    suites: tuple[str, ...], models: tuple[str, ...], repeat: int | None, concurrency: int | None,
-    case_filter: str | None, timeout: float | None, shard: str | None, no_cache: bool,
+    suites: tuple[str, ...],
+    models: tuple[str, ...],
+    repeat: int | None,
+    concurrency: int | None,
+    case_filter: str | None,
+    timeout: float | None,
+    shard: str | None,
+    no_cache: bool,
 ) -> None:
     """Record the responses SUITES need into suites/<suite>.recording.yaml for keyless replay.
 
@@ -25,8 +31,16 @@ def command(
     from promptops.suites import load_suites
 
     project = load_project()
-    options = RunOptions(models, repeat, concurrency, case_filter, timeout,
-                         parse_shard(shard) if shard else None, not no_cache, False)
+    options = RunOptions(
+        models,
+        repeat,
+        concurrency,
+        case_filter,
+        timeout,
+        parse_shard(shard) if shard else None,
+        not no_cache,
+        False,
+    )
     plan = build_plan(project, load_suites(project, suites), options)
     written, errors = record_suites(plan, progress=make_progress())
     for path, count in written:

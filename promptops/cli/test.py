@@ -16,21 +16,50 @@ from promptops.cli.options import REPORT_FORMATS, format_option, model_option, o
 @click.argument("suites", nargs=-1)
 @model_option
 @run_options
-@click.option("--no-cache", is_flag=True, help="Do not answer from the response cache (answers still refresh it).")
-@click.option("--replay", is_flag=True,
-              help="Answer only from the cache and committed recordings; never call a provider (keyless CI).")
-@click.option("--base-ref", metavar="REF", default=None,
-              help="Also run the suites with the prompts as they are at git REF and report the drift.")
-@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
-              show_default=True, help="With --base-ref: significance level for regressions with repeats.")
-@click.option("--resume", metavar="RUN", default=None,
-              help="Finish an interrupted run (id, id prefix or 'latest'); finished calls are not repeated.")
+@click.option(
+    "--no-cache", is_flag=True, help="Do not answer from the response cache (answers still refresh it)."
+)
+@click.option(
+    "--replay",
+    is_flag=True,
+    help="Answer only from the cache and committed recordings; never call a provider (keyless CI).",
+)
+@click.option(
+    "--base-ref",
+    metavar="REF",
+    default=None,
+    help="Also run the suites with the prompts as they are at git REF and report the drift.",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="With --base-ref: significance level for regressions with repeats.",
+)
+@click.option(
+    "--resume",
+    metavar="RUN",
+    default=None,
+    help="Finish an interrupted run (id, id prefix or 'latest'); finished calls are not repeated.",
+)
 @format_option(REPORT_FORMATS)
 @output_option
 def command(
-    suites: tuple[str, ...], models: tuple[str, ...], repeat: int | None, concurrency: int | None,
-    case_filter: str | None, timeout: float | None, shard: str | None, no_cache: bool, replay: bool,
-    base_ref: str | None, alpha: float, resume: str | None, fmt: str, output: str | None,
+    suites: tuple[str, ...],
+    models: tuple[str, ...],
+    repeat: int | None,
+    concurrency: int | None,
+    case_filter: str | None,
+    timeout: float | None,
+    shard: str | None,
+    no_cache: bool,
+    replay: bool,
+    base_ref: str | None,
+    alpha: float,
+    resume: str | None,
+    fmt: str,
+    output: str | None,
 ) -> None:
     """Run golden suites (default: all under the suites folder) and report the verdict.
 
@@ -48,8 +77,16 @@ def command(
     if base_ref:
         if resume:
             raise UsageError("--resume and --base-ref cannot be combined")
-        options = RunOptions(models, repeat, concurrency, case_filter, timeout,
-                             parse_shard(shard) if shard else None, not no_cache, replay)
+        options = RunOptions(
+            models,
+            repeat,
+            concurrency,
+            case_filter,
+            timeout,
+            parse_shard(shard) if shard else None,
+            not no_cache,
+            replay,
+        )
         raise SystemExit(run_test_against_ref(project, suites, options, base_ref, alpha, fmt, output))
     saved = open_run(project.runs_dir, resume) if resume else None
     if saved is not None:
@@ -57,15 +94,30 @@ def command(
         options = dataclasses.replace(options, use_cache=not no_cache)
         suites = tuple(str(project.root / f) for f in suite_files)
     else:
-        options = RunOptions(models, repeat, concurrency, case_filter, timeout,
-                             parse_shard(shard) if shard else None, not no_cache, replay)
+        options = RunOptions(
+            models,
+            repeat,
+            concurrency,
+            case_filter,
+            timeout,
+            parse_shard(shard) if shard else None,
+            not no_cache,
+            replay,
+        )
     plan = build_plan(project, load_suites(project, suites), options)
     outcome = run_plan(plan, progress=make_progress(), resume=saved)
     raise SystemExit(report_outcome(project, outcome, fmt, output))
 
 
-def run_test_against_ref(project: Project, suites: tuple[str, ...], options: RunOptions, base_ref: str, alpha: float,
-                     fmt: str, output: str | None) -> int:
+def run_test_against_ref(
+    project: Project,
+    suites: tuple[str, ...],
+    options: RunOptions,
+    base_ref: str,
+    alpha: float,
+    fmt: str,
+    output: str | None,
+) -> int:
     """``test --base-ref``: the drift from prompts at REF to the working tree; exit 1 on regressions.
 
     A case new in the working tree that fails also gives exit 1.
@@ -78,13 +130,25 @@ def run_test_against_ref(project: Project, suites: tuple[str, ...], options: Run
 
     base, candidate = run_against_ref(project, suites, options, base_ref, progress=make_progress)
     if base is None:
-        click.echo(f"no suite's prompt exists at {base_ref}: nothing to compare; plain test results follow", err=True)
+        click.echo(
+            f"no suite's prompt exists at {base_ref}: nothing to compare; plain test results follow", err=True
+        )
         return report_outcome(project, candidate, fmt, output)
-    report = compare_runs(SavedRun(base.folder, base.meta), SavedRun(candidate.folder, candidate.meta), alpha=alpha,
-                          baseline_label=base_ref, candidate_label="working tree")
+    report = compare_runs(
+        SavedRun(base.folder, base.meta),
+        SavedRun(candidate.folder, candidate.meta),
+        alpha=alpha,
+        baseline_label=base_ref,
+        candidate_label="working tree",
+    )
     code = emit_drift_report(project, report, SavedRun(candidate.folder, candidate.meta), fmt, output)
-    new_failures = [c for c in report.cases if c.status == "added" and c.candidate and c.candidate.verdict == "failed"]
+    new_failures = [
+        c for c in report.cases if c.status == "added" and c.candidate and c.candidate.verdict == "failed"
+    ]
     if code == 0 and new_failures:
-        click.echo(f"{len(new_failures)} new case(s) fail: " + ", ".join(f"{c.suite}::{c.case}" for c in new_failures))
+        click.echo(
+            f"{len(new_failures)} new case(s) fail: "
+            + ", ".join(f"{c.suite}::{c.case}" for c in new_failures)
+        )
         return 1
     return code

@@ -25,8 +25,10 @@ def log_command(prompt: str, as_json: bool) -> None:
     if not history:
         click.echo(f"prompt {prompt} has no committed history")
     for r in history:
-        click.echo(f"{r.commit[:10]}  {r.version or '?':<10} {(r.fingerprint or '-'):<16}  "
-                   f"{r.date:%Y-%m-%d}  {r.author:<16.16}  {r.subject}")
+        click.echo(
+            f"{r.commit[:10]}  {r.version or '?':<10} {(r.fingerprint or '-'):<16}  "
+            f"{r.date:%Y-%m-%d}  {r.author:<16.16}  {r.subject}"
+        )
 
 
 @click.command("show")
@@ -60,6 +62,12 @@ def diff_command(old: str, new: str, variables: tuple[str, ...]) -> None:
         values = dict(parse_var(v) for v in variables)
         render_a = [f"[{m.role}]\n{m.content}\n" for m in a.render(values)]
         render_b = [f"[{m.role}]\n{m.content}\n" for m in b.render(values)]
-        rendered = list(difflib.unified_diff("".join(render_a).splitlines(True), "".join(render_b).splitlines(True),
-                                             f"{old} (rendered)", f"{new} (rendered)"))
+        rendered = list(
+            difflib.unified_diff(
+                "".join(render_a).splitlines(True),
+                "".join(render_b).splitlines(True),
+                f"{old} (rendered)",
+                f"{new} (rendered)",
+            )
+        )
         click.echo("".join(rendered) if rendered else "rendered messages are identical")

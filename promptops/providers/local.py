@@ -247,10 +247,21 @@ class CallCancelled(Exception):
 # OpenAI sampling semantics: only the params a call gives shape the distribution, so
 # llama.cpp's own defaults (top_k 40, min_p 0.05, repeat penalty 1.1) are switched off.
 _SAMPLING_DEFAULTS: dict[str, Any] = {
-    "temperature": 1.0, "top_p": 1.0, "top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0,
+    "temperature": 1.0,
+    "top_p": 1.0,
+    "top_k": 0,
+    "min_p": 0.0,
+    "repeat_penalty": 1.0,
 }
-_PASSED_THROUGH = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "presence_penalty",
-                   "frequency_penalty")
+_PASSED_THROUGH = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "repeat_penalty",
+    "presence_penalty",
+    "frequency_penalty",
+)
 
 
 def generation_kwargs(params: dict[str, Any]) -> dict[str, Any]:
@@ -430,8 +441,11 @@ class LocalRuntime:
             except (ValueError, TypeError, jinja2.TemplateError) as exc:  # the chat template rejected them
                 raise LocalCallError(400, f"{model.model_id}: cannot format the messages: {exc}") from exc
             if len(tokens) >= CONTEXT_TOKENS:
-                raise LocalCallError(400, f"{model.model_id}: the prompt has {len(tokens)} tokens, "
-                                          f"more than the {CONTEXT_TOKENS} the context holds")
+                raise LocalCallError(
+                    400,
+                    f"{model.model_id}: the prompt has {len(tokens)} tokens, "
+                    f"more than the {CONTEXT_TOKENS} the context holds",
+                )
             stops = list(kwargs.pop("stop"))
             if formatted.stop:
                 stops += [formatted.stop] if isinstance(formatted.stop, str) else list(formatted.stop)
@@ -450,7 +464,9 @@ class LocalRuntime:
             self._prepare_prefix(loaded, messages, tokens)
             llama_cpp = importlib.import_module("llama_cpp")
             response = loaded.llama.create_completion(
-                prompt=tokens, stop=stops, stopping_criteria=llama_cpp.StoppingCriteriaList([should_stop]),
+                prompt=tokens,
+                stop=stops,
+                stopping_criteria=llama_cpp.StoppingCriteriaList([should_stop]),
                 **kwargs,
             )
         if cancelled is not None and cancelled.is_set():
@@ -518,10 +534,12 @@ def create_handler() -> Any:
         model_response.choices[0].message.content = answer.text
         model_response.choices[0].finish_reason = answer.finish_reason
         model_response.model = f"{LOCAL_PREFIX}/{model}"
-        setattr(model_response, "usage", Usage(  # noqa: B010  (usage is not a declared field)
-            prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens,
+        # litellm sets `usage` dynamically on ModelResponse, so its type stub does not declare it
+        model_response.usage = Usage(  # type: ignore[attr-defined]
+            prompt_tokens=answer.prompt_tokens,
+            completion_tokens=answer.completion_tokens,
             total_tokens=answer.prompt_tokens + answer.completion_tokens,
-        ))
+        )
         # read first by promptops' cost accounting; litellm has no price for these ids
         model_response._hidden_params["response_cost"] = 0.0
         return model_response
@@ -536,8 +554,12 @@ def create_handler() -> Any:
         def completion(self, *args: Any, **kwargs: Any) -> ModelResponse:
             model, messages = kwargs["model"], kwargs["messages"]
             try:
-                answer = RUNTIME.chat(model, messages, kwargs.get("optional_params") or {},
-                                      timeout_s=timeout_of(kwargs.get("timeout")))
+                answer = RUNTIME.chat(
+                    model,
+                    messages,
+                    kwargs.get("optional_params") or {},
+                    timeout_s=timeout_of(kwargs.get("timeout")),
+                )
             except LocalCallError as exc:
                 raise CustomLLMError(exc.status_code, exc.message) from exc
             return fill(kwargs["model_response"], model, answer)
@@ -545,8 +567,9 @@ def create_handler() -> Any:
         async def acompletion(self, *args: Any, **kwargs: Any) -> ModelResponse:
             model, messages = kwargs["model"], kwargs["messages"]
             try:
-                answer = await achat(model, messages, kwargs.get("optional_params") or {},
-                                     timeout_of(kwargs.get("timeout")))
+                answer = await achat(
+                    model, messages, kwargs.get("optional_params") or {}, timeout_of(kwargs.get("timeout"))
+                )
             except LocalCallError as exc:
                 raise CustomLLMError(exc.status_code, exc.message) from exc
             return fill(kwargs["model_response"], model, answer)

@@ -81,7 +81,10 @@ def _header(headers: Any, name: str) -> str | None:
 
 def retry_after_s(exc: BaseException) -> float | None:
     """Seconds the server asked us to wait (Retry-After or retry-after-ms), if it said."""
-    sources = [getattr(exc, "litellm_response_headers", None), getattr(getattr(exc, "response", None), "headers", None)]
+    sources = [
+        getattr(exc, "litellm_response_headers", None),
+        getattr(getattr(exc, "response", None), "headers", None),
+    ]
     for headers in sources:
         millis = _header(headers, "retry-after-ms")
         if millis:

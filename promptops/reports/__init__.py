@@ -66,8 +66,9 @@ def render_report(data: ReportData, fmt: str, *, color: bool = False) -> str:
         if data.summary is None:
             return extra
         files = {s.name: s.file for s in data.meta.suites} if data.meta else {}
-        return render_text(data.summary, run_folder=data.run_folder, color=color, suite_files=files,
-                           escalation_text=extra)
+        return render_text(
+            data.summary, run_folder=data.run_folder, color=color, suite_files=files, escalation_text=extra
+        )
     if fmt == "markdown":
         from promptops.reports.markdown import render_markdown
 
@@ -87,7 +88,7 @@ __all__ = ["FORMAT_SUFFIXES", "REPORT_FORMATS", "ReportData", "render_report", "
 
 
 def load_report_data(project: object, reference: str) -> ReportData:
-    """A saved run (id, prefix, folder, ``latest``) or a JSON report file (test or drift) as ``ReportData``."""
+    """A saved run (id, prefix, folder, ``latest``) or a JSON report file (test or drift) as data."""
     from pathlib import Path
 
     from pydantic import ValidationError
@@ -129,5 +130,10 @@ def load_report_data(project: object, reference: str) -> ReportData:
     escalation: EscalationReport | None = None
     if any(c.status == "failed" for c in summary.cases):
         escalation = escalate_run(project, saved.meta, summary, results)
-    return ReportData(summary=summary, meta=saved.meta, results=results, escalation=escalation,
-                      run_folder=project.relpath(saved.folder))
+    return ReportData(
+        summary=summary,
+        meta=saved.meta,
+        results=results,
+        escalation=escalation,
+        run_folder=project.relpath(saved.folder),
+    )

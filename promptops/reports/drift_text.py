@@ -107,8 +107,12 @@ def suite_test(suite: SuiteDrift) -> tuple[str, str]:
 
 def suite_table(suite: SuiteDrift) -> Table:
     """Baseline, candidate and difference for one suite and model pair."""
-    table = Table(title=Text(_suite_title(suite), style="bold"), title_justify="left", show_edge=False,
-                  header_style="bold")
+    table = Table(
+        title=Text(_suite_title(suite), style="bold"),
+        title_justify="left",
+        show_edge=False,
+        header_style="bold",
+    )
     table.add_column("")
     table.add_column("baseline", justify="right")
     table.add_column("candidate", justify="right")
@@ -122,24 +126,48 @@ def suite_table(suite: SuiteDrift) -> Table:
     row("prompt", [f"{s.prompt}@{s.prompt_version}" if s else "—" for s in sides])
     row("cases", [f"{s.cases}" if s else "—" for s in sides])
     delta_style = "red" if (suite.delta or 0) < 0 else "green" if (suite.delta or 0) > 0 else ""
-    row("pass rate", [f"{_pct(s.pass_rate)}{_interval(s.interval)}" if s else "—" for s in sides],
-        _signed(None if suite.delta is None else suite.delta * 100, " pts"), delta_style)
+    row(
+        "pass rate",
+        [f"{_pct(s.pass_rate)}{_interval(s.interval)}" if s else "—" for s in sides],
+        _signed(None if suite.delta is None else suite.delta * 100, " pts"),
+        delta_style,
+    )
     if suite.pooled_cases:
         # the suite-level test: samples of the paired cases pooled, one-sided Fisher exact
         words, style = suite_test(suite)
-        row(f"samples passed ({suite.pooled_cases} cases)",
-            [_pooled(suite.baseline_samples_passed, suite.baseline_samples_pooled,
-                     suite.baseline_sample_pass_rate),
-             _pooled(suite.candidate_samples_passed, suite.candidate_samples_pooled,
-                     suite.candidate_sample_pass_rate)],
-            words, style)
+        row(
+            f"samples passed ({suite.pooled_cases} cases)",
+            [
+                _pooled(
+                    suite.baseline_samples_passed,
+                    suite.baseline_samples_pooled,
+                    suite.baseline_sample_pass_rate,
+                ),
+                _pooled(
+                    suite.candidate_samples_passed,
+                    suite.candidate_samples_pooled,
+                    suite.candidate_sample_pass_rate,
+                ),
+            ],
+            words,
+            style,
+        )
     base, cand = suite.baseline, suite.candidate
-    row("latency p50 ms", [_ms(s.latency_p50_ms) if s else "—" for s in sides],
-        _signed(_difference(base, cand, "latency_p50_ms")))
-    row("latency p95 ms", [_ms(s.latency_p95_ms) if s else "—" for s in sides],
-        _signed(_difference(base, cand, "latency_p95_ms")))
-    row("cost / 1k calls", [_usd(s.cost_per_1k_calls_usd) if s else "—" for s in sides],
-        _signed_usd(_difference(base, cand, "cost_per_1k_calls_usd")))
+    row(
+        "latency p50 ms",
+        [_ms(s.latency_p50_ms) if s else "—" for s in sides],
+        _signed(_difference(base, cand, "latency_p50_ms")),
+    )
+    row(
+        "latency p95 ms",
+        [_ms(s.latency_p95_ms) if s else "—" for s in sides],
+        _signed(_difference(base, cand, "latency_p95_ms")),
+    )
+    row(
+        "cost / 1k calls",
+        [_usd(s.cost_per_1k_calls_usd) if s else "—" for s in sides],
+        _signed_usd(_difference(base, cand, "cost_per_1k_calls_usd")),
+    )
     return table
 
 
@@ -180,8 +208,11 @@ def _samples(side: CaseSide | None) -> str:
 def _heading(case: CaseDrift, mark: str, style: str) -> Text:
     heading = Text(f"{mark} ", style=style)
     heading.append(f"{case.suite}::{case.case}", style="bold")
-    models = case.baseline_model if case.baseline_model == case.candidate_model else (
-        f"{case.baseline_model or '—'} → {case.candidate_model or '—'}")
+    models = (
+        case.baseline_model
+        if case.baseline_model == case.candidate_model
+        else (f"{case.baseline_model or '—'} → {case.candidate_model or '—'}")
+    )
     heading.append(f" [{models}]")
     if case.baseline is not None and case.candidate is not None:
         heading.append(f"  passed {_samples(case.baseline)} → {_samples(case.candidate)}", style="dim")
@@ -260,8 +291,11 @@ def _listing(console: Console, cases: list[CaseDrift], title: str, mark: str) ->
 
 def verdict_line(report: DriftReport) -> Text:
     """One line: the drift verdict and the counts behind it."""
-    word, style = {"regressed": ("REGRESSED", "bold red"), "ok": ("NO REGRESSIONS", "bold green"),
-                   "error": ("INCOMPLETE", "bold yellow")}[report.status]
+    word, style = {
+        "regressed": ("REGRESSED", "bold red"),
+        "ok": ("NO REGRESSIONS", "bold green"),
+        "error": ("INCOMPLETE", "bold yellow"),
+    }[report.status]
     line = Text(word, style=style)
     counted = _counted(report.counts)
     # added and removed cases are listed only when there are some
@@ -295,11 +329,14 @@ def render_drift_text(report: DriftReport, color: bool = False, width: int = 120
     header.append(f"{report.baseline_label} → {report.candidate_label}", style="bold")
     header.append(f"  (runs {report.baseline_run} → {report.candidate_run})", style="dim")
     console.print(header)
-    console.print(Text(
-        f"flips tested by {report.test} at alpha {report.alpha:g} (one sample per side: compared directly); "
-        f"suites by the same test on their pooled samples; {report.confidence:.0%} Wilson intervals",
-        style="dim",
-    ))
+    console.print(
+        Text(
+            f"flips tested by {report.test} at alpha {report.alpha:g} "
+            "(one sample per side: compared directly); "
+            f"suites by the same test on their pooled samples; {report.confidence:.0%} Wilson intervals",
+            style="dim",
+        )
+    )
     for suite in report.suites:
         console.print()
         console.print(Group(suite_table(suite), _counts_line(suite)))
@@ -308,7 +345,8 @@ def render_drift_text(report: DriftReport, color: bool = False, width: int = 120
         if cases:
             _section(console, cases, title, mark, style)
     listings: tuple[tuple[DriftStatus, str, str], ...] = (
-        ("added", "Added cases", "+"), ("removed", "Removed cases", "-"),
+        ("added", "Added cases", "+"),
+        ("removed", "Removed cases", "-"),
     )
     for status, title, mark in listings:
         cases = report.with_status(status)

@@ -28,7 +28,9 @@ def render_escalation_text(report: EscalationReport, *, color: bool = False, wid
     if counts:
         console.print("  gaps: " + " · ".join(f"{gap} {counts[gap]}" for gap in GAPS if counts[gap]))
     for item in report.escalations[:_MAX_SHOWN]:
-        head = Text("  ■ BLOCKING " if item.blocking else "  ● ", style="bold red" if item.blocking else "bold")
+        head = Text(
+            "  ■ BLOCKING " if item.blocking else "  ● ", style="bold red" if item.blocking else "bold"
+        )
         head.append(f"{item.gap or 'budget'} → {item.technique}", style="bold")
         head.append(f" [{item.confidence}]  {item.prompt} on {item.model} ({item.model_id})")
         if item.gap:
@@ -43,7 +45,8 @@ def render_escalation_text(report: EscalationReport, *, color: bool = False, wid
         if item.evidence:
             shown = ", ".join(
                 f"{e.suite}::{e.case} ({_rate(e.pass_rate)}"
-                + (f", failing in {e.persists_versions} versions" if e.persists_versions > 1 else "") + ")"
+                + (f", failing in {e.persists_versions} versions" if e.persists_versions > 1 else "")
+                + ")"
                 for e in item.evidence[:6]
             )
             more = f" and {len(item.evidence) - 6} more" if len(item.evidence) > 6 else ""

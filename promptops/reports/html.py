@@ -54,11 +54,16 @@ MAX_CHART_ROWS = 40
 
 # one colour family per status, so a status reads the same in badges, bars and chips
 _TONE = {
-    "passed": "ok", "fix": "ok",
-    "failed": "bad", "regression": "bad",
-    "error": "warn", "flaky": "warn",
+    "passed": "ok",
+    "fix": "ok",
+    "failed": "bad",
+    "regression": "bad",
+    "error": "warn",
+    "flaky": "warn",
     "changed": "info",
-    "unchanged": "muted", "added": "muted", "removed": "muted",
+    "unchanged": "muted",
+    "added": "muted",
+    "removed": "muted",
 }
 # order in which a reviewer needs them: what broke first
 _TEST_ORDER = ("failed", "error", "passed")
@@ -67,14 +72,20 @@ _DETAIL_STATUSES = ("regression", "fix", "changed", "flaky", "error")
 # a p-value answers "is this flip more than noise?"; for a case whose verdict held it only adds clutter
 _FLIPS = ("regression", "fix", "flaky")
 _DRIFT_VERDICTS = {
-    "regressed": ("Regressed", "bad"), "ok": ("No regressions", "ok"), "error": ("Incomplete", "warn"),
+    "regressed": ("Regressed", "bad"),
+    "ok": ("No regressions", "ok"),
+    "error": ("Incomplete", "warn"),
 }
 _TEST_VERDICTS = {"passed": ("Passed", "ok"), "failed": ("Failed", "bad"), "error": ("Error", "warn")}
 _CONFIDENCE_TONE = {"high": "ok", "medium": "info", "low": "muted"}
 _TECHNIQUES = {
-    "prompt-engineering": "prompt engineering", "rag": "RAG", "fine-tuning": "fine-tuning",
-    "reliability-hardening": "reliability hardening", "model-change": "model change",
-    "routing-caching": "routing and caching", "self-hosting": "self-hosting",
+    "prompt-engineering": "prompt engineering",
+    "rag": "RAG",
+    "fine-tuning": "fine-tuning",
+    "reliability-hardening": "reliability hardening",
+    "model-change": "model change",
+    "routing-caching": "routing and caching",
+    "self-hosting": "self-hosting",
 }
 
 
@@ -182,8 +193,10 @@ def _text(x: float, y: float, text: str, cls: str = "", anchor: str = "start", l
 
 def _rect(x: float, y: float, width: float, height: float, cls: str, tip: str | None = None) -> str:
     title = f"<title>{_e(tip)}</title>" if tip else ""
-    return (f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(width, 0):.1f}" height="{height:.1f}" '
-            f'class="{cls}">{title}</rect>')
+    return (
+        f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(width, 0):.1f}" height="{height:.1f}" '
+        f'class="{cls}">{title}</rect>'
+    )
 
 
 def _grid(top: float, bottom: float, ticks: Sequence[tuple[float, str]]) -> list[str]:
@@ -221,8 +234,11 @@ def pass_rate_chart(groups: Sequence[GroupSummary]) -> str:
     """Stacked bars of passed, failed and errored cases per suite and model, with the pass rate."""
     if not groups:
         return '<p class="empty">No cases ran.</p>'
-    groups, note = _weakest(groups, lambda g: (g.pass_rate if g.pass_rate is not None else -1, -g.errors),
-                            "suites with higher pass rates")
+    groups, note = _weakest(
+        groups,
+        lambda g: (g.pass_rate if g.pass_rate is not None else -1, -g.errors),
+        "suites with higher pass rates",
+    )
     row, top = 36, 24
     body = _legend(12, [("passed", "f-ok"), ("failed", "f-bad"), ("error", "f-warn")])
     bottom = top + row * len(groups)
@@ -233,8 +249,11 @@ def pass_rate_chart(groups: Sequence[GroupSummary]) -> str:
         body.append(_text(0, y + 29, group.model, "sub", limit=28))
         x = float(_LABEL_WIDTH)
         total = max(group.cases, 1)
-        for count, cls, word in ((group.passed, "f-ok", "passed"), (group.failed, "f-bad", "failed"),
-                                 (group.errors, "f-warn", "errors")):
+        for count, cls, word in (
+            (group.passed, "f-ok", "passed"),
+            (group.failed, "f-bad", "failed"),
+            (group.errors, "f-warn", "errors"),
+        ):
             width = _PLOT_WIDTH * count / total
             if count:
                 body.append(_rect(x, y + 8, width, 18, cls, f"{group.suite} · {group.model}: {count} {word}"))
@@ -243,8 +262,15 @@ def pass_rate_chart(groups: Sequence[GroupSummary]) -> str:
             body.append(_rect(_LABEL_WIDTH, y + 8, _PLOT_WIDTH, 18, "f-track"))
         value_x = _LABEL_WIDTH + _PLOT_WIDTH + 12
         body.append(_text(value_x, y + 15, _pct(group.pass_rate), "value"))
-        body.append(_text(value_x, y + 29, f"{group.passed}/{group.passed + group.failed} cases"
-                          + (f", {group.errors} err" if group.errors else ""), "sub"))
+        body.append(
+            _text(
+                value_x,
+                y + 29,
+                f"{group.passed}/{group.passed + group.failed} cases"
+                + (f", {group.errors} err" if group.errors else ""),
+                "sub",
+            )
+        )
     return _svg(bottom + 22, body, "Pass rate per suite and model") + note
 
 
@@ -252,8 +278,11 @@ def drift_pass_rate_chart(suites: Sequence[SuiteDrift]) -> str:
     """Baseline and candidate pass rate per suite, side by side, with the difference."""
     if not suites:
         return '<p class="empty">No suites compared.</p>'
-    suites, note = _weakest(suites, lambda s: (s.delta if s.delta is not None else 0, -s.counts.regressions),
-                            "suites that dropped less")
+    suites, note = _weakest(
+        suites,
+        lambda s: (s.delta if s.delta is not None else 0, -s.counts.regressions),
+        "suites that dropped less",
+    )
     row, top = 44, 24
     body = _legend(12, [("baseline", "f-base"), ("candidate", "f-cand")])
     bottom = top + row * len(suites)
@@ -391,22 +420,34 @@ def latency_histogram(results: Iterable[SampleResult]) -> str:
         base_y = y + plot_height
         body.append(_text(0, y + 18, model, "label", limit=24))
         body.append(_text(0, y + 32, f"{len(samples):,} calls", "sub"))
-        body.append(f'<line x1="{_LABEL_WIDTH}" y1="{base_y:.1f}" x2="{_LABEL_WIDTH + _PLOT_WIDTH}" '
-                    f'y2="{base_y:.1f}" class="grid"/>')
+        body.append(
+            f'<line x1="{_LABEL_WIDTH}" y1="{base_y:.1f}" x2="{_LABEL_WIDTH + _PLOT_WIDTH}" '
+            f'y2="{base_y:.1f}" class="grid"/>'
+        )
         for bin_index, count in enumerate(counts):
             if not count:
                 continue
             height = max(2.0, plot_height * count / peak)
             tip = f"{model}: {count:,} calls {_ms(axis.edge(bin_index))}–{_ms(axis.edge(bin_index + 1))}"
-            body.append(_rect(_LABEL_WIDTH + bin_index * bar_width + 0.5, base_y - height,
-                              max(bar_width - 1, 1), height, "f-hist", tip))
+            body.append(
+                _rect(
+                    _LABEL_WIDTH + bin_index * bar_width + 0.5,
+                    base_y - height,
+                    max(bar_width - 1, 1),
+                    height,
+                    "f-hist",
+                    tip,
+                )
+            )
         p50, p95 = percentile(samples, 50), percentile(samples, 95)
         for marker, cls, name in ((p50, "m50", "p50"), (p95, "m95", "p95")):
             if marker is None:
                 continue
             x = _LABEL_WIDTH + axis.position(marker) * _PLOT_WIDTH
-            body.append(f'<line x1="{x:.1f}" y1="{y + 2:.1f}" x2="{x:.1f}" y2="{base_y:.1f}" class="{cls}">'
-                        f"<title>{_e(model)} {name} {_e(_ms(marker))}</title></line>")
+            body.append(
+                f'<line x1="{x:.1f}" y1="{y + 2:.1f}" x2="{x:.1f}" y2="{base_y:.1f}" class="{cls}">'
+                f"<title>{_e(model)} {name} {_e(_ms(marker))}</title></line>"
+            )
         value_x = _LABEL_WIDTH + _PLOT_WIDTH + 12
         body.append(_text(value_x, y + 18, f"p50 {_ms(p50)}", "value"))
         body.append(_text(value_x, y + 32, f"p95 {_ms(p95)}", "sub"))
@@ -431,8 +472,9 @@ def drift_latency_chart(suites: Sequence[SuiteDrift]) -> str:
     peak = max((side.latency_p95_ms or side.latency_p50_ms or 0.0 for _, side in sides), default=0.0)
     if not peak:
         return '<p class="empty">No latency recorded.</p>'
-    suites, note = _weakest(suites, lambda s: -(s.candidate.latency_p95_ms or 0) if s.candidate else 0,
-                            "faster suites")
+    suites, note = _weakest(
+        suites, lambda s: -(s.candidate.latency_p95_ms or 0) if s.candidate else 0, "faster suites"
+    )
     step = _nice_step(peak, 5)
     span = math.ceil(peak / step) * step
     row, top = 44, 24
@@ -443,17 +485,35 @@ def drift_latency_chart(suites: Sequence[SuiteDrift]) -> str:
     for index, suite in enumerate(suites):
         y = top + index * row
         body.append(_text(0, y + 17, suite.suite, "label", limit=24))
-        for offset, side, cls, name in ((6, suite.baseline, "f-base", "baseline"),
-                                        (21, suite.candidate, "f-cand", "candidate")):
+        for offset, side, cls, name in (
+            (6, suite.baseline, "f-base", "baseline"),
+            (21, suite.candidate, "f-cand", "candidate"),
+        ):
             if side is None:
                 continue
             if side.latency_p95_ms is not None:
                 width = _PLOT_WIDTH * side.latency_p95_ms / span
-                body.append(_rect(_LABEL_WIDTH, y + offset, width, 12, "f-p95",
-                                  f"{suite.suite} {name} p95 {_ms(side.latency_p95_ms)}"))
+                body.append(
+                    _rect(
+                        _LABEL_WIDTH,
+                        y + offset,
+                        width,
+                        12,
+                        "f-p95",
+                        f"{suite.suite} {name} p95 {_ms(side.latency_p95_ms)}",
+                    )
+                )
             if side.latency_p50_ms is not None:
-                body.append(_rect(_LABEL_WIDTH, y + offset, _PLOT_WIDTH * side.latency_p50_ms / span, 12, cls,
-                                  f"{suite.suite} {name} p50 {_ms(side.latency_p50_ms)}"))
+                body.append(
+                    _rect(
+                        _LABEL_WIDTH,
+                        y + offset,
+                        _PLOT_WIDTH * side.latency_p50_ms / span,
+                        12,
+                        cls,
+                        f"{suite.suite} {name} p50 {_ms(side.latency_p50_ms)}",
+                    )
+                )
         value_x = _LABEL_WIDTH + _PLOT_WIDTH + 12
         base, cand = suite.baseline, suite.candidate
         for line_y, field, cls in ((y + 17, "latency_p50_ms", "value"), (y + 31, "latency_p95_ms", "sub")):
@@ -477,8 +537,10 @@ class _Chip:
 def _chip(chip: _Chip) -> str:
     tone = _TONE.get(chip.status, "muted") if chip.count else "none"
     # a chip is a shortcut into the case table, filtered to its status
-    return (f'<a class="chip t-{tone}" href="#cases" data-filter="{_e(chip.status)}">'
-            f"<b>{chip.count:,}</b> {_e(chip.word)}</a>")
+    return (
+        f'<a class="chip t-{tone}" href="#cases" data-filter="{_e(chip.status)}">'
+        f"<b>{chip.count:,}</b> {_e(chip.word)}</a>"
+    )
 
 
 def _plural(count: int, one: str, many: str) -> str:
@@ -495,15 +557,21 @@ def _drift_chips(report: DriftReport) -> list[_Chip]:
         _Chip(counts.errors, _plural(counts.errors, "error", "errors"), "error"),
         _Chip(counts.unchanged, "unchanged", "unchanged"),
     ]
-    chips += [c for c in (_Chip(counts.added, "added", "added"), _Chip(counts.removed, "removed", "removed"))
-              if c.count]
+    chips += [
+        c
+        for c in (_Chip(counts.added, "added", "added"), _Chip(counts.removed, "removed", "removed"))
+        if c.count
+    ]
     return chips
 
 
 def _test_chips(summary: RunSummary) -> list[_Chip]:
     tally = Counter(c.status for c in summary.cases)
-    return [_Chip(tally["passed"], "passed", "passed"), _Chip(tally["failed"], "failed", "failed"),
-            _Chip(tally["error"], _plural(tally["error"], "error", "errors"), "error")]
+    return [
+        _Chip(tally["passed"], "passed", "passed"),
+        _Chip(tally["failed"], "failed", "failed"),
+        _Chip(tally["error"], _plural(tally["error"], "error", "errors"), "error"),
+    ]
 
 
 def _facts(pairs: Iterable[tuple[str, str | None]]) -> str:
@@ -548,9 +616,16 @@ def _header(data: ReportData) -> str:
         word, tone, kind, title, chips = "Empty", "muted", "Report", "nothing to report", []
     if meta is not None:
         # with a drift, the metadata is the candidate run's
-        facts.append(("candidate models" if drift else "models", ", ".join(
-            f"{alias} ({model_id})" if alias != model_id else alias for alias, model_id in meta.models.items()
-        ) or None))
+        facts.append(
+            (
+                "candidate models" if drift else "models",
+                ", ".join(
+                    f"{alias} ({model_id})" if alias != model_id else alias
+                    for alias, model_id in meta.models.items()
+                )
+                or None,
+            )
+        )
         facts.append(("git commit", meta.git_commit[:12] if meta.git_commit else None))
     return (
         '<header class="top card">'
@@ -568,7 +643,7 @@ def _header(data: ReportData) -> str:
 def _group_table(groups: Sequence[GroupSummary]) -> str:
     rows = "".join(
         "<tr>"
-        f"<td>{_e(g.suite)}</td><td>{_e(g.model)}<div class=\"sub\">{_e(g.model_id)}</div></td>"
+        f'<td>{_e(g.suite)}</td><td>{_e(g.model)}<div class="sub">{_e(g.model_id)}</div></td>'
         f'<td class="num">{g.cases}</td><td class="num">{g.passed}</td><td class="num">{g.failed}</td>'
         f'<td class="num">{g.errors}</td><td class="num"><b>{_pct(g.pass_rate)}</b></td>'
         f'<td class="num">{_ms(g.latency_p50_ms)}</td><td class="num">{_ms(g.latency_p95_ms)}</td>'
@@ -579,8 +654,10 @@ def _group_table(groups: Sequence[GroupSummary]) -> str:
     )
     names = ["cases", "passed", "failed", "errors", "pass rate", "p50", "p95", "tokens", "cost"]
     head = "<th>suite</th><th>model</th>" + "".join(f'<th class="num">{h}</th>' for h in names)
-    return (f'<div class="scroll"><table class="totals"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{rows}</tbody></table></div>")
+    return (
+        f'<div class="scroll"><table class="totals"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table></div>"
+    )
 
 
 def _suite_drift_table(suites: Sequence[SuiteDrift]) -> str:
@@ -592,26 +669,34 @@ def _suite_drift_table(suites: Sequence[SuiteDrift]) -> str:
         base, cand = suite.baseline, suite.candidate
         prompt = " → ".join(dict.fromkeys(f"{s.prompt}@{s.prompt_version}" for s in (base, cand) if s))
         counts = suite.counts
-        tally = ((counts.regressions, "regr.", "bad"), (counts.fixes, "fixed", "ok"),
-                 (counts.changed, "changed", "info"), (counts.flaky, "flaky", "warn"),
-                 (counts.errors, "error", "warn"))
+        tally = (
+            (counts.regressions, "regr.", "bad"),
+            (counts.fixes, "fixed", "ok"),
+            (counts.changed, "changed", "info"),
+            (counts.flaky, "flaky", "warn"),
+            (counts.errors, "error", "warn"),
+        )
         problems = " ".join(_badge(f"{n} {word}", tone) for n, word, tone in tally if n)
         problems = problems or '<span class="sub">no drift</span>'
         rows.append(
             "<tr>"
-            f"<td>{_e(suite.suite)}<div class=\"sub\">{_e(prompt)}</div></td>"
+            f'<td>{_e(suite.suite)}<div class="sub">{_e(prompt)}</div></td>'
             f"<td>{_e(base.model if base else '—')} → {_e(cand.model if cand else '—')}</td>"
             f'<td class="num">{side(base, "pass_rate", _pct)} → <b>{side(cand, "pass_rate", _pct)}</b></td>'
             f'<td class="num d-{_delta_tone(suite.delta)}">{_e(_pts(suite.delta)) or "—"}</td>'
             f'<td class="num">{side(base, "latency_p95_ms", _ms)} → {side(cand, "latency_p95_ms", _ms)}</td>'
             f'<td class="num">{side(base, "cost_per_1k_calls_usd", _usd)} → '
-            f'{side(cand, "cost_per_1k_calls_usd", _usd)}</td>'
+            f"{side(cand, 'cost_per_1k_calls_usd', _usd)}</td>"
             f"<td>{problems}</td></tr>"
         )
-    head = ('<tr><th>suite</th><th>models</th><th class="num">pass rate</th><th class="num">Δ</th>'
-            '<th class="num">p95</th><th class="num">cost / 1k calls</th><th>drift</th></tr>')
-    return (f'<div class="scroll"><table class="totals"><thead>{head}</thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>')
+    head = (
+        '<tr><th>suite</th><th>models</th><th class="num">pass rate</th><th class="num">Δ</th>'
+        '<th class="num">p95</th><th class="num">cost / 1k calls</th><th>drift</th></tr>'
+    )
+    return (
+        f'<div class="scroll"><table class="totals"><thead>{head}</thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def _overview(data: ReportData) -> str:
@@ -630,7 +715,7 @@ def _overview(data: ReportData) -> str:
         return ""
     return (
         '<section id="overview" class="card"><h2>Overview</h2><div class="charts">'
-        f'<figure><figcaption>Pass rate</figcaption>{rate_chart}</figure>'
+        f"<figure><figcaption>Pass rate</figcaption>{rate_chart}</figure>"
         f"<figure><figcaption>{_e(latency_title)}</figcaption>{latency}</figure>"
         f"</div>{table}</section>"
     )
@@ -731,16 +816,31 @@ def _case_table(data: ReportData, anchors: dict[int, str]) -> str:
         indexed = sorted(enumerate(data.drift.cases), key=lambda item: order.get(item[1].status, 99))
         statuses: list[str] = [c.status for c in data.drift.cases]
         rows = [_drift_row(case, anchors.get(index)) for index, case in indexed[:MAX_TABLE_ROWS]]
-        columns = ["suite", "case", "model", "drift", "baseline → candidate", "p-value", "why it fails",
-                   "output (candidate)"]
+        columns = [
+            "suite",
+            "case",
+            "model",
+            "drift",
+            "baseline → candidate",
+            "p-value",
+            "why it fails",
+            "output (candidate)",
+        ]
         status_order: Sequence[str] = _DRIFT_ORDER
     elif data.summary is not None:
         order = {s: i for i, s in enumerate(_TEST_ORDER)}
         verdicts = sorted(data.summary.cases, key=lambda c: order.get(c.status, 99))
         statuses = [c.status for c in data.summary.cases]
         rows = [_verdict_row(v) for v in verdicts[:MAX_TABLE_ROWS]]
-        columns = ["suite", "case", "model", "status", "pass rate", "failed assertions",
-                   "output (first failure)"]
+        columns = [
+            "suite",
+            "case",
+            "model",
+            "status",
+            "pass rate",
+            "failed assertions",
+            "output (first failure)",
+        ]
         status_order = _TEST_ORDER
     else:
         return ""
@@ -753,8 +853,10 @@ def _case_table(data: ReportData, anchors: dict[int, str]) -> str:
     head = "".join(f'<th class="num">{_e(c)}</th>' if c in numeric else f"<th>{_e(c)}</th>" for c in columns)
     note = ""
     if total > MAX_TABLE_ROWS:
-        note = (f'<p class="note">Showing the first {MAX_TABLE_ROWS:,} of {total:,} cases, problems first; '
-                "the JSON report has every case.</p>")
+        note = (
+            f'<p class="note">Showing the first {MAX_TABLE_ROWS:,} of {total:,} cases, problems first; '
+            "the JSON report has every case.</p>"
+        )
     empty_row = f'<tr class="none"><td colspan="{len(columns)}">No cases.</td></tr>' if not rows else ""
     return (
         '<section id="cases" class="card"><h2>Cases</h2>'
@@ -766,7 +868,7 @@ def _case_table(data: ReportData, anchors: dict[int, str]) -> str:
         f'<span id="shown" class="sub" aria-live="polite">{len(rows):,} of {len(rows):,} shown</span></div>'
         f"{note}"
         f'<div class="scroll"><table id="case-table"><thead><tr>{head}</tr></thead><tbody>'
-        f'{"".join(rows)}{empty_row}'
+        f"{''.join(rows)}{empty_row}"
         f'<tr id="no-match" class="none" hidden><td colspan="{len(columns)}">'
         "No case matches the filter.</td></tr>"
         "</tbody></table></div></section>"
@@ -778,15 +880,21 @@ def _case_table(data: ReportData, anchors: dict[int, str]) -> str:
 
 def _side_panel(name: str, side: CaseSide | None) -> str:
     if side is None:
-        return (f'<div class="side"><div class="side-head"><b>{_e(name)}</b></div>'
-                f'<p class="empty">Not run on this side.</p></div>')
+        return (
+            f'<div class="side"><div class="side-head"><b>{_e(name)}</b></div>'
+            f'<p class="empty">Not run on this side.</p></div>'
+        )
     produced = side.samples - side.errored_samples
-    head = (f"<b>{_e(name)}</b> {_status_badge(side.verdict)} "
-            f'<span class="sub">{_e(side.model)} · v{_e(side.prompt_version)} · '
-            f"{side.passed_samples}/{produced} passed</span>")
+    head = (
+        f"<b>{_e(name)}</b> {_status_badge(side.verdict)} "
+        f'<span class="sub">{_e(side.model)} · v{_e(side.prompt_version)} · '
+        f"{side.passed_samples}/{produced} passed</span>"
+    )
     body = '<p class="empty">No output.</p>' if side.output_excerpt is None else _excerpt(side.output_excerpt)
-    reasons = _reasons(side.failed_assertions if side.verdict == "failed" else [],
-                       side.error if side.verdict == "error" else None)
+    reasons = _reasons(
+        side.failed_assertions if side.verdict == "failed" else [],
+        side.error if side.verdict == "error" else None,
+    )
     return f'<div class="side"><div class="side-head">{head}</div>{body}{reasons}</div>'
 
 
@@ -808,13 +916,15 @@ def _diff_block(diff: OutputDiff, one_liners: bool = False) -> str:
         tones = {"added": "ok", "removed": "bad", "changed": "warn"}
         rows = "".join(
             f"<tr><td><code>{_e(c.path)}</code></td><td>{_badge(c.change, tones[c.change])}</td>"
-            f'<td>{_json_value(c.old, c.change != "added")}</td>'
-            f'<td>{_json_value(c.new, c.change != "removed")}</td></tr>'
+            f"<td>{_json_value(c.old, c.change != 'added')}</td>"
+            f"<td>{_json_value(c.new, c.change != 'removed')}</td></tr>"
             for c in diff.json_changes
         )
-        return (f'<div class="diff-head">JSON changes {similarity}</div>'
-                '<div class="scroll"><table class="json-diff"><thead><tr><th>path</th><th>change</th>'
-                f"<th>baseline</th><th>candidate</th></tr></thead><tbody>{rows}</tbody></table></div>{cut}")
+        return (
+            f'<div class="diff-head">JSON changes {similarity}</div>'
+            '<div class="scroll"><table class="json-diff"><thead><tr><th>path</th><th>change</th>'
+            f"<th>baseline</th><th>candidate</th></tr></thead><tbody>{rows}</tbody></table></div>{cut}"
+        )
     if one_liners:
         return f'<div class="diff-head">Similarity <span class="sub">{diff.similarity:.0%}</span></div>'
     lines = []
@@ -840,13 +950,15 @@ def _detail(case: CaseDrift, anchor: str, open_: bool) -> str:
         facts.append(f"p = {case.p_value:.3g}" if case.p_value is not None else "one sample per side")
     if case.gap:
         facts.append(f"gap hint: {case.gap}")
-    summary = (f"{_status_badge(case.status)} <b>{_e(case.suite)} :: {_e(case.case)}</b> "
-               f'<span class="sub">{_e(" · ".join(facts))}</span>')
+    summary = (
+        f"{_status_badge(case.status)} <b>{_e(case.suite)} :: {_e(case.case)}</b> "
+        f'<span class="sub">{_e(" · ".join(facts))}</span>'
+    )
     diff = _diff_block(case.diff, _one_liners(case)) if case.diff is not None else ""
     return (
         f'<details id="{anchor}" class="case"{" open" if open_ else ""}><summary>{summary}</summary>'
         f'<div class="sides">{_side_panel("baseline", case.baseline)}'
-        f'{_side_panel("candidate", case.candidate)}</div>'
+        f"{_side_panel('candidate', case.candidate)}</div>"
         f"{diff}</details>"
     )
 
@@ -865,12 +977,16 @@ def _drift_details(drift: DriftReport) -> tuple[str, dict[int, str]]:
     blocks = [_detail(case, anchors[i], case.status == "regression") for i, case in chosen[:MAX_DETAILS]]
     note = ""
     if len(chosen) > MAX_DETAILS:
-        note = (f'<p class="note">Showing {MAX_DETAILS} of {len(chosen):,} drifted cases; '
-                "the JSON report has all.</p>")
-    section = ('<section id="outputs" class="card"><h2>Outputs: baseline vs candidate</h2>'
-               '<div class="toolbar"><button type="button" id="expand-all">Expand all</button>'
-               '<button type="button" id="collapse-all">Collapse all</button></div>'
-               f'{note}{"".join(blocks)}</section>')
+        note = (
+            f'<p class="note">Showing {MAX_DETAILS} of {len(chosen):,} drifted cases; '
+            "the JSON report has all.</p>"
+        )
+    section = (
+        '<section id="outputs" class="card"><h2>Outputs: baseline vs candidate</h2>'
+        '<div class="toolbar"><button type="button" id="expand-all">Expand all</button>'
+        '<button type="button" id="collapse-all">Collapse all</button></div>'
+        f"{note}{''.join(blocks)}</section>"
+    )
     return section, anchors
 
 
@@ -880,15 +996,19 @@ def _drift_details(drift: DriftReport) -> tuple[str, dict[int, str]]:
 def _escalation_card(item: Escalation) -> str:
     flag = _badge("blocking", "bad") + " " if item.blocking else ""
     technique = _TECHNIQUES.get(item.technique, item.technique)
-    head = (f'{flag}<span class="gap">{_e(item.gap or "budget")}</span> <span class="arrow">→</span> '
-            f'<span class="technique" title="{_e(item.technique)}">{_e(technique)}</span> '
-            f'{_badge(item.confidence + " confidence", _CONFIDENCE_TONE.get(item.confidence, "muted"))}')
+    head = (
+        f'{flag}<span class="gap">{_e(item.gap or "budget")}</span> <span class="arrow">→</span> '
+        f'<span class="technique" title="{_e(item.technique)}">{_e(technique)}</span> '
+        f"{_badge(item.confidence + ' confidence', _CONFIDENCE_TONE.get(item.confidence, 'muted'))}"
+    )
     scope = f"{item.prompt} on {item.model}" + (f" ({item.model_id})" if item.model_id != item.model else "")
     if item.gap:
         scope += f" · {item.affected_cases} of {item.total_cases} cases"
-    parts = [f'<div class="esc-head">{head}</div>',
-             f'<div class="sub">{_e(scope)} · rule <code>{_e(item.rule)}</code></div>',
-             f'<p class="rationale">{_e(item.rationale)}</p>']
+    parts = [
+        f'<div class="esc-head">{head}</div>',
+        f'<div class="sub">{_e(scope)} · rule <code>{_e(item.rule)}</code></div>',
+        f'<p class="rationale">{_e(item.rationale)}</p>',
+    ]
     if item.constraints_weighed:
         chips = "".join(f'<span class="tag">{_e(c)}</span>' for c in item.constraints_weighed)
         parts.append(f'<div class="weighed"><span class="sub">Constraints weighed</span> {chips}</div>')
@@ -924,10 +1044,12 @@ def _gap_table(cases: Sequence[CaseGaps]) -> str:
         f"<td>{'<br>'.join(_e(f'{e.gap} ← {e.decided_by}: {e.detail}') for e in c.evidence[:4])}</td></tr>"
         for c in cases[:MAX_TABLE_ROWS]
     )
-    return (f'<details class="evidence"><summary>Gap classification <span class="sub">({len(cases):,} cases)'
-            '</span></summary><div class="scroll"><table><thead><tr><th>case</th><th>model</th>'
-            "<th>status</th><th>gaps</th><th>evidence</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table></div></details>")
+    return (
+        f'<details class="evidence"><summary>Gap classification <span class="sub">({len(cases):,} cases)'
+        '</span></summary><div class="scroll"><table><thead><tr><th>case</th><th>model</th>'
+        "<th>status</th><th>gaps</th><th>evidence</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></div></details>"
+    )
 
 
 def _escalations(report: EscalationReport) -> str:
@@ -1113,7 +1235,7 @@ def _nav(data: ReportData, has_outputs: bool) -> str:
         links.append(("outputs", "Outputs"))
     if data.escalation is not None:
         links.append(("escalations", "Escalations"))
-    return '<nav><b>promptops</b>' + "".join(f'<a href="#{a}">{_e(t)}</a>' for a, t in links) + "</nav>"
+    return "<nav><b>promptops</b>" + "".join(f'<a href="#{a}">{_e(t)}</a>' for a, t in links) + "</nav>"
 
 
 def _title(data: ReportData) -> str:
@@ -1154,7 +1276,7 @@ def render_html(data: ReportData) -> str:
         footer += f" from a run recorded by promptops {data.meta.promptops_version}"
     footer += " · self-contained: this page loads nothing from the network."
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
@@ -1162,4 +1284,3 @@ def render_html(data: ReportData) -> str:
         f"<body><main>{''.join(sections)}<footer>{_e(footer)}</footer></main>"
         f"<script>{_JS}</script></body></html>\n"
     )
-

@@ -24,15 +24,18 @@ def _reasons(outcomes: list[AssertionOutcome]) -> str:
 def _verdict_case(parent: ET.Element, classname: str, name: str, verdict: CaseVerdict) -> str:
     case = ET.SubElement(parent, "testcase", classname=_clean(classname), name=_clean(name), time="0")
     if verdict.status == "failed":
-        failure = ET.SubElement(case, "failure", message=_clean(_reasons(verdict.failed_assertions)[:1000]),
-                                type="assertion")
+        failure = ET.SubElement(
+            case, "failure", message=_clean(_reasons(verdict.failed_assertions)[:1000]), type="assertion"
+        )
         failure.text = _clean(
             f"{_reasons(verdict.failed_assertions)}\n\npass rate {verdict.passed_samples}/"
             f"{verdict.samples - verdict.errored_samples}, needs {verdict.threshold:.0%}\n\n"
             f"output:\n{verdict.output_excerpt or ''}"
         )
     elif verdict.status == "error" and verdict.error is not None:
-        error = ET.SubElement(case, "error", message=_clean(verdict.error.message[:1000]), type=verdict.error.type)
+        error = ET.SubElement(
+            case, "error", message=_clean(verdict.error.message[:1000]), type=verdict.error.type
+        )
         error.text = _clean(verdict.error.message)
     return verdict.status
 
@@ -56,9 +59,15 @@ def _run_suites(root: ET.Element, summary: RunSummary) -> tuple[int, int, int]:
 def _side_case(parent: ET.Element, classname: str, name: str, side: CaseSide, note: str) -> str:
     case = ET.SubElement(parent, "testcase", classname=_clean(classname), name=_clean(name), time="0")
     if side.verdict == "failed":
-        failure = ET.SubElement(case, "failure", message=_clean(f"{note}{_reasons(side.failed_assertions)}"[:1000]),
-                                type="assertion")
-        failure.text = _clean(f"{note}{_reasons(side.failed_assertions)}\n\noutput:\n{side.output_excerpt or ''}")
+        failure = ET.SubElement(
+            case,
+            "failure",
+            message=_clean(f"{note}{_reasons(side.failed_assertions)}"[:1000]),
+            type="assertion",
+        )
+        failure.text = _clean(
+            f"{note}{_reasons(side.failed_assertions)}\n\noutput:\n{side.output_excerpt or ''}"
+        )
     elif side.verdict == "error" and side.error is not None:
         error = ET.SubElement(case, "error", message=_clean(side.error.message[:1000]), type=side.error.type)
         error.text = _clean(side.error.message)
@@ -75,10 +84,13 @@ def _drift_suites(root: ET.Element, drift: DriftReport) -> tuple[int, int, int]:
             if side is None:
                 continue
             if case.suite not in element_of:
-                element_of[case.suite] = ET.SubElement(root, "testsuite", name=_clean(f"{case.suite} ({label}: {pick})"))
+                element_of[case.suite] = ET.SubElement(
+                    root, "testsuite", name=_clean(f"{case.suite} ({label}: {pick})")
+                )
             note = "regression: " if label == "candidate" and case.status == "regression" else ""
-            status = _side_case(element_of[case.suite], f"{case.suite}.{label}", f"{case.case} [{side.model}]",
-                                side, note)
+            status = _side_case(
+                element_of[case.suite], f"{case.suite}.{label}", f"{case.case} [{side.model}]", side, note
+            )
             by_suite.setdefault(case.suite, []).append(status)
         for suite, statuses in by_suite.items():
             counts = (len(statuses), statuses.count("failed"), statuses.count("error"))
@@ -100,8 +112,10 @@ def _suite_drops(root: ET.Element, drift: DriftReport) -> tuple[int, int, int]:
         case = ET.SubElement(element, "testcase", classname="suite-drift", name=_clean(name), time="0")
         if suite.significant_drop:
             failures += 1
-            message = (f"pooled pass rate dropped {suite.baseline_sample_pass_rate or 0:.0%} -> "
-                       f"{suite.candidate_sample_pass_rate or 0:.0%} (p = {suite.p_value or 0:.4f})")
+            message = (
+                f"pooled pass rate dropped {suite.baseline_sample_pass_rate or 0:.0%} -> "
+                f"{suite.candidate_sample_pass_rate or 0:.0%} (p = {suite.p_value or 0:.4f})"
+            )
             ET.SubElement(case, "failure", message=_clean(message), type="suite-regression").text = message
     tests = len(element)
     element.set("tests", str(tests))

@@ -58,49 +58,73 @@ def _verdict(data: ReportData) -> str:
     if data.drift is not None:
         c = data.drift.counts
         icon = {"regressed": "❌", "ok": "✅", "error": "⚠️"}[data.drift.status]
-        parts = [f"{c.regressions} regressions", f"{c.fixes} fixes", f"{c.changed} changed", f"{c.flaky} flaky"]
+        parts = [
+            f"{c.regressions} regressions",
+            f"{c.fixes} fixes",
+            f"{c.changed} changed",
+            f"{c.flaky} flaky",
+        ]
         if c.errors:
             parts.append(f"{c.errors} errors")
         if data.drift.suite_regressions:
             parts.insert(0, f"{data.drift.suite_regressions} suite-wide drops")
-        return (f"## {icon} promptops drift: {', '.join(parts)}\n\n"
-                f"Baseline **{_cell(data.drift.baseline_label)}** (run `{data.drift.baseline_run}`) → candidate "
-                f"**{_cell(data.drift.candidate_label)}** (run `{data.drift.candidate_run}`); "
-                f"regressions need a significant drop ({data.drift.test}, α = {data.drift.alpha}).\n")
+        return (
+            f"## {icon} promptops drift: {', '.join(parts)}\n\n"
+            f"Baseline **{_cell(data.drift.baseline_label)}** (run `{data.drift.baseline_run}`) → candidate "
+            f"**{_cell(data.drift.candidate_label)}** (run `{data.drift.candidate_run}`); "
+            f"regressions need a significant drop ({data.drift.test}, α = {data.drift.alpha}).\n"
+        )
     assert data.summary is not None
     s = data.summary
     passed = sum(c.status == "passed" for c in s.cases)
     failed = sum(c.status == "failed" for c in s.cases)
     errors = sum(c.status == "error" for c in s.cases)
     icon = {"passed": "✅", "failed": "❌", "error": "⚠️"}[s.status]
-    return (f"## {icon} promptops test: {passed} passed, {failed} failed, {errors} errors\n\n"
-            f"Run `{s.run_id}`: {s.completed_calls} calls in {s.duration_s:.1f} s.\n")
+    return (
+        f"## {icon} promptops test: {passed} passed, {failed} failed, {errors} errors\n\n"
+        f"Run `{s.run_id}`: {s.completed_calls} calls in {s.duration_s:.1f} s.\n"
+    )
 
 
 def _run_table(summary: RunSummary) -> str:
-    rows = ["| suite | model | cases | passed | failed | errors | pass rate | p95 ms | cost |",
-            "|---|---|--:|--:|--:|--:|--:|--:|--:|"]
+    rows = [
+        "| suite | model | cases | passed | failed | errors | pass rate | p95 ms | cost |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
     for g in summary.groups:
-        rows.append(f"| {_cell(g.suite)} | {_cell(g.model)} | {g.cases} | {g.passed} | {g.failed} | {g.errors} "
-                    f"| {_pct(g.pass_rate)} | {_ms(g.latency_p95_ms)} | {_usd(g.cost_usd)} |")
+        rows.append(
+            f"| {_cell(g.suite)} | {_cell(g.model)} | {g.cases} | {g.passed} | {g.failed} | {g.errors} "
+            f"| {_pct(g.pass_rate)} | {_ms(g.latency_p95_ms)} | {_usd(g.cost_usd)} |"
+        )
     return "\n".join(rows) + "\n"
 
 
 def _drift_table(drift: DriftReport) -> str:
-    rows = ["| suite | models | baseline | candidate | Δ | regr. | fixes | changed | flaky | p95 ms | $/1k calls |",
-            "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    rows = [
+        "| suite | models | baseline | candidate | Δ | regr. | fixes | changed | flaky | p95 ms "
+        "| $/1k calls |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
     for suite in drift.suites:
         base, cand = suite.baseline, suite.candidate
         models = " → ".join(dict.fromkeys(x.model for x in (base, cand) if x is not None))
-        latency = f"{_ms(base.latency_p95_ms if base else None)} → {_ms(cand.latency_p95_ms if cand else None)}"
-        cost = (f"{_usd(base.cost_per_1k_calls_usd if base else None)} → "
-                f"{_usd(cand.cost_per_1k_calls_usd if cand else None)}")
+        latency = (
+            f"{_ms(base.latency_p95_ms if base else None)} → {_ms(cand.latency_p95_ms if cand else None)}"
+        )
+        cost = (
+            f"{_usd(base.cost_per_1k_calls_usd if base else None)} → "
+            f"{_usd(cand.cost_per_1k_calls_usd if cand else None)}"
+        )
         c = suite.counts
-        drop = f" ⚠️ significant drop (p = {suite.p_value:.3f})" if suite.significant_drop and suite.p_value is not None \
+        drop = (
+            f" ⚠️ significant drop (p = {suite.p_value:.3f})"
+            if suite.significant_drop and suite.p_value is not None
             else ""
+        )
         rows.append(
             f"| {_cell(suite.suite)} | {_cell(models)} | {_pct(base.pass_rate if base else None)} "
-            f"| {_pct(cand.pass_rate if cand else None)} | {_delta(suite.delta)}{drop} | {c.regressions} | {c.fixes} "
+            f"| {_pct(cand.pass_rate if cand else None)} | {_delta(suite.delta)}{drop} | {c.regressions} "
+            f"| {c.fixes} "
             f"| {c.changed} | {c.flaky} | {latency} | {cost} |"
         )
     return "\n".join(rows) + "\n"
@@ -123,8 +147,11 @@ def _location(suite: str, line: int | None, files: dict[str, str]) -> str:
 def _drift_case(case: CaseDrift, files: dict[str, str]) -> str:
     models = " → ".join(dict.fromkeys(m for m in (case.baseline_model, case.candidate_model) if m))
     p = f", p = {case.p_value:.3f}" if case.p_value is not None else ""
-    lines = [f"**{_cell(case.suite)}::{_cell(case.case)}** [{_cell(models)}]{_location(case.suite, case.line, files)}"
-             f" — {_side(case.baseline)} → {_side(case.candidate)}{p}"]
+    lines = [
+        f"**{_cell(case.suite)}::{_cell(case.case)}** [{_cell(models)}]"
+        f"{_location(case.suite, case.line, files)}"
+        f" — {_side(case.baseline)} → {_side(case.candidate)}{p}"
+    ]
     if case.candidate is not None:
         for outcome in case.candidate.failed_assertions[:4]:
             lines.append(f"- `{outcome.type}`: {_cell(outcome.reason)}")
@@ -140,10 +167,15 @@ def _drift_case(case: CaseDrift, files: dict[str, str]) -> str:
 
 
 def _failure(verdict: CaseVerdict, files: dict[str, str]) -> str:
-    samples = f" ({verdict.passed_samples}/{verdict.samples - verdict.errored_samples} samples)" if (
-        verdict.samples > 1) else ""
-    lines = [f"**{_cell(verdict.suite)}::{_cell(verdict.case)}** [{_cell(verdict.model)}]"
-             f"{_location(verdict.suite, verdict.line, files)}{samples}"]
+    samples = (
+        f" ({verdict.passed_samples}/{verdict.samples - verdict.errored_samples} samples)"
+        if (verdict.samples > 1)
+        else ""
+    )
+    lines = [
+        f"**{_cell(verdict.suite)}::{_cell(verdict.case)}** [{_cell(verdict.model)}]"
+        f"{_location(verdict.suite, verdict.line, files)}{samples}"
+    ]
     if verdict.error is not None:
         lines.append(f"- error: {_cell(verdict.error.type)}: {_cell(verdict.error.message)}")
     for outcome in verdict.failed_assertions[:4]:
@@ -174,8 +206,10 @@ _ALL_CASES_HEADER = "| suite | case | model | status | pass rate |\n|---|---|---
 
 
 def _all_cases_table(summary: RunSummary) -> list[str]:
-    return [f"| {_cell(c.suite)} | {_cell(c.case)} | {_cell(c.model)} | {c.status} | {_pct(c.pass_rate)} |"
-            for c in summary.cases]
+    return [
+        f"| {_cell(c.suite)} | {_cell(c.case)} | {_cell(c.model)} | {c.status} | {_pct(c.pass_rate)} |"
+        for c in summary.cases
+    ]
 
 
 class _Budget:
@@ -194,12 +228,17 @@ class _Budget:
         self.size += len(text)
         return True
 
-    def add_list(self, title: str, items: Iterable[str], *, collapsed: bool = False, header: str = "") -> None:
+    def add_list(
+        self, title: str, items: Iterable[str], *, collapsed: bool = False, header: str = ""
+    ) -> None:
         items = list(items)
         if not items:
             return
-        head = (f"<details><summary><b>{title} ({len(items)})</b></summary>\n\n"
-                if collapsed else f"### {title} ({len(items)})\n\n") + header
+        head = (
+            f"<details><summary><b>{title} ({len(items)})</b></summary>\n\n"
+            if collapsed
+            else f"### {title} ({len(items)})\n\n"
+        ) + header
         tail = "\n</details>\n\n" if collapsed else "\n"
         if not self.add(head):
             self.omitted.append(f"{title.lower()}: all {len(items)}")
@@ -228,23 +267,33 @@ def render_markdown(data: ReportData, *, max_chars: int = MAX_CHARS) -> str:
         if drift is None:
             budget.add(_run_table(data.summary) + "\n")
         failures = [c for c in data.summary.cases if c.status != "passed"]
-        budget.add_list("Failures" if drift is None else "Failing on the candidate",
-                        (_failure(c, files) for c in failures), collapsed=drift is not None)
+        budget.add_list(
+            "Failures" if drift is None else "Failing on the candidate",
+            (_failure(c, files) for c in failures),
+            collapsed=drift is not None,
+        )
     if data.escalation is not None and data.escalation.escalations:
         budget.add_list("Escalations", _escalation_items(data.escalation))
     if drift is not None:
         budget.add_list("Fixes", (_drift_case(c, files) for c in drift.with_status("fix")), collapsed=True)
-        budget.add_list("Changed outputs", (_drift_case(c, files) for c in drift.with_status("changed")),
-                        collapsed=True)
-        budget.add_list("Flaky (within sampling noise)", (_drift_case(c, files) for c in drift.with_status("flaky")),
-                        collapsed=True)
+        budget.add_list(
+            "Changed outputs", (_drift_case(c, files) for c in drift.with_status("changed")), collapsed=True
+        )
+        budget.add_list(
+            "Flaky (within sampling noise)",
+            (_drift_case(c, files) for c in drift.with_status("flaky")),
+            collapsed=True,
+        )
         budget.add_list("Errors", (_drift_case(c, files) for c in drift.with_status("error")), collapsed=True)
     elif data.summary is not None:
         budget.add_list("All cases", _all_cases_table(data.summary), collapsed=True, header=_ALL_CASES_HEADER)
     text = "".join(budget.parts)
     if budget.omitted:
-        where = f" Full report: {data.artifact_hint}." if data.artifact_hint else (
-            " See the full HTML/JSON report artifact.")
+        where = (
+            f" Full report: {data.artifact_hint}."
+            if data.artifact_hint
+            else (" See the full HTML/JSON report artifact.")
+        )
         text += f"\n> **Report truncated** to fit a comment: {'; '.join(budget.omitted)} not shown.{where}\n"
     return text
 

@@ -30,9 +30,17 @@ def _fmt_cost(value: float | None) -> str:
 def summary_table(summary: RunSummary) -> Table:
     table = Table(title=None, show_edge=False, header_style="bold")
     for column, justify in [
-        ("suite", "left"), ("model", "left"), ("cases", "right"), ("passed", "right"), ("failed", "right"),
-        ("errors", "right"), ("pass rate", "right"), ("p50 ms", "right"), ("p95 ms", "right"),
-        ("tokens", "right"), ("cost", "right"),
+        ("suite", "left"),
+        ("model", "left"),
+        ("cases", "right"),
+        ("passed", "right"),
+        ("failed", "right"),
+        ("errors", "right"),
+        ("pass rate", "right"),
+        ("p50 ms", "right"),
+        ("p95 ms", "right"),
+        ("tokens", "right"),
+        ("cost", "right"),
     ]:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for group in summary.groups:
@@ -97,19 +105,29 @@ def verdict_line(summary: RunSummary) -> Text:
     passed = sum(c.status == "passed" for c in summary.cases)
     failed = sum(c.status == "failed" for c in summary.cases)
     errors = sum(c.status == "error" for c in summary.cases)
-    word, style = {"passed": ("PASSED", "bold green"), "failed": ("FAILED", "bold red"),
-                   "error": ("ERROR", "bold yellow")}[summary.status]
+    word, style = {
+        "passed": ("PASSED", "bold green"),
+        "failed": ("FAILED", "bold red"),
+        "error": ("ERROR", "bold yellow"),
+    }[summary.status]
     line = Text(word, style=style)
     line.append(f": {passed} passed, {failed} failed, {errors} errors")
     line.append(f" · {summary.completed_calls} calls in {summary.duration_s:.1f}s")
     if summary.completed_calls < summary.planned_calls:
-        line.append(f" ({summary.planned_calls - summary.completed_calls} planned calls missing)", style="yellow")
+        line.append(
+            f" ({summary.planned_calls - summary.completed_calls} planned calls missing)", style="yellow"
+        )
     return line
 
 
 def render_text(
-    summary: RunSummary, *, run_folder: str | None = None, color: bool = False,
-    suite_files: dict[str, str] | None = None, width: int = 120, escalation_text: str = "",
+    summary: RunSummary,
+    *,
+    run_folder: str | None = None,
+    color: bool = False,
+    suite_files: dict[str, str] | None = None,
+    width: int = 120,
+    escalation_text: str = "",
 ) -> str:
     """The full terminal report as a string (ANSI colours only when ``color``)."""
     buffer = io.StringIO()

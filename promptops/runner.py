@@ -530,6 +530,23 @@ def _load_replay(plan: Plan) -> ReplayStore:
     return ReplayStore(files)
 
 
+def _warm_provider(plan: Plan, executor: Executor) -> None:
+    """Import litellm before the clock starts when the first call will need it.
+
+    A fully cached or replayed run never imports it (that is what keeps it fast);
+    any other run pays the import once, here, rather than inside its first calls.
+    """
+    if executor.replay is not None or executor.caller is not acomplete:
+        return
+    first = next(iter(plan), None)
+    if first is None:
+        return
+    if executor.lookup(request_key(first.model.model, first.messages, first.params, first.sample)) is None:
+        from promptops.providers import get_litellm
+
+        get_litellm()
+
+
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -576,6 +593,7 @@ def run_plan(
         new_results += 1
         progress.advance(result)
 
+    _warm_provider(plan, executor)
     started = time.perf_counter()
     progress.start(meta.planned_calls - len(plan.done))
     previous = signal.getsignal(signal.SIGTERM)

@@ -80,9 +80,11 @@ def _write_many(path: str, start: int) -> None:
     cache.close()
 
 
-def test_two_processes_write_the_cache_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("precreated", [True, False], ids=["existing-cache", "new-cache"])
+def test_two_processes_write_the_cache_at_once(tmp_path: Path, precreated: bool) -> None:
     path = str(tmp_path / "cache.sqlite3")
-    ResponseCache(Path(path)).close()
+    if precreated:
+        ResponseCache(Path(path)).close()
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_write_many, args=(path, n * 300)) for n in range(2)]
     for proc in procs:

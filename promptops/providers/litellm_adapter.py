@@ -26,6 +26,10 @@ def get_litellm() -> ModuleType:
         os.environ.setdefault("LITELLM_LOG", "ERROR")
         import litellm
 
+        # the openai client imports its resource modules on first use (~0.4 s); paying that here keeps
+        # it out of the first calls of a run, which would otherwise all wait for it together
+        import openai.resources  # noqa: F401
+
         litellm.suppress_debug_info = True
         litellm.telemetry = False
         litellm.drop_params = True

@@ -29,6 +29,7 @@ ROOT = HERE.parent
 FAKE_SERVER = ROOT / "tests" / "fake_openai.py"
 KEY_ENV = "PROMPTOPS_BENCH_KEY"
 MODEL_ID = "openai/gpt-4o-mini"
+SUITE_SIZE = 1000
 
 PROMPT = """\
 ---
@@ -96,14 +97,16 @@ def make_project(folder: Path, api_base: str, cases: int, concurrency: int, mode
         f"run: {{concurrency: {concurrency}, timeout_s: 30, retries: 4, backoff_s: 0.05}}\n"
     )
     (folder / "prompts" / "triage.j2").write_text(PROMPT)
-    lines = ["prompt: triage", "cases:"]
-    for i in range(cases):
-        lines += [
-            f"  - id: case-{i:06d}",
-            f"    vars: {{ticket: 'ticket number {i}'}}",
-            "    assert: [{type: contains, value: ticket}]",
-        ]
-    (folder / "suites" / "bench.yaml").write_text("\n".join(lines) + "\n")
+    # suites of at most 1,000 cases, as a team splits a large test set
+    for start in range(0, cases, SUITE_SIZE):
+        lines = ["prompt: triage", "cases:"]
+        for i in range(start, min(cases, start + SUITE_SIZE)):
+            lines += [
+                f"  - id: case-{i:06d}",
+                f"    vars: {{ticket: 'ticket number {i}'}}",
+                "    assert: [{type: contains, value: ticket}]",
+            ]
+        (folder / "suites" / f"bench-{start // SUITE_SIZE:03d}.yaml").write_text("\n".join(lines) + "\n")
     return folder
 
 
@@ -157,28 +160,66 @@ def bench_startup() -> float:
     return statistics.median(times)
 
 
+def current_rss_mib() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def rss_probe(cases: int) -> None:
-    """Child mode: run ``cases`` cases with an instant in-process provider; print peak RSS (KiB)."""
+    """Child mode: run ``cases`` cases with an instant in-process provider; print RSS figures.
+
+    RSS is sampled when execution starts and every 1 % of the results, so growth
+    while results stream is told apart from the suites held in memory.
+    """
     from promptops.providers import Completion
+    from promptops.runner import ProgressSink
 
     async def instant(model, messages, params, timeout):  # type: ignore[no-untyped-def]
         return Completion(messages[-1]["content"], 5, 3, 0.0, 0.01)
 
+    class Sampler(ProgressSink):
+        def __init__(self) -> None:
+            self.samples: list[float] = []
+            self.done = 0
+            self.every = 1
+
+        def start(self, total: int) -> None:
+            self.every = max(1, total // 100)
+            self.samples.append(current_rss_mib())
+
+        def advance(self, result: object) -> None:
+            self.done += 1
+            if self.done % self.every == 0:
+                self.samples.append(current_rss_mib())
+
+    from promptops.config import load_project
+    from promptops.runner import RunOptions, build_plan, run_plan
+    from promptops.suites import load_suites
+
     folder = Path(tempfile.mkdtemp(prefix="promptops-rss-"))
     make_project(folder, "http://127.0.0.1:9/v1", cases, 64)
     os.environ[KEY_ENV] = "sk-bench"
-    wall, outcome = in_process_run(folder, 64, use_cache=False, caller=instant)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    os.chdir(folder)
+    project = load_project()
+    plan = build_plan(project, load_suites(project), RunOptions(concurrency=64, use_cache=False))
+    sampler = Sampler()
+    started = time.perf_counter()
+    outcome = run_plan(plan, caller=instant, progress=sampler)
+    wall = time.perf_counter() - started
+    samples = sampler.samples
     print(
         json.dumps(
             {
                 "cases": cases,
                 "wall_s": wall,
-                "peak_rss_kib": peak,
                 "completed": outcome.summary.completed_calls,
+                "rss_at_start_mib": samples[0],
+                "rss_at_10pct_mib": samples[min(10, len(samples) - 1)],
+                "rss_at_end_mib": samples[-1],
+                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }
         )
-    )  # type: ignore[attr-defined]
+    )
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -296,19 +337,28 @@ def main() -> None:
     finally:
         server.stop()
 
-    print("\nmemory (instant in-process provider, results streamed to disk)")
+    print("\nmemory (instant in-process provider, results streamed to disk, suites of 1,000 cases)")
     sizes = [10_000] if args.quick else [10_000, 100_000]
-    probes = [child_rss(n) for n in sizes]
-    for probe in probes:
+    for probe in (child_rss(n) for n in sizes):
+        growth = probe["rss_at_end_mib"] - probe["rss_at_10pct_mib"]
         row(
-            f"peak RSS, {probe['cases']:,} cases",
-            f"{probe['peak_rss_kib'] / 1024:.0f} MiB",
+            f"{probe['cases']:,} cases: RSS growth from 10 % to 100 % of results",
+            f"{growth:+.0f} MiB",
             "flat",
+            f"({probe['rss_at_10pct_mib']:.0f} -> {probe['rss_at_end_mib']:.0f} MiB)",
+        )
+        row(
+            "  RSS once the suites are loaded (before any call)",
+            f"{probe['rss_at_start_mib']:.0f} MiB",
+            "—",
+            f"{(probe['rss_at_start_mib'] - 60) * 1024 / probe['cases']:.1f} KiB per case",
+        )
+        row(
+            "  peak RSS (summary and reports included)",
+            f"{probe['peak_rss_mib']:.0f} MiB",
+            "—",
             f"({probe['wall_s']:.1f} s, {probe['wall_s'] / probe['cases'] * 1000:.3f} ms/case)",
         )
-    if len(probes) > 1:
-        growth = probes[-1]["peak_rss_kib"] / probes[0]["peak_rss_kib"]
-        row("RSS growth for 10x the cases", f"{growth:.2f}x", "1.0x")
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -251,14 +251,63 @@ class FakeOpenAIServer:
         self.stop()
 
 
+def serve_asyncio(state: FakeState, port: int) -> None:
+    """The same API on aiohttp's event loop: for benchmarks, where a thread per request adds its own latency.
+
+    Latency and 429/5xx faults are supported; answers come from the rule table.
+    """
+    import asyncio
+
+    from aiohttp import web
+
+    async def chat(request: web.Request) -> web.Response:
+        body = await request.json()
+        with state.lock:
+            state.requests.append({"model": body.get("model")})
+        fault = state.next_fault()
+        if state.latency_s:
+            await asyncio.sleep(state.latency_s)
+        if fault is not None and fault.isdigit():
+            headers = {"Retry-After": f"{state.retry_after_s:g}"} if fault == "429" and state.retry_after_s else {}
+            return web.json_response({"error": {"message": f"injected {fault}"}}, status=int(fault), headers=headers)
+        messages = body.get("messages", [])
+        text = state.answer(messages, body)
+        with state.lock:
+            state.completions += 1
+            serial = state.completions
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+        return web.json_response({
+            "id": f"chatcmpl-fake-{serial}", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
+                      "total_tokens": prompt_tokens + len(text.split())},
+        })
+
+    async def stats(request: web.Request) -> web.Response:
+        return web.json_response({"requests": len(state.requests), "completions": state.completions,
+                                  "max_in_flight": state.max_in_flight})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_get("/v1/stats", stats)
+    print(f"fake OpenAI API on http://127.0.0.1:{port}/v1", flush=True)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8999)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--asyncio", action="store_true", help="serve on aiohttp's event loop (benchmarks)")
     args = parser.parse_args()
     state = FakeState(latency_s=args.latency_ms / 1000, fault_rate=args.fault_rate, seed=args.seed)
+    state.rng.seed(args.seed)
+    if args.asyncio:
+        serve_asyncio(state, args.port)
+        return
     server = FakeOpenAIServer(state, port=args.port)
     print(f"fake OpenAI API on {server.api_base}", flush=True)
     try:

@@ -88,8 +88,8 @@ class ResponseCache:
                     self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
                 self._db.execute(
-                    "CREATE TABLE IF NOT EXISTS responses ("
-                    " key TEXT PRIMARY KEY, model TEXT NOT NULL, created REAL NOT NULL, response TEXT NOT NULL)"
+                    "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT NOT NULL,"
+                    " created REAL NOT NULL, response TEXT NOT NULL)"
                 )
                 return
             except sqlite3.OperationalError as exc:

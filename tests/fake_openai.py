@@ -268,25 +268,43 @@ def serve_asyncio(state: FakeState, port: int) -> None:
         if state.latency_s:
             await asyncio.sleep(state.latency_s)
         if fault is not None and fault.isdigit():
-            headers = {"Retry-After": f"{state.retry_after_s:g}"} if fault == "429" and state.retry_after_s else {}
-            return web.json_response({"error": {"message": f"injected {fault}"}}, status=int(fault), headers=headers)
+            headers = (
+                {"Retry-After": f"{state.retry_after_s:g}"} if fault == "429" and state.retry_after_s else {}
+            )
+            return web.json_response(
+                {"error": {"message": f"injected {fault}"}}, status=int(fault), headers=headers
+            )
         messages = body.get("messages", [])
         text = state.answer(messages, body)
         with state.lock:
             state.completions += 1
             serial = state.completions
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
-        return web.json_response({
-            "id": f"chatcmpl-fake-{serial}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "fake"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
-                      "total_tokens": prompt_tokens + len(text.split())},
-        })
+        return web.json_response(
+            {
+                "id": f"chatcmpl-fake-{serial}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "fake"),
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": len(text.split()),
+                    "total_tokens": prompt_tokens + len(text.split()),
+                },
+            }
+        )
 
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response({"requests": len(state.requests), "completions": state.completions,
-                                  "max_in_flight": state.max_in_flight})
+        return web.json_response(
+            {
+                "requests": len(state.requests),
+                "completions": state.completions,
+                "max_in_flight": state.max_in_flight,
+            }
+        )
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import click
 
 from promptops.cli.compare import drift_options, emit_drift_report
-from promptops.cli.options import run_options
+from promptops.cli.options import make_run_options, run_options
 
 
 @click.command("drift")
@@ -38,7 +38,7 @@ def command(
     from promptops.config import load_project
     from promptops.drift import compare_runs
     from promptops.results import SavedRun
-    from promptops.runner import RunOptions, build_plan, parse_shard, run_plan
+    from promptops.runner import build_plan, run_plan
     from promptops.suites import load_suites
 
     project = load_project()
@@ -48,15 +48,8 @@ def command(
         build_plan(
             project,
             loaded,
-            RunOptions(
-                (model,),
-                repeat,
-                concurrency,
-                case_filter,
-                timeout,
-                parse_shard(shard) if shard else None,
-                not no_cache,
-                replay,
+            make_run_options(
+                (model,), repeat, concurrency, case_filter, timeout, shard, no_cache=no_cache, replay=replay
             ),
         )
         for model in (baseline, candidate)

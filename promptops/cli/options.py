@@ -91,3 +91,29 @@ def run_options(f: F) -> F:
     for decorate in reversed(decorators):
         f = decorate(f)
     return f
+
+
+def make_run_options(
+    models: tuple[str, ...],
+    repeat: int | None,
+    concurrency: int | None,
+    case_filter: str | None,
+    timeout: float | None,
+    shard: str | None,
+    *,
+    no_cache: bool = False,
+    replay: bool = False,
+) -> Any:
+    """The ``RunOptions`` that the shared run options describe (imported lazily: start-up stays fast)."""
+    from promptops.runner import RunOptions, parse_shard
+
+    return RunOptions(
+        models=models,
+        repeat=repeat,
+        concurrency=concurrency,
+        filter=case_filter,
+        timeout_s=timeout,
+        shard=parse_shard(shard) if shard else None,
+        use_cache=not no_cache,
+        replay=replay,
+    )

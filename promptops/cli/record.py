@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from promptops.cli.options import model_option, run_options
+from promptops.cli.options import make_run_options, model_option, run_options
 
 
 @click.command("record")
@@ -27,19 +27,19 @@ def command(
     """
     from promptops.cli.progress import make_progress
     from promptops.config import load_project
-    from promptops.runner import RunOptions, build_plan, parse_shard, record_suites
+    from promptops.runner import build_plan, record_suites
     from promptops.suites import load_suites
 
     project = load_project()
-    options = RunOptions(
+    options = make_run_options(
         models,
         repeat,
         concurrency,
         case_filter,
         timeout,
-        parse_shard(shard) if shard else None,
-        not no_cache,
-        False,
+        shard,
+        no_cache=no_cache,
+        replay=False,
     )
     plan = build_plan(project, load_suites(project, suites), options)
     written, errors = record_suites(plan, progress=make_progress())

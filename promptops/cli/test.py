@@ -9,7 +9,14 @@ if TYPE_CHECKING:
     from promptops.config import Project
     from promptops.runner import RunOptions
 
-from promptops.cli.options import REPORT_FORMATS, format_option, model_option, output_option, run_options
+from promptops.cli.options import (
+    REPORT_FORMATS,
+    format_option,
+    make_run_options,
+    model_option,
+    output_option,
+    run_options,
+)
 
 
 @click.command("test")
@@ -70,22 +77,22 @@ def command(
     from promptops.config import load_project
     from promptops.errors import UsageError
     from promptops.results import open_run
-    from promptops.runner import RunOptions, build_plan, options_from_meta, parse_shard, run_plan
+    from promptops.runner import build_plan, options_from_meta, run_plan
     from promptops.suites import load_suites
 
     project = load_project()
     if base_ref:
         if resume:
             raise UsageError("--resume and --base-ref cannot be combined")
-        options = RunOptions(
+        options = make_run_options(
             models,
             repeat,
             concurrency,
             case_filter,
             timeout,
-            parse_shard(shard) if shard else None,
-            not no_cache,
-            replay,
+            shard,
+            no_cache=no_cache,
+            replay=replay,
         )
         raise SystemExit(run_test_against_ref(project, suites, options, base_ref, alpha, fmt, output))
     saved = open_run(project.runs_dir, resume) if resume else None
@@ -94,15 +101,15 @@ def command(
         options = dataclasses.replace(options, use_cache=not no_cache)
         suites = tuple(str(project.root / f) for f in suite_files)
     else:
-        options = RunOptions(
+        options = make_run_options(
             models,
             repeat,
             concurrency,
             case_filter,
             timeout,
-            parse_shard(shard) if shard else None,
-            not no_cache,
-            replay,
+            shard,
+            no_cache=no_cache,
+            replay=replay,
         )
     plan = build_plan(project, load_suites(project, suites), options)
     outcome = run_plan(plan, progress=make_progress(), resume=saved)

@@ -13,7 +13,7 @@ import random
 import signal
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,6 +211,15 @@ def build_plan(
     return plan
 
 
+async def _within(awaitable: Awaitable[Any], seconds: float) -> Any:
+    """``awaitable`` with a deadline; asyncio.timeout (3.11+) avoids wait_for's extra task per call."""
+    timeout = getattr(asyncio, "timeout", None)
+    if timeout is None:
+        return await asyncio.wait_for(awaitable, seconds)
+    async with timeout(seconds):
+        return await awaitable
+
+
 class AdaptiveLimiter:
     """Bounds calls in flight; halves the bound on 429, grows it back by one per success."""
 
@@ -348,10 +357,8 @@ class Executor:
             ok = limited = False
             try:
                 # the guard catches providers that ignore their own timeout
-                completion: Completion = await asyncio.wait_for(
-                    self.caller(call.model, call.messages, call.params, self.timeout_s),
-                    timeout=self.timeout_s * 1.5 + 1,
-                )
+                request = self.caller(call.model, call.messages, call.params, self.timeout_s)
+                completion: Completion = await _within(request, self.timeout_s * 1.5 + 1)
                 ok = True
                 return completion
             except Exception as exc:

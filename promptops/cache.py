@@ -25,11 +25,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from promptops.errors import SuiteError
-from promptops.locations import describe_validation_error, load_yaml
+from promptops.locations import read_yaml_model, write_readable_yaml
 
 CACHE_FILE = "cache.sqlite3"
 RECORDING_SUFFIX = ".recording.yaml"
@@ -167,47 +166,21 @@ class RecordingFile(BaseModel):
 
 
 def recording_path(suite_path: Path) -> Path:
-    stem = suite_path.name
-    for suffix in (".yaml", ".yml"):
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
-    return suite_path.with_name(stem + RECORDING_SUFFIX)
+    from promptops.suites import companion_path
 
-
-class _LiteralDumper(yaml.SafeDumper):
-    """Multi-line text as ``|`` blocks so a changed answer reads as a line diff."""
-
-
-def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    if "\n" in value and all(ch == "\n" or ch.isprintable() for ch in value) and value == value.rstrip(" "):
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
-
-
-_LiteralDumper.add_representer(str, _str_representer)
+    return companion_path(suite_path, RECORDING_SUFFIX)
 
 
 def write_recording(path: Path, recording: RecordingFile, case_order: list[str]) -> None:
     """Write ``recording`` with entries in suite order, then model and sample."""
     position = {case: index for index, case in enumerate(case_order)}
     recording.recordings.sort(key=lambda r: (position.get(r.case, len(position)), r.case, r.model, r.sample))
-    data = recording.model_dump(exclude_none=True)
-    text = yaml.dump(data, Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True, width=100)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_readable_yaml(path, recording.model_dump(exclude_none=True))
 
 
 def read_recording(path: Path, display: str | None = None) -> RecordingFile | None:
     """A recording file, or None when the suite has none."""
-    if not path.is_file():
-        return None
-    file = display or str(path)
-    data = load_yaml(path.read_text(encoding="utf-8"), file=file, error=SuiteError)
-    try:
-        return RecordingFile.model_validate(data)
-    except ValidationError as exc:
-        raise describe_validation_error(exc, data, file=file, error=SuiteError) from None
+    return read_yaml_model(path, RecordingFile, file=display or str(path), error=SuiteError)
 
 
 class ReplayStore:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from promptops.errors import PromptOpsError
 
@@ -211,3 +211,44 @@ def plain(value: Any) -> Any:
     if isinstance(value, list):
         return [plain(item) for item in value]
     return value
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def read_yaml_model(
+    path: Path, model: type[ModelT], *, file: str, error: type[PromptOpsError]
+) -> ModelT | None:
+    """A YAML file validated as ``model``, or None when it does not exist; mistakes raise ``error``."""
+    if not path.is_file():
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"cannot read file: {exc}", file=file) from None
+    data = load_yaml(text, file=file, error=error)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise describe_validation_error(exc, data, file=file, error=error) from None
+
+
+class _ReadableDumper(yaml.SafeDumper):
+    """Multi-line text as ``|`` blocks so a changed answer reads as a line diff."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value and all(ch == "\n" or ch.isprintable() for ch in value) and value == value.rstrip(" "):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_ReadableDumper.add_representer(str, _str_representer)
+
+
+def write_readable_yaml(path: Path, data: Any) -> None:
+    """Write ``data`` as YAML meant for pull-request diffs, replacing ``path`` atomically."""
+    text = yaml.dump(data, Dumper=_ReadableDumper, sort_keys=False, allow_unicode=True, width=100)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

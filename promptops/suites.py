@@ -23,8 +23,10 @@ from promptops.locations import (
     line_of,
     load_yaml,
     plain,
+    read_yaml_model,
     utf8_error_line,
     utf8_error_message,
+    write_readable_yaml,
 )
 from promptops.prompts import FolderSource, Prompt, PromptSource, load_prompt
 
@@ -113,43 +115,32 @@ class GoldenFile(_Strict):
     goldens: list[GoldenOutput] = Field(default_factory=list)
 
 
-def golden_path(suite_path: Path) -> Path:
-    stem = suite_path.name
+def companion_path(suite_path: Path, suffix: str) -> Path:
+    """A file that belongs to a suite: ``suites/triage.yaml`` -> ``suites/triage<suffix>``."""
+    return suite_path.with_name(_strip_suite_suffix(suite_path.name) + suffix)
+
+
+def _strip_suite_suffix(name: str) -> str:
     for suffix in SUITE_SUFFIXES:
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
-    return suite_path.with_name(stem + GOLDEN_SUFFIX)
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def golden_path(suite_path: Path) -> Path:
+    return companion_path(suite_path, GOLDEN_SUFFIX)
 
 
 def read_golden(path: Path, display: str) -> GoldenFile | None:
     """A golden file, or None when the suite has none yet."""
-    if not path.is_file():
-        return None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SuiteError(f"cannot read golden file: {exc}", file=display) from None
-    data = load_yaml(text, file=display, error=SuiteError)
-    try:
-        return GoldenFile.model_validate(data)
-    except ValidationError as exc:
-        raise describe_validation_error(exc, data, file=display, error=SuiteError) from None
+    return read_yaml_model(path, GoldenFile, file=display, error=SuiteError)
 
 
 def write_golden(path: Path, golden: GoldenFile, case_order: list[str]) -> None:
     """Write ``golden`` in suite order, multi-line outputs as ``|`` blocks for readable PR diffs."""
-    import yaml
-
-    from promptops.cache import _LiteralDumper
-
     position = {case: index for index, case in enumerate(case_order)}
     golden.goldens.sort(key=lambda g: (position.get(g.case, len(position)), g.case, g.model))
-    text = yaml.dump(
-        golden.model_dump(), Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True, width=100
-    )
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_readable_yaml(path, golden.model_dump())
 
 
 @dataclass
@@ -200,11 +191,7 @@ def suite_name(project: Project, path: Path) -> str:
         rel = path.resolve().relative_to(project.suites_dir.resolve())
     except ValueError:
         rel = Path(path.name)
-    name = rel.as_posix()
-    for suffix in SUITE_SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+    return _strip_suite_suffix(rel.as_posix())
 
 
 def is_suite_file(path: Path) -> bool:
@@ -236,10 +223,6 @@ def discover_suites(project: Project, paths: list[str] | tuple[str, ...] = ()) -
             found.append(path)
     unique: dict[Path, None] = {p.resolve(): None for p in found}
     return list(unique)
-
-
-def _assertion_line(data: Any, path: tuple[Any, ...]) -> int | None:
-    return line_of(data, path)
 
 
 def _vars_problem(
@@ -339,7 +322,7 @@ def _check_assertions(specs: list[AssertionSpec], data: Any, path: tuple[Any, ..
         try:
             validate_assertion(spec)
         except ValueError as exc:
-            raise SuiteError(str(exc), file=file, line=_assertion_line(data, (*path, index))) from None
+            raise SuiteError(str(exc), file=file, line=line_of(data, (*path, index))) from None
 
 
 def load_suites(project: Project, paths: list[str] | tuple[str, ...] = ()) -> list[Suite]:

@@ -210,3 +210,12 @@ def test_merge_unknown_run(make_project, run_cli, ref) -> None:
     make_project()
     result = run_cli("merge", ref, "other")
     assert result.exit_code == 2 and f"no run {ref!r}" in result.output
+
+
+def test_unreadable_recording_is_a_clear_error(make_project, run_cli) -> None:
+    root = make_project()
+    (root / "suites/triage.recording.yaml").write_bytes(b"version: 1\nsuite: caf\xe9\n")
+    result = run_cli("test", "--replay")
+    assert result.exit_code == 2
+    assert "error: suites/triage.recording.yaml: cannot read file" in result.output
+    assert "Traceback" not in result.output

@@ -22,14 +22,12 @@ the budgets, and the project's constraints.
 
 from __future__ import annotations
 
-import json
 import re
 import string
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
@@ -674,7 +672,6 @@ class _GroupInput:
     model_id: str
     suites: set[str] = field(default_factory=set)
     total_cases: int = 0
-    latencies: list[float] = field(default_factory=list)
     latency_p95_ms: float | None = None
     cost_per_1k: float | None = None
     prompt_tokens: float | None = None
@@ -856,36 +853,3 @@ def _suite_prompts(project: Project) -> dict[str, str]:
         if isinstance(data, dict) and isinstance(data.get("prompt"), str):
             found[suite_name(project, path)] = data["prompt"]
     return found
-
-
-def load_escalation_source(project: Project | None, reference: str) -> EscalationReport:
-    """Escalate a saved run (id, prefix, folder, ``latest``) or a JSON report file (test or drift)."""
-    path = Path(reference)
-    if path.is_file():
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UsageError(f"not a JSON report: {exc}", file=reference) from None
-        if isinstance(data, dict) and "baseline_run" in data:
-            from promptops.drift import DriftReport
-
-            try:
-                drift = DriftReport.model_validate(data)
-            except ValidationError as exc:
-                raise UsageError(f"invalid drift report: {exc.errors()[0]['msg']}", file=reference) from None
-            return escalate_drift(project, drift)
-        if isinstance(data, dict) and "run_id" in data and project is not None:
-            reference = str(data["run_id"])
-        else:
-            raise UsageError(
-                "expected a drift report or a test report (promptops ... --format json)", file=reference
-            )
-    if project is None:
-        raise UsageError(f"{reference!r} is not a report file, and there is no project to find runs in")
-    from promptops.results import open_run
-
-    saved = open_run(project.runs_dir, reference)
-    summary = saved.summary()
-    if summary is None:
-        raise UsageError(f"run {saved.meta.run_id} has no summary yet (interrupted?); resume it first")
-    return escalate_run(project, saved.meta, summary, saved.results())

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import statistics
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -451,12 +450,3 @@ def summarize(
         groups=summaries,
         cases=verdicts,
     )
-
-
-def mean(values: Iterable[float]) -> float | None:
-    items = list(values)
-    return statistics.fmean(items) if items else None
-
-
-def dump_json(data: Any) -> str:
-    return json.dumps(data, indent=2, sort_keys=False, default=str)

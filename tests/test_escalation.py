@@ -425,3 +425,20 @@ def test_nothing_to_escalate(make_project, run_cli, fake_server) -> None:
     make_project()
     run_cli("test")
     assert "nothing to escalate" in run_cli("escalate").output
+
+
+def test_escalate_a_drift_report_file(make_project, run_cli, fake_server, tmp_path) -> None:
+    """The JSON that `drift` writes (escalation key included) is a valid input of `escalate`."""
+    fake_server.state.default_answer = lambda messages, body: (
+        "refund" if body["model"] == "fake-model" else "something else"
+    )
+    make_project()
+    report = tmp_path / "drift.json"
+    result = run_cli(
+        "drift", "--baseline", "fake", "--candidate", "other", "--format", "json", "-o", str(report)
+    )
+    assert result.exit_code == 1, result.output
+    data = json.loads(run_cli("escalate", str(report), "--format", "json").stdout)
+    assert data["source"].count("..") == 1
+    assert {c["case"] for c in data["cases"]} == {"refund-basic", "crash"}
+    assert any(e["gap"] == "skill" for e in data["escalations"])

@@ -33,18 +33,9 @@ def emit_drift_report(
 ) -> int:
     """Print (and with ``output``, write) a drift report with its escalation; returns its exit code."""
     from promptops.cli.progress import emit_report
-    from promptops.escalation import escalate_drift
-    from promptops.reports import ReportData
+    from promptops.reports import drift_report_data
 
-    escalation = escalate_drift(project, report)
-    data = ReportData(
-        drift=report,
-        summary=candidate.summary() if candidate else None,
-        meta=candidate.meta if candidate else None,
-        results=list(candidate.results()) if candidate and "html" in fmt else [],
-        escalation=escalation if escalation.cases or escalation.escalations else None,
-        run_folder=project.relpath(candidate.folder) if candidate else None,
-    )
+    data = drift_report_data(project, report, candidate, with_results="html" in fmt)
     emit_report(data, fmt, output)
     return data.exit_code
 

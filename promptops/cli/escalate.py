@@ -19,11 +19,12 @@ def command(source: str, fmt: str, output: str | None) -> None:
     from pathlib import Path
 
     from promptops.config import find_project_root, load_project
-    from promptops.escalation import load_escalation_source
+    from promptops.reports import load_report_data
     from promptops.reports.escalation_text import render_escalation_text
 
     project = load_project() if find_project_root() is not None else None
-    report = load_escalation_source(project, source)
+    report = load_report_data(project, source, always_escalate=True).escalation
+    assert report is not None
     text = (
         report.model_dump_json(indent=2) + "\n"
         if fmt == "json"

@@ -16,7 +16,9 @@ from promptops.reports.text import render_text
 from promptops.results import RunMeta, RunSummary, SampleResult
 
 if TYPE_CHECKING:
+    from promptops.config import Project
     from promptops.drift import DriftReport
+    from promptops.results import SavedRun
 
 REPORT_FORMATS = ("text", "json", "markdown", "junit", "html")
 FORMAT_SUFFIXES = {"text": ".txt", "json": ".json", "markdown": ".md", "junit": ".xml", "html": ".html"}
@@ -84,21 +86,54 @@ def render_report(data: ReportData, fmt: str, *, color: bool = False) -> str:
     raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(REPORT_FORMATS)}")
 
 
-__all__ = ["FORMAT_SUFFIXES", "REPORT_FORMATS", "ReportData", "render_report", "render_text"]
+__all__ = [
+    "FORMAT_SUFFIXES",
+    "REPORT_FORMATS",
+    "ReportData",
+    "drift_report_data",
+    "load_report_data",
+    "render_report",
+    "render_text",
+]
 
 
-def load_report_data(project: object, reference: str) -> ReportData:
-    """A saved run (id, prefix, folder, ``latest``) or a JSON report file (test or drift) as data."""
+def drift_report_data(
+    project: Project | None,
+    drift: DriftReport,
+    candidate: SavedRun | None = None,
+    *,
+    with_results: bool = False,
+    always_escalate: bool = False,
+) -> ReportData:
+    """A drift report with its escalation and, when given, the candidate run behind it."""
+    from promptops.escalation import escalate_drift
+
+    found = escalate_drift(project, drift)
+    keep = always_escalate or bool(found.cases or found.escalations)
+    return ReportData(
+        drift=drift,
+        summary=candidate.summary() if candidate else None,
+        meta=candidate.meta if candidate else None,
+        results=list(candidate.results()) if candidate and with_results else [],
+        escalation=found if keep else None,
+        run_folder=project.relpath(candidate.folder) if candidate and project else None,
+    )
+
+
+def load_report_data(project: Project | None, reference: str, *, always_escalate: bool = False) -> ReportData:
+    """A saved run (id, prefix, folder, ``latest``) or a JSON report file (test or drift) as data.
+
+    The escalation is computed when cases failed, or always with ``always_escalate``
+    (gates such as data privacy apply to a passing run too).
+    """
     from pathlib import Path
 
     from pydantic import ValidationError
 
-    from promptops.config import Project
     from promptops.errors import UsageError
-    from promptops.escalation import escalate_drift, escalate_run
+    from promptops.escalation import escalate_run
     from promptops.results import open_run
 
-    assert project is None or isinstance(project, Project)
     path = Path(reference)
     if path.is_file():
         try:
@@ -115,8 +150,7 @@ def load_report_data(project: object, reference: str) -> ReportData:
                 drift = DriftReport.model_validate(payload)
             except ValidationError as exc:
                 raise UsageError(f"invalid drift report: {exc.errors()[0]['msg']}", file=reference) from None
-            found = escalate_drift(project, drift)
-            return ReportData(drift=drift, escalation=found if found.cases or found.escalations else None)
+            return drift_report_data(project, drift, always_escalate=always_escalate)
         if "run_id" not in payload or project is None:
             raise UsageError("expected a drift report or a test report (--format json)", file=reference)
         reference = str(payload["run_id"])
@@ -128,7 +162,7 @@ def load_report_data(project: object, reference: str) -> ReportData:
         raise UsageError(f"run {saved.meta.run_id} has no summary yet (interrupted?); resume it first")
     results = list(saved.results())
     escalation: EscalationReport | None = None
-    if any(c.status == "failed" for c in summary.cases):
+    if always_escalate or any(c.status == "failed" for c in summary.cases):
         escalation = escalate_run(project, saved.meta, summary, results)
     return ReportData(
         summary=summary,

@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from promptops.assertions import GapType
 from promptops.assertions.builtin import parse_json_output
+from promptops.assertions.golden import normalise_text
 from promptops.errors import EXIT_FAILED, EXIT_INFRA, EXIT_OK, UsageError
 from promptops.results import (
     AssertionOutcome,
@@ -168,17 +169,13 @@ def fisher_exact_one_sided(
 # --- output comparison --------------------------------------------------------------------------
 
 
-def _normalise(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
 def text_similarity(old: str, new: str) -> float:
     """Similarity in [0, 1] of two outputs, ignoring whitespace layout and case.
 
     Long outputs are cut to their first 5,000 characters first, because
     ``SequenceMatcher`` is quadratic in the worst case.
     """
-    a, b = _normalise(old)[:_SIMILARITY_CHARS], _normalise(new)[:_SIMILARITY_CHARS]
+    a, b = normalise_text(old)[:_SIMILARITY_CHARS], normalise_text(new)[:_SIMILARITY_CHARS]
     if a == b:
         return 1.0
     return difflib.SequenceMatcher(None, a, b).ratio()

@@ -816,17 +816,14 @@ def run_against_ref(
     base_suites = load_suites_at(project, source_at_ref(project, base_ref), suite_args)
     candidate_plan = build_plan(project, load_suites(project, suite_args), options)
     base_plan = None
-    if base_suites and any(base_plan_cases(project, s, options) for s in base_suites):
+    probe = Plan(project, base_suites, options)
+    if any(probe.selected_cases(suite) for suite in base_suites):
         base_plan = build_plan(project, base_suites, options)
         if options.replay:
             base_plan.extra_recordings = _recordings_at_ref(project, base_suites, base_ref)
     make = progress or ProgressSink
     base = run_plan(base_plan, progress=make()) if base_plan is not None else None
     return base, run_plan(candidate_plan, progress=make())
-
-
-def base_plan_cases(project: Project, suite: Suite, options: RunOptions) -> int:
-    return len(Plan(project, [suite], options).selected_cases(suite))
 
 
 def _recordings_at_ref(project: Project, suites: list[Suite], ref: str) -> list[Any]:

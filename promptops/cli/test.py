@@ -81,36 +81,19 @@ def command(
     from promptops.suites import load_suites
 
     project = load_project()
+    if base_ref and resume:
+        raise UsageError("--resume and --base-ref cannot be combined")
+    options = make_run_options(
+        models, repeat, concurrency, case_filter, timeout, shard, no_cache=no_cache, replay=replay
+    )
     if base_ref:
-        if resume:
-            raise UsageError("--resume and --base-ref cannot be combined")
-        options = make_run_options(
-            models,
-            repeat,
-            concurrency,
-            case_filter,
-            timeout,
-            shard,
-            no_cache=no_cache,
-            replay=replay,
-        )
         raise SystemExit(run_test_against_ref(project, suites, options, base_ref, alpha, fmt, output))
     saved = open_run(project.runs_dir, resume) if resume else None
     if saved is not None:
+        # a resumed run keeps the options it was started with
         suite_files, options = options_from_meta(saved.meta)
         options = dataclasses.replace(options, use_cache=not no_cache)
         suites = tuple(str(project.root / f) for f in suite_files)
-    else:
-        options = make_run_options(
-            models,
-            repeat,
-            concurrency,
-            case_filter,
-            timeout,
-            shard,
-            no_cache=no_cache,
-            replay=replay,
-        )
     plan = build_plan(project, load_suites(project, suites), options)
     outcome = run_plan(plan, progress=make_progress(), resume=saved)
     raise SystemExit(report_outcome(project, outcome, fmt, output))

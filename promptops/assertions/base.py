@@ -107,12 +107,17 @@ def register_assertion(name: str, *, check: SpecCheck | None = None) -> Callable
     return decorate
 
 
-def assertion_types() -> dict[str, AssertionType]:
-    """All registered types by name (built-ins and plugins)."""
+def _loaded_registry() -> dict[str, AssertionType]:
+    """The registry itself, plugins loaded: read on every evaluation, so it is not copied."""
     from promptops.assertions import load_plugins
 
     load_plugins()
-    return dict(_REGISTRY)
+    return _REGISTRY
+
+
+def assertion_types() -> dict[str, AssertionType]:
+    """All registered types by name (built-ins and plugins)."""
+    return dict(_loaded_registry())
 
 
 def validate_assertion(spec: AssertionSpec) -> None:
@@ -130,7 +135,7 @@ def validate_assertion(spec: AssertionSpec) -> None:
 
 def evaluate_assertion(output: str, spec: AssertionSpec, ctx: AssertionContext) -> AssertionResult:
     """Run one assertion; ``not-`` inverts the verdict and the score."""
-    kind = assertion_types()[spec.base_type]
+    kind = _loaded_registry()[spec.base_type]
     result = kind.fn(output, spec, ctx)
     score = min(1.0, max(0.0, float(result.score)))
     if spec.negated:

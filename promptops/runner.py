@@ -706,6 +706,18 @@ def merge_runs(project: Project, runs: list[SavedRun]) -> RunOutcome:
     return RunOutcome(folder, meta, summary)
 
 
+def _answers_by_suite(outcome: RunOutcome) -> tuple[dict[str, list[SampleResult]], int]:
+    """The run's answered calls per suite, and how many calls failed."""
+    by_suite: dict[str, list[SampleResult]] = {}
+    errors = 0
+    for result in outcome.results():
+        if result.error is not None or result.output is None or result.request_key is None:
+            errors += 1
+            continue
+        by_suite.setdefault(result.suite, []).append(result)
+    return by_suite, errors
+
+
 def record_suites(plan: Plan, *, progress: ProgressSink | None = None) -> tuple[list[tuple[str, int]], int]:
     """Run ``plan`` and write each suite's successful responses to its recording file.
 
@@ -715,14 +727,7 @@ def record_suites(plan: Plan, *, progress: ProgressSink | None = None) -> tuple[
     """
     from promptops.cache import Recording, RecordingFile, read_recording, recording_path, write_recording
 
-    outcome = run_plan(plan, progress=progress)
-    by_suite: dict[str, list[SampleResult]] = {}
-    errors = 0
-    for result in read_results(outcome.folder / "results.jsonl"):
-        if result.error is not None or result.output is None or result.request_key is None:
-            errors += 1
-            continue
-        by_suite.setdefault(result.suite, []).append(result)
+    by_suite, errors = _answers_by_suite(run_plan(plan, progress=progress))
     written: list[tuple[str, int]] = []
     for suite in plan.suites:
         path = recording_path(suite.path)
@@ -767,26 +772,21 @@ def update_goldens(plan: Plan, *, progress: ProgressSink | None = None) -> tuple
     """
     from promptops.suites import GoldenFile, GoldenOutput, golden_path, write_golden
 
-    outcome = run_plan(plan, progress=progress)
-    accepted: dict[str, dict[tuple[str, str], GoldenOutput]] = {}
-    errors = 0
-    for result in read_results(outcome.folder / "results.jsonl"):
-        if result.error is not None or result.output is None:
-            errors += 1
-            continue
-        if result.sample != 0:
-            continue
-        accepted.setdefault(result.suite, {})[(result.case, result.model)] = GoldenOutput(
-            case=result.case,
-            model=result.model,
-            model_id=result.model_id,
-            prompt_version=result.prompt_version,
-            prompt_fingerprint=result.prompt_fingerprint,
-            output=result.output,
-        )
+    by_suite, errors = _answers_by_suite(run_plan(plan, progress=progress))
     written = []
     for suite in plan.suites:
-        fresh = accepted.get(suite.name, {})
+        fresh = {
+            (r.case, r.model): GoldenOutput(
+                case=r.case,
+                model=r.model,
+                model_id=r.model_id,
+                prompt_version=r.prompt_version,
+                prompt_fingerprint=r.prompt_fingerprint,
+                output=r.output or "",
+            )
+            for r in by_suite.get(suite.name, [])
+            if r.sample == 0
+        }
         case_ids = [c.id for c in suite.cases]
         kept = [g for key, g in suite.goldens.items() if key not in fresh and g.case in case_ids]
         golden = GoldenFile(suite=suite.name, goldens=[*kept, *fresh.values()])

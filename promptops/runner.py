@@ -221,18 +221,38 @@ async def _within(awaitable: Awaitable[Any], seconds: float) -> Any:
 
 
 class AdaptiveLimiter:
-    """Bounds calls in flight; halves the bound on 429, grows it back by one per success."""
+    """Bounds calls in flight; halves the bound on 429, grows it back by one per success.
 
-    def __init__(self, maximum: int) -> None:
+    The first wave is paced: each slot opens ``spacing_s`` after the one before.
+    A call costs litellm a few milliseconds of CPU on the event loop around its
+    request, so calls started in the same instant queue for each other anyway;
+    and as answers of similar latency come back in the order the requests left,
+    a first wave sent as one burst keeps returning as one burst for the whole
+    run. Spacing the first wave spreads every later one.
+    """
+
+    def __init__(self, maximum: int, spacing_s: float = 0.006) -> None:
         self.maximum = max(1, maximum)
         self.limit = self.maximum
         self.in_flight = 0
+        self.spacing_s = spacing_s
+        self._opened = 0
+        """Most calls that have been in flight together: slots beyond it are new."""
+        self._next_opening = 0.0
         self._changed = asyncio.Condition()
 
     async def acquire(self) -> None:
+        delay = 0.0
         async with self._changed:
             await self._changed.wait_for(lambda: self.in_flight < self.limit)
             self.in_flight += 1
+            if self.in_flight > self._opened and self.spacing_s > 0:
+                self._opened = self.in_flight
+                now = asyncio.get_running_loop().time()
+                delay = max(0.0, self._next_opening - now)
+                self._next_opening = max(now, self._next_opening) + self.spacing_s
+        if delay:
+            await asyncio.sleep(delay)
 
     async def release(self, *, rate_limited: bool = False, succeeded: bool = False) -> None:
         async with self._changed:

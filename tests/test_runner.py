@@ -178,3 +178,70 @@ def test_adaptive_limiter_halves_on_429_and_grows_back() -> None:
         return seen
 
     assert asyncio.run(scenario()) == [8, 4, 2, 8]
+
+
+def test_adaptive_limiter_paces_the_first_wave_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New slots open spacing_s apart; a reused slot, or one regained after a 429, waits for nothing."""
+    waits: list[float] = []
+
+    async def record(delay: float) -> None:
+        waits.append(round(delay, 6))
+
+    async def scenario() -> None:
+        limiter = AdaptiveLimiter(4, spacing_s=0.01)
+        loop = asyncio.get_running_loop()
+        frozen = loop.time()
+        monkeypatch.setattr(loop, "time", lambda: frozen)
+        monkeypatch.setattr(asyncio, "sleep", record)
+        for _ in range(4):
+            await limiter.acquire()
+        assert waits == [0.01, 0.02, 0.03]  # the first slot opens at once
+        await limiter.release(succeeded=True)
+        await limiter.acquire()  # a slot used before
+        for _ in range(4):
+            await limiter.release(rate_limited=True)
+        assert (limiter.limit, limiter.in_flight) == (1, 0)
+        for _ in range(4):  # the limit grows back by one per success; the slots are not new
+            await limiter.acquire()
+            await limiter.release(succeeded=True)
+        for _ in range(4):
+            await limiter.acquire()
+        assert limiter.in_flight == 4
+        assert waits == [0.01, 0.02, 0.03]
+
+    asyncio.run(scenario())
+
+
+def test_adaptive_limiter_without_spacing_never_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def forbidden(delay: float) -> None:
+        raise AssertionError(f"slept {delay}")
+
+    async def scenario() -> int:
+        limiter = AdaptiveLimiter(16, spacing_s=0)
+        monkeypatch.setattr(asyncio, "sleep", forbidden)
+        for _ in range(16):
+            await limiter.acquire()
+        return limiter.in_flight
+
+    assert asyncio.run(scenario()) == 16
+
+
+def test_litellm_is_loaded_and_warmed_without_touching_the_network() -> None:
+    """get_litellm() runs one mock completion to warm litellm up; it must open no connection at all."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import gc, socket\n"
+        "def refuse(self, address, *rest):\n"
+        "    raise SystemExit(f'connection attempted to {address}')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.socket.connect_ex = refuse\n"
+        "from promptops.providers import get_litellm\n"
+        "litellm = get_litellm()\n"
+        "assert get_litellm() is litellm\n"
+        "print('frozen', gc.get_freeze_count() > 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:] + done.stdout[-500:]
+    assert done.stdout.strip().splitlines()[-1] == "frozen True"

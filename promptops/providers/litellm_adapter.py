@@ -7,6 +7,7 @@ first use only, with ``LITELLM_LOCAL_MODEL_COST_MAP=True`` set before.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from dataclasses import dataclass
@@ -36,8 +37,31 @@ def get_litellm() -> ModuleType:
         from promptops.providers import register_custom_providers
 
         register_custom_providers(litellm)
+        _warm_up(litellm)
         _litellm = litellm
     return _litellm
+
+
+def _warm_up(litellm: ModuleType) -> None:
+    """Pay litellm's first-call costs now, with no request sent.
+
+    litellm imports more modules and builds pydantic validators inside its first
+    completion (~0.1 s); a mock completion takes that path offline, so the first
+    calls of a run do not all wait for it together. The objects of the import
+    then move out of the garbage collector's view: they live as long as the
+    process, and a full collection that walks them stalls every call in flight
+    for ~0.2 s.
+    """
+    try:
+        litellm.completion(
+            model="openai/promptops-warm-up",
+            messages=[{"role": "user", "content": "warm-up"}],
+            mock_response="ok",
+        )
+    except Exception:  # noqa: BLE001  (warming is an optimisation; a real call reports real errors)
+        pass
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass(frozen=True)

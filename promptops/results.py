@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -407,19 +408,20 @@ def summarize(
         )
     verdicts.sort(key=lambda v: (v.suite, v.model, v.line or 0, v.case))
 
+    statuses: dict[tuple[str, str], Counter[str]] = {}
+    for verdict in verdicts:
+        statuses.setdefault((verdict.suite, verdict.model), Counter())[verdict.status] += 1
     summaries: list[GroupSummary] = []
     for (suite, model), group in sorted(groups.items()):
-        mine = [v for v in verdicts if v.suite == suite and v.model == model]
-        passed = sum(v.status == "passed" for v in mine)
-        failed = sum(v.status == "failed" for v in mine)
-        errors = sum(v.status == "error" for v in mine)
+        counts = statuses.get((suite, model), Counter())
+        passed, failed, errors = counts["passed"], counts["failed"], counts["error"]
         decided = passed + failed
         summaries.append(
             GroupSummary(
                 suite=suite,
                 model=model,
                 model_id=group.model_id,
-                cases=len(mine),
+                cases=counts.total(),
                 passed=passed,
                 failed=failed,
                 errors=errors,

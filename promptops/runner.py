@@ -558,7 +558,7 @@ def _load_replay(plan: Plan) -> ReplayStore:
 
 
 def _warm_provider(plan: Plan, executor: Executor) -> None:
-    """Import litellm before the clock starts when the first call will need it.
+    """Import (and warm up) litellm before the clock starts when the first call will need it.
 
     A fully cached or replayed run never imports it (that is what keeps it fast);
     any other run pays the import once, here, rather than inside its first calls.

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from promptops.assertions import AssertionContext, evaluate_assertion
 from promptops.cache import CACHE_FILE, CachedResponse, ReplayStore, ResponseCache, request_key
@@ -738,6 +738,22 @@ def _answers_by_suite(outcome: RunOutcome) -> tuple[dict[str, list[SampleResult]
     return by_suite, errors
 
 
+class _CaseEntry(Protocol):
+    @property
+    def case(self) -> str: ...
+
+
+EntryT = TypeVar("EntryT", bound=_CaseEntry)
+
+
+def _merged(
+    old: Iterable[EntryT], fresh: dict[Any, EntryT], key: Callable[[EntryT], Any], case_ids: list[str]
+) -> list[EntryT]:
+    """Fresh entries, after the old ones they do not replace whose case still exists."""
+    existing = set(case_ids)
+    return [*(e for e in old if key(e) not in fresh and e.case in existing), *fresh.values()]
+
+
 def record_suites(plan: Plan, *, progress: ProgressSink | None = None) -> tuple[list[tuple[str, int]], int]:
     """Run ``plan`` and write each suite's successful responses to its recording file.
 
@@ -768,16 +784,13 @@ def record_suites(plan: Plan, *, progress: ProgressSink | None = None) -> tuple[
             )
             for r in by_suite.get(suite.name, [])
         }
-        kept = [
-            e
-            for e in (old.recordings if old else [])
-            if (e.case, e.model, e.sample) not in fresh and e.case in case_ids
-        ]
         recording = RecordingFile(
             suite=suite.name,
             prompt_version=suite.prompt.version,
             prompt_fingerprint=suite.prompt.fingerprint,
-            recordings=[*kept, *fresh.values()],
+            recordings=_merged(
+                old.recordings if old else [], fresh, lambda e: (e.case, e.model, e.sample), case_ids
+            ),
         )
         write_recording(path, recording, case_ids)
         written.append((plan.project.relpath(path), len(recording.recordings)))
@@ -808,8 +821,8 @@ def update_goldens(plan: Plan, *, progress: ProgressSink | None = None) -> tuple
             if r.sample == 0
         }
         case_ids = [c.id for c in suite.cases]
-        kept = [g for key, g in suite.goldens.items() if key not in fresh and g.case in case_ids]
-        golden = GoldenFile(suite=suite.name, goldens=[*kept, *fresh.values()])
+        goldens = _merged(suite.goldens.values(), fresh, lambda g: (g.case, g.model), case_ids)
+        golden = GoldenFile(suite=suite.name, goldens=goldens)
         path = golden_path(suite.path)
         write_golden(path, golden, case_ids)
         written.append((plan.project.relpath(path), len(golden.goldens)))

@@ -135,6 +135,28 @@ def test_record_then_replay_without_keys_or_network(make_project, run_cli, fake_
     assert statuses == {"refund-basic": "passed", "crash": "failed"}
 
 
+def test_record_keeps_other_models_and_drops_removed_cases(make_project, run_cli, fake_server) -> None:
+    fake_server.state.answers = ANSWERS
+    root = make_project()
+    recording = root / "suites/triage.recording.yaml"
+
+    def entries() -> list[tuple[str, str]]:
+        return sorted((r["case"], r["model"]) for r in yaml.safe_load(recording.read_text())["recordings"])
+
+    assert run_cli("record", "-m", "fake").exit_code == 0
+    assert run_cli("record", "-m", "other").exit_code == 0
+    assert entries() == [
+        ("crash", "fake"),
+        ("crash", "other"),
+        ("refund-basic", "fake"),
+        ("refund-basic", "other"),
+    ]
+    suite = root / "suites/triage.yaml"
+    suite.write_text(suite.read_text().split("  - id: crash")[0])
+    assert run_cli("record", "-m", "fake").exit_code == 0
+    assert entries() == [("refund-basic", "fake"), ("refund-basic", "other")]
+
+
 def test_replay_miss_exits_3_naming_case_and_model(make_project, run_cli, fake_server) -> None:
     fake_server.state.answers = ANSWERS
     root = make_project()

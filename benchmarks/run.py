@@ -147,6 +147,13 @@ def in_process_run(project: Path, concurrency: int, *, use_cache: bool, caller=N
         os.chdir(cwd)
 
 
+async def instant(model, messages, params, timeout):  # type: ignore[no-untyped-def]
+    """A provider that answers at once (the last message, echoed): what is left is promptops' own time."""
+    from promptops.providers import Completion
+
+    return Completion(messages[-1]["content"], 5, 3, 0.0, 0.01)
+
+
 def row(name: str, value: str, ideal: str, ratio: str = "") -> None:
     print(f"  {name:<52} {value:>12}   ideal {ideal:<10} {ratio}")
 
@@ -171,11 +178,7 @@ def rss_probe(cases: int) -> None:
     RSS is sampled when execution starts and every 1 % of the results, so growth
     while results stream is told apart from the suites held in memory.
     """
-    from promptops.providers import Completion
     from promptops.runner import ProgressSink
-
-    async def instant(model, messages, params, timeout):  # type: ignore[no-untyped-def]
-        return Completion(messages[-1]["content"], 5, 3, 0.0, 0.01)
 
     class Sampler(ProgressSink):
         def __init__(self) -> None:
@@ -288,11 +291,6 @@ def main() -> None:
             "< 1.5 s",
             f"{cached_wall / 1.5:.2f}x of budget, {cached_calls} provider calls",
         )
-
-        from promptops.providers import Completion
-
-        async def instant(model, messages, params, timeout):  # type: ignore[no-untyped-def]
-            return Completion(messages[-1]["content"], 5, 3, 0.0, 0.01)
 
         overhead_wall, _ = in_process_run(project, args.j, use_cache=False, caller=instant)
         per_case = overhead_wall / args.cases * 1000

@@ -226,8 +226,8 @@ def test_adaptive_limiter_without_spacing_never_sleeps(monkeypatch: pytest.Monke
     assert asyncio.run(scenario()) == 16
 
 
-def test_litellm_is_loaded_and_warmed_without_touching_the_network() -> None:
-    """get_litellm() runs one mock completion to warm litellm up; it must open no connection at all."""
+def test_litellm_loads_offline_and_freezes_its_import() -> None:
+    """get_litellm() runs one mock completion to warm litellm up: it must open no connection at all."""
     import subprocess
     import sys
 

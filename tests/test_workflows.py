@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -60,3 +61,43 @@ def test_promptops_workflow_is_least_privilege_and_fork_safe() -> None:
     steps = workflow["jobs"]["promptops"]["steps"]
     assert steps[0]["with"]["fetch-depth"] == 0
     assert "secrets." not in text  # replay needs no secret, so forks work
+
+
+# a requirement that names the bare distribution `promptops` (optionally with extras or a version), which on
+# PyPI belongs to an unrelated project; `promptops-cli` and `-e .` do not match
+_BARE_NAME = re.compile(r"""pip install\s+["']?promptops(?:\[[^\]]*\])?(?:[=<>~!]=?[^\s"']*)?["']?(?:\s|$)""")
+
+
+def test_install_never_names_a_distribution_this_project_does_not_own() -> None:
+    action = yaml.safe_load(ACTION.read_text())
+    assert action["inputs"]["install"]["default"] == ""
+    install = next(s for s in action["runs"]["steps"] if s.get("name") == "Install promptops")
+    assert "$GITHUB_ACTION_PATH" in install["run"]  # the action installs its own source by default
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["name"] == "promptops-cli"
+    assert project["scripts"] == {"promptops": "promptops.cli:main"}
+    texts = [ROOT / "README.md", ACTION, *WORKFLOWS, *(ROOT / "docs").glob("*.md")]
+    texts += list((ROOT / "promptops").rglob("*.py"))
+    for path in texts:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if "Never `pip install promptops`" in line:
+                continue
+            assert not _BARE_NAME.search(line), f"{path.relative_to(ROOT)}: {line.strip()}"
+    from promptops.providers.local import INSTALL_HINT
+
+    assert INSTALL_HINT == 'pip install "promptops-cli[local]"'
+
+
+@pytest.mark.parametrize(
+    "line, bare",
+    [
+        pytest.param("pip install promptops", True, id="bare"),
+        pytest.param('pip install "promptops[local]"', True, id="bare-extra"),
+        pytest.param("pip install promptops==0.1.0", True, id="bare-pinned"),
+        pytest.param('pip install "promptops-cli[local]"', False, id="ours"),
+        pytest.param('pip install -e ".[local]"', False, id="checkout"),
+    ],
+)
+def test_bare_name_pattern(line: str, bare: bool) -> None:
+    assert bool(_BARE_NAME.search(line)) is bare

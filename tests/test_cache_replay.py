@@ -66,11 +66,14 @@ def test_request_key_properties() -> None:
 def test_cache_stats_and_clear(make_project, run_cli, fake_server) -> None:
     fake_server.state.answers = ANSWERS
     make_project()
-    run_cli("test")
+    assert run_cli("test").exit_code == 0
     result = run_cli("cache", "stats")
+    assert result.exit_code == 0, result.output
     assert "entries: 2" in result.output and "openai/fake-model: 2" in result.output
-    assert "removed 2 cached responses" in run_cli("cache", "clear").output
-    assert "entries: 0" in run_cli("cache", "stats").output
+    cleared = run_cli("cache", "clear")
+    assert cleared.exit_code == 0 and "removed 2 cached responses" in cleared.output
+    after = run_cli("cache", "stats")
+    assert after.exit_code == 0 and "entries: 0" in after.output
 
 
 def _write_many(path: str, start: int) -> None:

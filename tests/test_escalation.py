@@ -423,8 +423,10 @@ def test_escalate_from_a_saved_run_and_a_report_file(make_project, run_cli, fake
 def test_nothing_to_escalate(make_project, run_cli, fake_server) -> None:
     fake_server.state.answers = {"charged twice": "refund", "crashes": "bug"}
     make_project()
-    run_cli("test")
-    assert "nothing to escalate" in run_cli("escalate").output
+    assert run_cli("test").exit_code == 0
+    result = run_cli("escalate")
+    assert result.exit_code == 0, result.output
+    assert "nothing to escalate" in result.output
 
 
 def test_escalate_a_drift_report_file(make_project, run_cli, fake_server, tmp_path) -> None:

@@ -153,8 +153,10 @@ def test_invalid_golden_file_is_reported_with_line(make_project, run_cli) -> Non
 def test_golden_json_report_fields(make_project, run_cli, fake_server) -> None:
     fake_server.state.answers = {"charged twice": '{"label": "refund"}', "crashes": '{"label": "bug"}'}
     make_project({"suites/triage.yaml": GOLDEN_SUITE})
-    run_cli("golden", "update")
+    assert run_cli("golden", "update").exit_code == 0
     fake_server.state.answers = {"charged twice": '{"label": "refund"}', "crashes": '{"label": "question"}'}
-    report = json.loads(run_cli("test", "--no-cache", "--format", "json").stdout)
+    result = run_cli("test", "--no-cache", "--format", "json")
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
     crash = next(c for c in report["cases"] if c["case"] == "crash")
     assert crash["failed_assertions"][0]["reason"] == "changed root['label']: 'bug' -> 'question'"

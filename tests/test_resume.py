@@ -83,6 +83,8 @@ def test_resume_of_finished_run_makes_no_calls(make_project, run_cli, fake_serve
     first = json.loads(run_cli("test", "--format", "json").stdout)
     before = len(fake_server.state.requests)
     result = run_cli("test", "--resume", first["run_id"], "--no-cache", "--format", "json")
+    # the echoed tickets fail both cases: the resumed run keeps that verdict
+    assert result.exit_code == first["exit_code"] == 1, result.output
     assert len(fake_server.state.requests) == before
     assert json.loads(result.stdout)["completed_calls"] == 2
 

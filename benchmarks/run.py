@@ -130,7 +130,8 @@ def run_cli(project: Path, *args: str) -> tuple[float, dict]:
 def in_process_run(project: Path, concurrency: int, *, use_cache: bool, caller=None) -> tuple[float, object]:
     """Time run_plan itself in a process where litellm is already imported (a long-lived worker)."""
     from promptops.config import load_project
-    from promptops.runner import RunOptions, build_plan, run_plan
+    from promptops.plan import RunOptions, build_plan
+    from promptops.runner import run_plan
     from promptops.suites import load_suites
 
     cwd = os.getcwd()
@@ -196,7 +197,8 @@ def rss_probe(cases: int) -> None:
                 self.samples.append(current_rss_mib())
 
     from promptops.config import load_project
-    from promptops.runner import RunOptions, build_plan, run_plan
+    from promptops.plan import RunOptions, build_plan
+    from promptops.runner import run_plan
     from promptops.suites import load_suites
 
     folder = Path(tempfile.mkdtemp(prefix="promptops-rss-"))

@@ -34,9 +34,9 @@ _EXPORTS = {
     "RunMeta": "promptops.results",
     "RunSummary": "promptops.results",
     "SampleResult": "promptops.results",
-    "Plan": "promptops.runner",
-    "RunOptions": "promptops.runner",
-    "build_plan": "promptops.runner",
+    "Plan": "promptops.plan",
+    "RunOptions": "promptops.plan",
+    "build_plan": "promptops.plan",
     "run_plan": "promptops.runner",
     "Case": "promptops.suites",
     "Suite": "promptops.suites",
@@ -97,7 +97,8 @@ if TYPE_CHECKING:
     )
     from promptops.prompts import Message, Prompt, load_prompt
     from promptops.results import CaseVerdict, RunMeta, RunSummary, SampleResult
-    from promptops.runner import Plan, RunOptions, build_plan, run_plan
+    from promptops.plan import Plan, RunOptions, build_plan
+    from promptops.runner import run_plan
     from promptops.suites import Case, Suite, load_suite, load_suites
 
 

@@ -40,11 +40,13 @@ if TYPE_CHECKING:
     from _pytest._io import TerminalWriter
 
     from promptops.assertions import AssertionResult, AssertionSpec
-    from promptops.cache import ReplayStore, ResponseCache
+    from promptops.cache import RecordingFile
     from promptops.config import Project
     from promptops.prompts import Prompt
     from promptops.results import CaseVerdict
-    from promptops.runner import Executor, RunOptions, RunOutcome
+    from promptops.executor import Executor
+    from promptops.plan import RunOptions
+    from promptops.runner import RunOutcome
     from promptops.suites import Case, Suite
 
 # Repeated from promptops.config: importing that module would import pydantic in every test run.
@@ -118,7 +120,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _run_options(config: pytest.Config) -> RunOptions:
     from promptops.errors import UsageError
-    from promptops.runner import RunOptions
+    from promptops.plan import RunOptions
 
     models = tuple(config.getoption("promptops_models") or config.getini("promptops_models") or ())
     repeat: int | None = config.getoption("promptops_repeat")
@@ -265,7 +267,7 @@ class SuiteSession:
 
     def load_suite(self, path: Path) -> Suite:
         """Load and validate a suite, rendering every case so a template error is a collection error."""
-        from promptops.runner import render_case
+        from promptops.plan import render_case
         from promptops.suites import load_suite
 
         suite = load_suite(self.project, path)
@@ -327,7 +329,8 @@ class SuiteSession:
     def run_batch(self, items: list[CaseItem]) -> None:
         """Run ``items`` as one plan through the runner and store each item's verdict."""
         from promptops.errors import PromptOpsError, RunInterrupted
-        from promptops.runner import build_plan, run_plan
+        from promptops.plan import build_plan
+        from promptops.runner import run_plan
 
         suites: dict[str, Suite] = {}
         for item in items:
@@ -547,7 +550,6 @@ class PromptOpsFixture:
         self.options = options
         self._prompts: dict[str, Prompt] = {}
         self._executor: Executor | None = None
-        self._cache: ResponseCache | None = None
 
     def prompt(self, name: str) -> Prompt:
         """The prompt file ``name`` (e.g. ``support/triage``) from the working tree."""
@@ -596,7 +598,8 @@ class PromptOpsFixture:
         import dataclasses
 
         from promptops.errors import ProviderError
-        from promptops.runner import AdaptiveLimiter, build_plan
+        from promptops.executor import AdaptiveLimiter
+        from promptops.plan import build_plan
 
         suite = self._one_case_suite(prompt, {**(vars or {}), **variables}, params or {})
         # build_plan resolves the model, checks its key and renders, exactly as for a suite;
@@ -657,9 +660,8 @@ class PromptOpsFixture:
             raise AssertionError("\n".join([*failures, f"output: {text[:200]!r}"]))
 
     def close(self) -> None:
-        if self._cache is not None:
-            self._cache.close()
-            self._cache = None
+        if self._executor is not None:
+            self._executor.close()
             self._executor = None
 
     def _one_case_suite(self, prompt: str, variables: dict[str, Any], params: dict[str, Any]) -> Suite:
@@ -675,32 +677,20 @@ class PromptOpsFixture:
 
     def _get_executor(self) -> Executor:
         if self._executor is None:
-            from promptops.cache import CACHE_FILE, ResponseCache
-            from promptops.providers import RetryPolicy
-            from promptops.runner import Executor
+            from promptops.executor import Executor
 
-            settings = self.project.config.run
-            self._cache = ResponseCache(self.project.state_dir / CACHE_FILE)
-            self._executor = Executor(
-                concurrency=settings.concurrency,
-                policy=RetryPolicy(settings.retries, settings.backoff_s, settings.backoff_max_s),
-                timeout_s=settings.timeout_s,
-                cache=self._cache,
-                read_cache=self.options.use_cache,
-                replay=self._replay_store() if self.options.replay else None,
-            )
+            # the fixture's calls are not part of a plan: replay answers from every suite's recording
+            self._executor = Executor.from_settings(self.project, self.options, recordings=self._recordings())
         return self._executor
 
-    def _replay_store(self) -> ReplayStore:
-        from promptops.cache import ReplayStore, read_recording, recording_path
+    def _recordings(self) -> Iterator[RecordingFile]:
+        from promptops.cache import read_recording, recording_path
         from promptops.suites import discover_suites
 
-        files = []
         for path in discover_suites(self.project) if self.project.suites_dir.is_dir() else []:
             recording = read_recording(recording_path(path), self.project.relpath(recording_path(path)))
             if recording is not None:
-                files.append(recording)
-        return ReplayStore(files)
+                yield recording
 
 
 _FIXTURES = pytest.StashKey[dict[Path, PromptOpsFixture]]()

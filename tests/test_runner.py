@@ -12,7 +12,7 @@ from fake_openai import FakeOpenAIServer
 from promptops.config import ResolvedModel
 from promptops.providers import RetryPolicy, acomplete, call_with_retries
 from promptops.providers.retries import backoff_delay, is_retryable, retry_after_s
-from promptops.runner import AdaptiveLimiter
+from promptops.executor import AdaptiveLimiter
 
 
 def _report(result) -> dict:

@@ -38,7 +38,8 @@ def command(
     from promptops.config import load_project
     from promptops.drift import compare_runs
     from promptops.results import SavedRun
-    from promptops.runner import build_plan, run_plan
+    from promptops.plan import build_plan
+    from promptops.runner import run_plan
     from promptops.suites import load_suites
 
     project = load_project()

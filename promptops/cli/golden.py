@@ -23,7 +23,8 @@ def update(suites: tuple[str, ...], models: tuple[str, ...], case_filter: str | 
     """
     from promptops.cli.progress import make_progress
     from promptops.config import load_project
-    from promptops.runner import RunOptions, build_plan, update_goldens
+    from promptops.capture import update_goldens
+    from promptops.plan import RunOptions, build_plan
     from promptops.suites import load_suites
 
     project = load_project()

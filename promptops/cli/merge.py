@@ -14,7 +14,7 @@ def command(runs: tuple[str, ...], fmt: str, output: str | None) -> None:
     from promptops.cli.progress import report_outcome
     from promptops.config import load_project
     from promptops.results import open_run
-    from promptops.runner import merge_runs
+    from promptops.merge import merge_runs
 
     project = load_project()
     outcome = merge_runs(project, [open_run(project.runs_dir, ref) for ref in runs])

@@ -105,7 +105,7 @@ def make_run_options(
     replay: bool = False,
 ) -> Any:
     """The ``RunOptions`` that the shared run options describe (imported lazily: start-up stays fast)."""
-    from promptops.runner import RunOptions, parse_shard
+    from promptops.plan import RunOptions, parse_shard
 
     return RunOptions(
         models=models,

@@ -27,7 +27,8 @@ def command(
     """
     from promptops.cli.progress import make_progress
     from promptops.config import load_project
-    from promptops.runner import build_plan, record_suites
+    from promptops.capture import record_suites
+    from promptops.plan import build_plan
     from promptops.suites import load_suites
 
     project = load_project()

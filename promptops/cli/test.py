@@ -7,7 +7,7 @@ import click
 
 if TYPE_CHECKING:
     from promptops.config import Project
-    from promptops.runner import RunOptions
+    from promptops.plan import RunOptions
 
 from promptops.cli.options import (
     REPORT_FORMATS,
@@ -77,7 +77,8 @@ def command(
     from promptops.config import load_project
     from promptops.errors import UsageError
     from promptops.results import open_run
-    from promptops.runner import build_plan, options_from_meta, run_plan
+    from promptops.plan import build_plan
+    from promptops.runner import options_from_meta, run_plan
     from promptops.suites import load_suites
 
     project = load_project()
@@ -116,7 +117,7 @@ def run_test_against_ref(
     from promptops.cli.progress import make_progress, report_outcome
     from promptops.drift import compare_runs
     from promptops.results import SavedRun
-    from promptops.runner import run_against_ref
+    from promptops.refs import run_against_ref
 
     base, candidate = run_against_ref(project, suites, options, base_ref, progress=make_progress)
     if base is None:

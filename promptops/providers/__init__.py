@@ -12,7 +12,7 @@ from types import ModuleType
 from typing import Any
 
 from promptops.providers.litellm_adapter import Completion, acomplete, get_litellm
-from promptops.providers.local import LOCAL_PREFIX
+from promptops.providers.local import LOCAL_CONCURRENT_CALLS, LOCAL_PREFIX
 from promptops.providers.local import create_handler as create_local_handler
 from promptops.providers.retries import RetryPolicy, call_with_retries, is_rate_limit, is_retryable
 
@@ -20,11 +20,31 @@ CustomProviderFactory = Callable[[], Any]
 """Returns a litellm ``CustomLLM`` instance; called on first use of litellm."""
 
 _CUSTOM_PROVIDERS: dict[str, CustomProviderFactory] = {}
+_CALL_LIMITS: dict[str, int] = {}
 
 
-def register_provider(prefix: str, factory: CustomProviderFactory) -> None:
-    """Route litellm model ids ``prefix/...`` to the handler ``factory()`` returns."""
+def register_provider(
+    prefix: str, factory: CustomProviderFactory, *, concurrent_calls: int | None = None
+) -> None:
+    """Route litellm model ids ``prefix/...`` to the handler ``factory()`` returns.
+
+    Args:
+        prefix: Provider prefix of the model ids, e.g. ``local`` for ``local/<name>``.
+        factory: Returns the litellm ``CustomLLM``; called on first use of litellm.
+        concurrent_calls: Most calls one model of this provider can answer at once (e.g. 1 for a
+            model computing in this process); None for no limit beyond the run's concurrency.
+    """
     _CUSTOM_PROVIDERS[prefix] = factory
+    if concurrent_calls is not None:
+        _CALL_LIMITS[prefix] = max(1, concurrent_calls)
+    else:
+        _CALL_LIMITS.pop(prefix, None)
+
+
+def concurrent_call_limit(model_id: str) -> int | None:
+    """Most calls in flight that the provider of ``model_id`` accepts per model; None for no limit."""
+    prefix, sep, _ = model_id.partition("/")
+    return _CALL_LIMITS.get(prefix) if sep else None
 
 
 def register_custom_providers(litellm: ModuleType) -> None:
@@ -39,7 +59,7 @@ def register_custom_providers(litellm: ModuleType) -> None:
 
 
 # The built-in local models; the factory imports litellm and llama_cpp only when first called.
-register_provider(LOCAL_PREFIX, create_local_handler)
+register_provider(LOCAL_PREFIX, create_local_handler, concurrent_calls=LOCAL_CONCURRENT_CALLS)
 
 
 __all__ = [
@@ -47,6 +67,7 @@ __all__ = [
     "RetryPolicy",
     "acomplete",
     "call_with_retries",
+    "concurrent_call_limit",
     "get_litellm",
     "is_rate_limit",
     "is_retryable",

@@ -34,6 +34,9 @@ from promptops.errors import PromptOpsError
 
 LOCAL_PREFIX = "local"
 """Provider prefix of the built-in models: ``local/<name>``."""
+LOCAL_CONCURRENT_CALLS = 1
+"""The runtime serialises generations (llama.cpp contexts are not thread-safe), so a model answers one
+call at a time; declaring it lets the executor queue calls before their latency clock starts."""
 INSTALL_HINT = 'pip install "promptops-cli[local]"'
 DEFAULT_MAX_TOKENS = 256
 """Used when a call names no ``max_tokens``: the base model never ends its turn on its own."""

@@ -1,0 +1,184 @@
+"""Plan building: which calls a run makes (cases × models × samples), rendered lazily.
+
+``build_plan`` resolves the models, checks their keys and renders every case
+once, so a mistake surfaces before any model call; iterating the plan then
+yields one ``PlannedCall`` at a time, so memory does not grow with the run.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptops.config import Project, ResolvedModel
+from promptops.errors import ConfigError, PromptError, UsageError
+from promptops.providers.local import check_model_available
+from promptops.suites import Case, Suite, case_matches
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    """One model call of the plan."""
+
+    suite: Suite
+    case: Case
+    model: ResolvedModel
+    sample: int
+    messages: list[dict[str, str]]
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    models: tuple[str, ...] = ()
+    """Model aliases or ids replacing each suite's models (``-m``)."""
+    repeat: int | None = None
+    concurrency: int | None = None
+    filter: str | None = None
+    timeout_s: float | None = None
+    shard: tuple[int, int] | None = None
+    """``(I, N)``: run only the I-th of N deterministic parts of the plan (1-based)."""
+    use_cache: bool = True
+    """Read answers from the response cache (results are always written to it)."""
+    replay: bool = False
+    """Answer only from the cache and recording files; never call a provider."""
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``I/N`` with 1 <= I <= N."""
+    index, sep, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i = n = 0
+    if not sep or n < 1 or not 1 <= i <= n:
+        raise UsageError(f"--shard expects I/N with 1 <= I <= N, got {text!r}")
+    return i, n
+
+
+def shard_of(suite_name: str, case_id: str, count: int) -> int:
+    """Shard (1-based) a case belongs to: by a stable hash, so adding cases moves no others."""
+    return zlib.crc32(f"{suite_name}::{case_id}".encode()) % count + 1
+
+
+@dataclass
+class Plan:
+    """What a run will call, generated lazily."""
+
+    project: Project
+    suites: list[Suite]
+    options: RunOptions
+    models: dict[str, ResolvedModel] = field(default_factory=dict)
+    done: set[tuple[str, str, str, int]] = field(default_factory=set)
+    """(suite, case, model, sample) already finished (when resuming)."""
+    extra_recordings: list[Any] = field(default_factory=list)
+    """More ``RecordingFile``s for replay, e.g. the recordings of a base git ref."""
+    only: set[tuple[str, str, str]] | None = None
+    """(suite, case, model alias) to run, e.g. the tests pytest selected; None runs every selected case."""
+
+    def models_for(self, suite: Suite) -> list[ResolvedModel]:
+        names = list(self.options.models) or suite.models(self.project)
+        return [self.models[name] for name in names]
+
+    def wanted(self, suite: Suite, case: Case, model: ResolvedModel) -> bool:
+        """Whether ``only`` (when set) includes this case on this model."""
+        return self.only is None or (suite.name, case.id, model.alias) in self.only
+
+    def selected_cases(self, suite: Suite) -> list[Case]:
+        shard = self.options.shard
+        models = self.models_for(suite) if self.only is not None else []
+        return [
+            case
+            for case in suite.cases
+            if case_matches(suite, case, self.options.filter)
+            and (shard is None or shard_of(suite.name, case.id, shard[1]) == shard[0])
+            and (self.only is None or any(self.wanted(suite, case, model) for model in models))
+        ]
+
+    def count(self) -> int:
+        """Calls in the whole plan, finished ones included."""
+        total = 0
+        for suite in self.suites:
+            models = self.models_for(suite)
+            for case in self.selected_cases(suite):
+                wanted = sum(self.wanted(suite, case, model) for model in models)
+                total += wanted * suite.repeat_for(case, self.project, self.options.repeat)
+        return total
+
+    def __iter__(self) -> Iterator[PlannedCall]:
+        """Calls still to make, rendered one case at a time."""
+        for suite in self.suites:
+            models = self.models_for(suite)
+            for case in self.selected_cases(suite):
+                repeat = suite.repeat_for(case, self.project, self.options.repeat)
+                todo = [
+                    (model, sample)
+                    for model in models
+                    if self.wanted(suite, case, model)
+                    for sample in range(repeat)
+                    if (suite.name, case.id, model.alias, sample) not in self.done
+                ]
+                if not todo:
+                    continue
+                messages = [m.to_dict() for m in render_case(suite, case)]
+                for model, sample in todo:
+                    params = {**model.params, **suite.params()}
+                    yield PlannedCall(suite, case, model, sample, messages, sample_params(params, sample))
+
+
+def sample_params(params: dict[str, Any], sample: int) -> dict[str, Any]:
+    """Params for one sample: a fixed seed is offset per sample so repeats differ yet reproduce."""
+    if sample and isinstance(params.get("seed"), int):
+        return {**params, "seed": params["seed"] + sample}
+    return params
+
+
+def render_case(suite: Suite, case: Case) -> list[Any]:
+    try:
+        return suite.prompt.render(suite.case_vars(case))
+    except PromptError as exc:
+        raise PromptError(
+            f"{exc.message} (rendering case {case.id!r} of {suite.file}:{suite.case_lines.get(case.id, 0)})",
+            file=exc.file,
+            line=exc.line,
+        ) from None
+
+
+def build_plan(
+    project: Project,
+    suites: list[Suite],
+    options: RunOptions,
+    *,
+    only: set[tuple[str, str, str]] | None = None,
+) -> Plan:
+    """Resolve models, check keys and render every case once so mistakes surface before any call.
+
+    ``only`` narrows the plan to (suite, case, model alias) triples, e.g. the tests pytest selected.
+    """
+    plan = Plan(project, suites, options, only=only)
+    for suite in suites:
+        for name in list(options.models) or suite.models(project):
+            if name not in plan.models:
+                plan.models[name] = project.resolve_model(name)
+    used = None if only is None else {alias for _, _, alias in only}
+    for model in plan.models.values():
+        if used is not None and model.alias not in used:
+            continue  # deselected (e.g. pytest -k "not prod"): needs no key and no local install
+        # replay never calls a provider, so keyless CI needs no secrets
+        if not options.replay and model.api_key_env and model.api_key() is None:
+            raise ConfigError(
+                f"model {model.alias!r} reads its API key from ${model.api_key_env}, which is not set",
+                file=project.config_file,
+            )
+        if not options.replay:  # a local model without the promptops[local] extra: one clear exit 2
+            check_model_available(model.model)
+    for suite in suites:
+        for case in plan.selected_cases(suite):
+            render_case(suite, case)
+    if plan.count() == 0:
+        raise UsageError(
+            f"no cases match the filter {options.filter!r}" if options.filter else "no cases to run"
+        )
+    return plan

@@ -95,9 +95,9 @@ if TYPE_CHECKING:
         SuiteError,
         UsageError,
     )
+    from promptops.plan import Plan, RunOptions, build_plan
     from promptops.prompts import Message, Prompt, load_prompt
     from promptops.results import CaseVerdict, RunMeta, RunSummary, SampleResult
-    from promptops.plan import Plan, RunOptions, build_plan
     from promptops.runner import run_plan
     from promptops.suites import Case, Suite, load_suite, load_suites
 

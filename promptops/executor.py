@@ -32,6 +32,7 @@ from promptops.results import AssertionOutcome, ErrorInfo, SampleResult
 Caller = Callable[[ResolvedModel, list[dict[str, str]], dict[str, Any], float], Any]
 """Async function making one model call and returning a ``Completion``."""
 
+
 async def _within(awaitable: Awaitable[Any], seconds: float) -> Any:
     """``awaitable`` with a deadline; asyncio.timeout (3.11+) avoids wait_for's extra task per call."""
     timeout = getattr(asyncio, "timeout", None)

@@ -42,10 +42,10 @@ if TYPE_CHECKING:
     from promptops.assertions import AssertionResult, AssertionSpec
     from promptops.cache import RecordingFile
     from promptops.config import Project
-    from promptops.prompts import Prompt
-    from promptops.results import CaseVerdict
     from promptops.executor import Executor
     from promptops.plan import RunOptions
+    from promptops.prompts import Prompt
+    from promptops.results import CaseVerdict
     from promptops.runner import RunOutcome
     from promptops.suites import Case, Suite
 

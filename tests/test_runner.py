@@ -10,9 +10,9 @@ import pytest
 from fake_openai import FakeOpenAIServer
 
 from promptops.config import ResolvedModel
+from promptops.executor import AdaptiveLimiter
 from promptops.providers import RetryPolicy, acomplete, call_with_retries
 from promptops.providers.retries import backoff_delay, is_retryable, retry_after_s
-from promptops.executor import AdaptiveLimiter
 
 
 def _report(result) -> dict:
@@ -95,6 +95,44 @@ def test_concurrency_is_bounded(make_project, run_cli, fake_server) -> None:
     assert result.exit_code == 0, result.output
     assert fake_server.state.max_in_flight == 3
     assert fake_server.state.completions == 12
+
+
+def test_provider_declared_call_limit_queues_calls_per_model(
+    make_project, run_cli, fake_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A provider that answers one call at a time says so when it registers; the executor queues for it."""
+    from litellm import CustomLLM
+
+    from promptops import providers
+
+    monkeypatch.setattr(providers, "_CUSTOM_PROVIDERS", dict(providers._CUSTOM_PROVIDERS))
+    monkeypatch.setattr(providers, "_CALL_LIMITS", dict(providers._CALL_LIMITS))
+    seen = {"in_flight": 0, "most": 0, "calls": 0}
+
+    class OneAtATime(CustomLLM):
+        async def acompletion(self, *args, **kwargs):
+            seen["in_flight"] += 1
+            seen["most"] = max(seen["most"], seen["in_flight"])
+            await asyncio.sleep(0.02)
+            seen["in_flight"] -= 1
+            seen["calls"] += 1
+            response = kwargs["model_response"]
+            response.choices[0].message.content = "ticket"
+            return response
+
+    providers.register_provider("serialtest", OneAtATime, concurrent_calls=1)
+    providers.register_custom_providers(providers.get_litellm())
+    assert providers.concurrent_call_limit("serialtest/x") == 1
+    assert providers.concurrent_call_limit("local/smollm2-135m-instruct") == 1
+    assert providers.concurrent_call_limit("openai/fake-model") is None
+    cases = "\n".join(
+        f"  - id: c{i}\n    vars: {{ticket: 't{i}'}}\n    assert: [{{type: contains, value: ticket}}]"
+        for i in range(6)
+    )
+    make_project({"suites/triage.yaml": f"prompt: support/triage\ncases:\n{cases}\n"})
+    result = run_cli("test", "-j", "4", "--no-cache", "-m", "serialtest/echo")
+    assert result.exit_code == 0, result.output
+    assert seen == {"in_flight": 0, "most": 1, "calls": 6}
 
 
 def _model(server: FakeOpenAIServer) -> ResolvedModel:

@@ -37,8 +37,8 @@ def command(
     from promptops.cli.progress import make_progress
     from promptops.config import load_project
     from promptops.drift import compare_runs
-    from promptops.results import SavedRun
     from promptops.plan import build_plan
+    from promptops.results import SavedRun
     from promptops.runner import run_plan
     from promptops.suites import load_suites
 

@@ -21,9 +21,9 @@ def update(suites: tuple[str, ...], models: tuple[str, ...], case_filter: str | 
     Writes suites/<suite>.golden.yaml (with prompt version, fingerprint and
     model); review the diff and commit it.
     """
+    from promptops.capture import update_goldens
     from promptops.cli.progress import make_progress
     from promptops.config import load_project
-    from promptops.capture import update_goldens
     from promptops.plan import RunOptions, build_plan
     from promptops.suites import load_suites
 

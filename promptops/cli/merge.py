@@ -13,8 +13,8 @@ def command(runs: tuple[str, ...], fmt: str, output: str | None) -> None:
     """Combine shard runs (ids, prefixes or folders) into one run record and one verdict."""
     from promptops.cli.progress import report_outcome
     from promptops.config import load_project
-    from promptops.results import open_run
     from promptops.merge import merge_runs
+    from promptops.results import open_run
 
     project = load_project()
     outcome = merge_runs(project, [open_run(project.runs_dir, ref) for ref in runs])

@@ -25,9 +25,9 @@ def command(
     Commit the recording files; `promptops test --replay` then runs without API
     keys or network. Entries of models not recorded now are kept.
     """
+    from promptops.capture import record_suites
     from promptops.cli.progress import make_progress
     from promptops.config import load_project
-    from promptops.capture import record_suites
     from promptops.plan import build_plan
     from promptops.suites import load_suites
 

@@ -76,8 +76,8 @@ def command(
     from promptops.cli.progress import make_progress, report_outcome
     from promptops.config import load_project
     from promptops.errors import UsageError
-    from promptops.results import open_run
     from promptops.plan import build_plan
+    from promptops.results import open_run
     from promptops.runner import options_from_meta, run_plan
     from promptops.suites import load_suites
 
@@ -116,8 +116,8 @@ def run_test_against_ref(
     from promptops.cli.compare import emit_drift_report
     from promptops.cli.progress import make_progress, report_outcome
     from promptops.drift import compare_runs
-    from promptops.results import SavedRun
     from promptops.refs import run_against_ref
+    from promptops.results import SavedRun
 
     base, candidate = run_against_ref(project, suites, options, base_ref, progress=make_progress)
     if base is None:

@@ -9,6 +9,7 @@ files, import or run code, and every variable it uses must be a declared input.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -216,14 +217,26 @@ class _SourceLoader(jinja2.BaseLoader):
         return "\n" * (split.body_line - 1) + split.body, template, lambda: True
 
 
+def _from_json(text: Any) -> Any:
+    """``{{ config | from_json }}``: a JSON text given as a variable, as data."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise jinja2.TemplateRuntimeError(f"from_json: not valid JSON ({str(exc)[:80]})") from None
+
+
 def make_environment(source: PromptSource) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+    env = SandboxedEnvironment(
         loader=_SourceLoader(source),
         undefined=jinja2.StrictUndefined,
         extensions=[_RoleExtension],
         autoescape=False,
         keep_trailing_newline=True,
     )
+    env.filters["from_json"] = _from_json
+    return env
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from promptops.assertions import AssertionSpec, GapType, validate_assertion
+from promptops.case_files import CaseOrigin, expand_cases
 from promptops.config import Project
 from promptops.errors import ConfigError, PromptError, SuiteError, UsageError
 from promptops.locations import (
@@ -32,7 +33,9 @@ from promptops.prompts import FolderSource, Prompt, PromptSource, load_prompt
 
 SUITE_SUFFIXES = (".yaml", ".yml")
 GOLDEN_SUFFIX = ".golden.yaml"
-_NOT_SUITES = (GOLDEN_SUFFIX, ".golden.yml", ".recording.yaml", ".recording.yml")
+CASES_SUFFIX = ".cases.yaml"
+"""YAML case files in the suites folder carry this suffix, so they are not taken for suites."""
+_NOT_SUITES = (GOLDEN_SUFFIX, ".golden.yml", ".recording.yaml", ".recording.yml", CASES_SUFFIX, ".cases.yml")
 
 
 class _Strict(BaseModel):
@@ -61,8 +64,10 @@ class Case(_Strict):
     threshold: float | None = Field(default=None, ge=0, le=1)
     """Required pass rate across samples; overrides the suite's threshold."""
     tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """Free-form facts about the case (source, category ...), kept with its results."""
 
-    @field_validator("vars", mode="before")
+    @field_validator("vars", "metadata", mode="before")
     @classmethod
     def _plain_vars(cls, value: Any) -> Any:
         return plain(value)
@@ -93,6 +98,7 @@ class SuiteFile(_Strict):
     """Call parameters for this suite, over the prompt's."""
     defaults: CaseDefaults = Field(default_factory=CaseDefaults)
     cases: list[Case] = Field(min_length=1)
+    """The cases, inline, or ``file://`` references to CSV, JSONL, JSON or YAML case files."""
 
 
 class GoldenOutput(_Strict):
@@ -226,30 +232,56 @@ def discover_suites(project: Project, paths: list[str] | tuple[str, ...] = ()) -
 
 
 def _vars_problem(
-    spec: SuiteFile, case: Case, index: int, prompt: Prompt, data: Any, file: str
+    spec: SuiteFile, case: Case, origin: CaseOrigin, prompt: Prompt, data: Any, file: str
 ) -> SuiteError | None:
     """Why ``case``'s variables do not fit ``prompt``'s declared inputs, or None."""
-    where = ("cases", index)
     declared = prompt.front_matter.input_specs()
     merged = {**spec.defaults.vars, **case.vars}
     for var in merged:
         if var not in declared:
-            var_path = (*where, "vars", var) if var in case.vars else ("defaults", "vars", var)
             names = ", ".join(sorted(declared)) or "none"
-            return SuiteError(
+            message = (
                 f"case {case.id!r}: variable {var!r} is not an input of prompt {prompt.name} "
-                f"(declared: {names})",
-                file=file,
-                line=line_of(data, var_path),
+                f"(declared: {names})"
             )
+            if var in case.vars:
+                return SuiteError(
+                    message, file=origin.file, line=line_of(origin.data, (*origin.path, "vars", var))
+                )
+            return SuiteError(message, file=file, line=line_of(data, ("defaults", "vars", var)))
     for name, input_spec in declared.items():
         if input_spec.is_required and name not in merged:
             return SuiteError(
                 f"case {case.id!r}: required input {name!r} of prompt {prompt.name} has no value",
-                file=file,
-                line=line_of(data, where),
+                file=origin.file,
+                line=line_of(origin.data, origin.path),
             )
     return None
+
+
+def _validated_cases(
+    data: LineDict, *, path: Path, file: str, root: Path
+) -> tuple[Any, list[CaseOrigin], list[int]]:
+    """The suite's cases (inline or from case files) validated one by one, each error at its own file:line."""
+    if not isinstance(data.get("cases"), str | list):
+        return data, [], []
+    loaded = expand_cases(data, suite_path=path, suite_file=file, root=root)
+    cases: list[Case] = []
+    for raw, origin in zip(loaded.raw, loaded.origins, strict=True):
+        if not isinstance(raw, dict):
+            raise SuiteError(
+                "a case must be a mapping", file=origin.file, line=line_of(origin.data, origin.path)
+            )
+        try:
+            cases.append(Case.model_validate(raw))
+        except ValidationError as exc:
+            raise describe_validation_error(
+                exc, origin.data, file=origin.file, error=SuiteError, prefix=origin.path
+            ) from None
+    validated = LineDict(data)
+    validated.line, validated.key_lines = data.line, data.key_lines
+    validated["cases"] = cases
+    return validated, loaded.origins, loaded.reference_lines
 
 
 def load_suite(
@@ -271,8 +303,9 @@ def load_suite(
     data = load_yaml(text, file=file, error=SuiteError)
     if not isinstance(data, LineDict):
         raise SuiteError("a suite must be a mapping with 'prompt' and 'cases'", file=file, line=1)
+    checked, origins, reference_lines = _validated_cases(data, path=path, file=file, root=project.root)
     try:
-        spec = SuiteFile.model_validate(data)
+        spec = SuiteFile.model_validate(checked)
     except ValidationError as exc:
         raise describe_validation_error(exc, data, file=file, error=SuiteError) from None
 
@@ -292,18 +325,21 @@ def load_suite(
 
     _check_assertions(spec.defaults.assert_, data, ("defaults", "assert"), file)
     case_lines: dict[str, int] = {}
+    first_seen: dict[str, str] = {}
     unfit: set[str] = set()
     for index, case in enumerate(spec.cases):
-        where = ("cases", index)
-        if case.id in case_lines:
+        origin = origins[index]
+        if case.id in first_seen:
             raise SuiteError(
-                f"duplicate case id {case.id!r} (first at line {case_lines[case.id]})",
-                file=file,
-                line=line_of(data, (*where, "id")),
+                f"duplicate case id {case.id!r} (first at {first_seen[case.id]})",
+                file=origin.file,
+                line=line_of(origin.data, (*origin.path, "id")),
             )
-        case_lines[case.id] = line_of(data, where) or 0
-        _check_assertions(case.assert_, data, (*where, "assert"), file)
-        problem = _vars_problem(spec, case, index, prompt, data, file)
+        own_line = line_of(origin.data, origin.path) or 0
+        first_seen[case.id] = f"line {own_line}" if origin.file == file else f"{origin.file}:{own_line}"
+        case_lines[case.id] = own_line if origin.file == file else reference_lines[index]
+        _check_assertions(case.assert_, origin.data, (*origin.path, "assert"), origin.file)
+        problem = _vars_problem(spec, case, origin, prompt, data, file)
         if problem is not None:
             if not skip_unfit_cases:
                 raise problem

@@ -45,12 +45,13 @@ def _register() -> None:
 
     for module in (cache, compare, drift, init, merge, models, record, render, test):
         cli.add_command(module.command)
-    from promptops.cli import escalate, github, golden, lint, report, versions
+    from promptops.cli import escalate, github, golden, import_, lint, report, versions
 
     for command in (
         escalate.command,
         github.command,
         golden.command,
+        import_.command,
         lint.command,
         report.command,
         versions.log_command,

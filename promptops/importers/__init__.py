@@ -1,0 +1,1 @@
+"""Converters from other evaluation tools' projects into promptops projects."""

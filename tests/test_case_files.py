@@ -28,14 +28,22 @@ def _summary(project: Path) -> dict:
         pytest.param("icontains: Paris", {"type": "icontains", "value": "Paris"}, id="short-form"),
         pytest.param("not-contains:sorry", {"type": "not-contains", "value": "sorry"}, id="negated"),
         pytest.param(
-            "contains-any: a, b ,c", {"type": "contains-any", "value": ["a", "b", "c"]}, id="list-split-on-commas"
+            "contains-any: a, b ,c",
+            {"type": "contains-any", "value": ["a", "b", "c"]},
+            id="list-split-on-commas",
         ),
         pytest.param(
-            "similar(0.9):hello", {"type": "similar", "value": "hello", "threshold": 0.9}, id="threshold-in-parens"
+            "similar(0.9):hello",
+            {"type": "similar", "value": "hello", "threshold": 0.9},
+            id="threshold-in-parens",
         ),
-        pytest.param("similar:hello", {"type": "similar", "value": "hello", "threshold": 0.8}, id="similar-default"),
+        pytest.param(
+            "similar:hello", {"type": "similar", "value": "hello", "threshold": 0.8}, id="similar-default"
+        ),
         pytest.param("grade: is polite", {"type": "llm-rubric", "value": "is polite"}, id="grade-is-rubric"),
-        pytest.param("fn: output.length > 3", {"type": "javascript", "value": "output.length > 3"}, id="fn-is-js"),
+        pytest.param(
+            "fn: output.length > 3", {"type": "javascript", "value": "output.length > 3"}, id="fn-is-js"
+        ),
         pytest.param("is-json", {"type": "is-json"}, id="no-value"),
         pytest.param("latency(1500)", {"type": "latency", "threshold": 1500.0}, id="latency-threshold"),
     ],
@@ -47,7 +55,11 @@ def test_short_form(text: str, expected: dict) -> None:
 def test_latency_threshold_becomes_max_and_commas_escape() -> None:
     assert to_promptops_assertion({"type": "latency", "threshold": 1500}) == {"type": "latency", "max": 1500}
     assert to_promptops_assertion({"type": "not-cost", "value": 0.1}) == {"type": "not-cost", "max": 0.1}
-    assert split_escaped_commas(r"physics,advanced\,theory, quantum") == ["physics", "advanced,theory", "quantum"]
+    assert split_escaped_commas(r"physics,advanced\,theory, quantum") == [
+        "physics",
+        "advanced,theory",
+        "quantum",
+    ]
 
 
 def test_csv_cases_run_with_promptfoo_columns(make_project, run_cli, fake_server: FakeOpenAIServer) -> None:
@@ -91,8 +103,12 @@ def test_jsonl_yaml_json_and_globs_mix_with_inline_cases(
             )
             + "\n",
             "suites/cases/b.jsonl": json.dumps({"id": "named", "vars": {"ticket": "crashes"}}) + "\n",
-            "suites/more.cases.yaml": "- id: from-yaml\n  vars: {ticket: crashes}\n  assert: [{type: equals, value: bug}]\n",
-            "suites/extra.json": json.dumps([{"vars": {"ticket": "charged twice"}, "metadata": {"src": "x"}}]),
+            "suites/more.cases.yaml": (
+                "- id: from-yaml\n  vars: {ticket: crashes}\n  assert: [{type: equals, value: bug}]\n"
+            ),
+            "suites/extra.json": json.dumps(
+                [{"vars": {"ticket": "charged twice"}, "metadata": {"src": "x"}}]
+            ),
         }
     )
     result = run_cli("test")
@@ -173,17 +189,33 @@ def test_bad_case_files(make_project, run_cli, files: dict, where: str, fragment
 @pytest.mark.parametrize(
     ("name", "text", "line", "fragment"),
     [
-        pytest.param("c.jsonl", '{"vars": {"ticket": "a"}}\n{"vars": \n', 2, "invalid JSON", id="jsonl-bad-line"),
+        pytest.param(
+            "c.jsonl", '{"vars": {"ticket": "a"}}\n{"vars": \n', 2, "invalid JSON", id="jsonl-bad-line"
+        ),
         pytest.param("c.jsonl", '["a"]\n', 1, "each line must be one case object", id="jsonl-not-object"),
-        pytest.param("c.jsonl", '{"vars": {"ticket": "a"}, "options": {}}\n', 1, "unknown key 'options'", id="jsonl-extra"),
+        pytest.param(
+            "c.jsonl",
+            '{"vars": {"ticket": "a"}, "options": {}}\n',
+            1,
+            "unknown key 'options'",
+            id="jsonl-extra",
+        ),
         pytest.param("c.json", '{"a": 1}', 1, "a case file must hold a list of cases", id="json-not-list"),
         pytest.param("c.json", '[{"vars": {"ticket": 1}},\n {"vars": 5}]', 2, "vars", id="json-bad-vars"),
-        pytest.param("c.cases.yaml", "- id: a\n  vars: {ticket: x}\n- id: b\n  varz: {}\n", 4, "unknown key 'varz'", id="yaml"),
+        pytest.param(
+            "c.cases.yaml",
+            "- id: a\n  vars: {ticket: x}\n- id: b\n  varz: {}\n",
+            4,
+            "unknown key 'varz'",
+            id="yaml",
+        ),
         pytest.param("c.txt", "x", 2, "unsupported kind '.txt'", id="bad-suffix"),
         pytest.param("c.json", "[" * 100_000, 1, "invalid JSON", id="json-deep"),
     ],
 )
-def test_bad_structured_case_files(make_project, run_cli, name: str, text: str, line: int, fragment: str) -> None:
+def test_bad_structured_case_files(
+    make_project, run_cli, name: str, text: str, line: int, fragment: str
+) -> None:
     make_project({"suites/triage.yaml": SUITE_FROM.format(ref=f"file://{name}"), f"suites/{name}": text})
     result = run_cli("test")
     assert result.exit_code == 2, result.output

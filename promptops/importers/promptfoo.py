@@ -600,7 +600,10 @@ class _Importer:
                 continue
             if not self.default_metadata and self._copies_cleanly(path, cases):
                 wanted = path.name
-                if path.suffix.lower() in (".yaml", ".yml"):  # so that suite discovery does not take it for a suite
+                if path.suffix.lower() in (
+                    ".yaml",
+                    ".yml",
+                ):  # so that suite discovery does not take it for a suite
                     wanted = path.stem + CASES_SUFFIX
                 name = _unique(wanted, {n: 1 for _, n in result.copied_files})
                 result.copied_files.append((path, name))
@@ -933,7 +936,7 @@ class _Importer:
     def _expand(self, converted: _Case, expand_arrays: bool = True) -> list[_Case]:
         """promptfoo runs a test once for each value of an array var: so do we, one case each."""
         variables = converted.case.get("vars", {})
-        arrays = {k: v for k, v in variables.items() if isinstance(v, list)} if expand_arrays else {}
+        arrays = {k: v for k, v in variables.items() if isinstance(v, list) and v} if expand_arrays else {}
         if not arrays:
             self.report.cases += 1
             return [converted]

@@ -8,6 +8,7 @@ import os
 import random
 import re
 import shutil
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -187,6 +188,56 @@ def drift_data(with_escalation: bool = True) -> ReportData:
     return ReportData(drift=report, escalation=escalation)
 
 
+LONG_OUTPUT = "x" * 400 + "\n" + "an answer that runs on " * 40
+LONG_REASON = "expected " + "y" * 200 + " but the output was something else entirely"
+
+
+def _stretched(item: Any) -> dict[str, Any]:
+    """Long names, a long unbroken output and a long reason, for a case or one side of it."""
+    update: dict[str, Any] = {"output_excerpt": LONG_OUTPUT}
+    if item.failed_assertions:
+        update["failed_assertions"] = [
+            AssertionOutcome(type="json-schema", passed=False, score=0.0, reason=LONG_REASON)
+        ]
+    return update
+
+
+def stretched_pages() -> dict[str, ReportData]:
+    """The planted drift and run with what widens a table: long suite, case and model names and outputs."""
+    report, _ = planted_drift()
+    cases = []
+    for case in report.cases:
+        update: dict[str, Any] = {
+            "suite": "customer-support-triage-regressions",
+            "case": f"{case.case}-with-an-identifier-that-goes-on-and-on",
+            "baseline_model": case.baseline_model and "openai/gpt-4o-2024-08-06-with-a-long-alias",
+            "candidate_model": case.candidate_model and "anthropic/claude-3-5-sonnet-20241022",
+        }
+        for name in ("baseline", "candidate"):
+            side_ = getattr(case, name)
+            if side_ is not None:
+                update[name] = side_.model_copy(update=_stretched(side_))
+        cases.append(case.model_copy(update=update))
+    run_summary, run_meta, results = planted_run()
+    verdicts = [
+        verdict.model_copy(
+            update={
+                "suite": "customer-support-triage-regressions",
+                "case": f"{verdict.case}-with-an-identifier-that-goes-on-and-on",
+                "model": "openai/gpt-4o-2024-08-06-with-a-long-alias",
+                **_stretched(verdict),
+            }
+        )
+        for verdict in run_summary.cases
+    ]
+    return {
+        "drift": ReportData(drift=report),
+        "stretched drift": ReportData(drift=report.model_copy(update={"cases": cases})),
+        "test run": ReportData(summary=run_summary, meta=run_meta, results=results),
+        "stretched test run": ReportData(summary=run_summary.model_copy(update={"cases": verdicts})),
+    }
+
+
 # --- HTML checks --------------------------------------------------------------------------------
 
 
@@ -352,7 +403,24 @@ def test_summary_only_and_without_escalation() -> None:
     assert_self_contained(page)
     assert "No sample results given" in page
     assert 'id="escalations"' not in page
-    assert "<svg" in page
+    # one chart (no histogram without sample results): per suite, a bar for each of passed, failed
+    # and errored cases, as wide as its share of the plot, and the pass rate beside it
+    charts = re.findall(r"<svg .*?</svg>", page, re.S)
+    assert len(charts) == 1 and 'aria-label="Pass rate per suite and model"' in charts[0]
+    bars = re.findall(r'<rect [^>]*width="([\d.]+)"[^>]*><title>([^<]*)</title></rect>', charts[0])
+    expected = [
+        (f"{group.suite} · {group.model}: {count} {word}", count / group.cases)
+        for group in run_summary.groups
+        for count, word in ((group.passed, "passed"), (group.failed, "failed"), (group.errors, "errors"))
+        if count
+    ]
+    assert [html.unescape(tip) for _, tip in bars] == [tip for tip, _ in expected]
+    plot_width = float(bars[0][0]) / expected[0][1]
+    for (width, _), (_, share) in zip(bars, expected, strict=True):
+        assert float(width) == pytest.approx(plot_width * share, abs=0.06)
+    for group in run_summary.groups:
+        assert f'class="value">{group.pass_rate:.0%}</text>' in charts[0]
+        assert f">{group.passed}/{group.passed + group.failed} cases" in charts[0]
 
 
 def test_drift_with_candidate_summary_shows_both_verdicts() -> None:
@@ -433,18 +501,13 @@ def _browser_missing() -> str | None:
 BROWSER_MISSING = _browser_missing()
 
 
-@pytest.mark.browser
-@pytest.mark.skipif(BROWSER_MISSING is not None, reason=BROWSER_MISSING or "")
-def test_page_in_headless_chromium(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """Debian's chromium, headless, shared by the browser tests of this module."""
+    if BROWSER_MISSING is not None:
+        pytest.skip(BROWSER_MISSING)
     from playwright.sync_api import sync_playwright
 
-    data = drift_data()
-    assert data.drift is not None
-    path = tmp_path / "report.html"
-    path.write_text(render_html(data), encoding="utf-8")
-    url = path.as_uri()
-    requests: list[str] = []
-    problems: list[str] = []
     with sync_playwright() as driver:
         browser = driver.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -459,61 +522,73 @@ def test_page_in_headless_chromium(tmp_path: Path) -> None:
             ],
         )
         try:
-            page = browser.new_page(viewport={"width": 1360, "height": 900})
-            page.on("request", lambda request: requests.append(request.url))
-            # a CSP violation (a blocked style or script) or a script error is logged to the console
-            page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            page.goto(url)
-            page.wait_for_load_state("load")
-
-            assert page.locator(".verdict").inner_text().strip() == "Regressed"
-            rows = page.locator("#case-table tbody tr[data-status]")
-            assert rows.count() == len(data.drift.cases)
-            total = len(data.drift.cases)
-            assert page.locator("#shown").inner_text() == f"{total} of {total} shown"
-            assert page.locator("svg.chart").count() == 2
-            # the hashed stylesheet applied: badges are pills, not plain inline text
-            badge = page.locator("#case-table .badge").first
-            radius = badge.evaluate("e => getComputedStyle(e).borderRadius")
-            assert radius.endswith("px") and float(radius[:-2]) > 100
-            # the escaped output is text on the page, and no script ran from it
-            assert page.get_by_text(SCRIPT).count() > 0
-            assert page.evaluate("() => document.querySelectorAll('script').length") == 1
-
-            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-
-            visible = page.locator("#case-table tbody tr[data-status]:visible")
-            page.fill("#case-filter", "confirmation")
-            assert visible.count() == 1
-            assert page.locator("#shown").inner_text() == f"1 of {total} shown"
-            # every word must match, anywhere in the row: suite, case, status, reason or output
-            page.fill("#case-filter", "TRIAGE  'Paris'")
-            assert visible.count() == 1 and "capital" in visible.first.inner_text()
-
-            page.fill("#case-filter", "")
-            page.select_option("#status-filter", "regression")
-            assert visible.count() == data.drift.counts.regressions
-            page.fill("#case-filter", "no-such-case")
-            assert visible.count() == 0 and page.locator("#no-match").is_visible()
-
-            # a header chip filters the table to its status
-            page.fill("#case-filter", "")
-            page.locator('a.chip[data-filter="fix"]').click()
-            assert page.locator("#status-filter").input_value() == "fix"
-            assert visible.count() == data.drift.counts.fixes
-
-            # a case link opens its side-by-side panel
-            page.select_option("#status-filter", "changed")
-            page.locator("#case-table tr:visible a[href^='#case-']").first.click()
-            assert page.locator("details.case:target").evaluate("d => d.open")
-            page.click("#expand-all")
-            assert page.locator("details.case:not([open])").count() == 0
-
-            page.select_option("#status-filter", "")
-            page.screenshot(path=str(tmp_path / "report-expanded.png"), full_page=True)
+            yield browser
         finally:
             browser.close()
+
+
+@pytest.mark.browser
+def test_page_in_headless_chromium(chromium: Any, tmp_path: Path) -> None:
+    data = drift_data()
+    assert data.drift is not None
+    path = tmp_path / "report.html"
+    path.write_text(render_html(data), encoding="utf-8")
+    url = path.as_uri()
+    requests: list[str] = []
+    problems: list[str] = []
+    page = chromium.new_page(viewport={"width": 1360, "height": 900})
+    page.on("request", lambda request: requests.append(request.url))
+    # a CSP violation (a blocked style or script) or a script error is logged to the console
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(url)
+    page.wait_for_load_state("load")
+
+    assert page.locator(".verdict").inner_text().strip() == "Regressed"
+    rows = page.locator("#case-table tbody tr[data-status]")
+    assert rows.count() == len(data.drift.cases)
+    total = len(data.drift.cases)
+    assert page.locator("#shown").inner_text() == f"{total} of {total} shown"
+    assert page.locator("svg.chart").count() == 2
+    # the hashed stylesheet applied: badges are pills, not plain inline text
+    badge = page.locator("#case-table .badge").first
+    radius = badge.evaluate("e => getComputedStyle(e).borderRadius")
+    assert radius.endswith("px") and float(radius[:-2]) > 100
+    # the escaped output is text on the page, and no script ran from it
+    assert page.get_by_text(SCRIPT).count() > 0
+    assert page.evaluate("() => document.querySelectorAll('script').length") == 1
+
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+
+    visible = page.locator("#case-table tbody tr[data-status]:visible")
+    page.fill("#case-filter", "confirmation")
+    assert visible.count() == 1
+    assert page.locator("#shown").inner_text() == f"1 of {total} shown"
+    # every word must match, anywhere in the row: suite, case, status, reason or output
+    page.fill("#case-filter", "TRIAGE  'Paris'")
+    assert visible.count() == 1 and "capital" in visible.first.inner_text()
+
+    page.fill("#case-filter", "")
+    page.select_option("#status-filter", "regression")
+    assert visible.count() == data.drift.counts.regressions
+    page.fill("#case-filter", "no-such-case")
+    assert visible.count() == 0 and page.locator("#no-match").is_visible()
+
+    # a header chip filters the table to its status
+    page.fill("#case-filter", "")
+    page.locator('a.chip[data-filter="fix"]').click()
+    assert page.locator("#status-filter").input_value() == "fix"
+    assert visible.count() == data.drift.counts.fixes
+
+    # a case link opens its side-by-side panel
+    page.select_option("#status-filter", "changed")
+    page.locator("#case-table tr:visible a[href^='#case-']").first.click()
+    assert page.locator("details.case:target").evaluate("d => d.open")
+    page.click("#expand-all")
+    assert page.locator("details.case:not([open])").count() == 0
+
+    page.select_option("#status-filter", "")
+    page.screenshot(path=str(tmp_path / "report-expanded.png"), full_page=True)
 
     assert requests and all(url_ == url or url_.startswith(url + "#") for url_ in requests), requests
     assert not problems, problems
@@ -522,3 +597,42 @@ def test_page_in_headless_chromium(tmp_path: Path) -> None:
         Path(target).mkdir(parents=True, exist_ok=True)
         for name in ("report.png", "report-expanded.png"):
             shutil.copy(tmp_path / name, Path(target) / name)
+
+
+# Where the case table and its card's content box are, and any cell whose content spills out of it.
+_TABLE_FIT = """() => {
+  const table = document.querySelector('#case-table'), card = document.querySelector('#cases');
+  const style = getComputedStyle(card), box = card.getBoundingClientRect();
+  const cells = [...table.querySelectorAll('th, td, pre')];
+  return {
+    cardLeft: box.left + parseFloat(style.borderLeftWidth) + parseFloat(style.paddingLeft),
+    cardRight: box.right - parseFloat(style.borderRightWidth) - parseFloat(style.paddingRight),
+    tableLeft: table.getBoundingClientRect().left,
+    tableRight: table.getBoundingClientRect().right,
+    lastColumnRight: Math.max(...[...table.querySelectorAll('tr > :last-child')]
+      .map(cell => cell.getBoundingClientRect().right)),
+    hiddenByScroll: table.parentElement.scrollWidth - table.parentElement.clientWidth,
+    spilling: cells.filter(cell => cell.scrollWidth > cell.clientWidth + 1)
+      .map(cell => cell.outerHTML.slice(0, 120)),
+  };
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1024, 1400])
+def test_case_table_fits_its_card(chromium: Any, tmp_path: Path, width: int) -> None:
+    """At laptop and desktop widths every column, the output included, shows without scrolling sideways."""
+    page = chromium.new_page(viewport={"width": width, "height": 900})
+    try:
+        for name, data in stretched_pages().items():
+            path = tmp_path / f"{name.replace(' ', '-')}.html"
+            path.write_text(render_html(data), encoding="utf-8")
+            page.goto(path.as_uri())
+            fit = page.evaluate(_TABLE_FIT)
+            assert fit["cardLeft"] - 0.5 <= fit["tableLeft"], (name, fit)
+            assert fit["tableRight"] <= fit["cardRight"] + 0.5, (name, fit)
+            assert fit["lastColumnRight"] <= fit["cardRight"] + 0.5, (name, fit)
+            assert fit["hiddenByScroll"] == 0, (name, fit)
+            assert fit["spilling"] == [], (name, fit)
+    finally:
+        page.close()

@@ -59,6 +59,11 @@ class RunSettings(_Strict):
     """Cap of a single backoff delay, Retry-After included."""
 
 
+class RenderSettings(_Strict):
+    max_output_bytes: int = Field(default=1_000_000, ge=1)
+    """Largest text (UTF-8 bytes) one prompt may render to; a larger render is an error naming the prompt."""
+
+
 class Constraints(_Strict):
     """The six production constraints weighed by escalation rules."""
 
@@ -88,6 +93,7 @@ class ProjectConfig(_Strict):
     """Model aliases: a litellm id string or a full alias."""
     defaults: Defaults = Field(default_factory=Defaults)
     run: RunSettings = Field(default_factory=RunSettings)
+    render: RenderSettings = Field(default_factory=RenderSettings)
     constraints: Constraints = Field(default_factory=Constraints)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
 

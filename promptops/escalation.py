@@ -406,10 +406,10 @@ def _prompt_shape(project: Project | None, prompt: str) -> tuple[bool | None, bo
     if project is None:
         return None, None
     from promptops.errors import PromptOpsError
-    from promptops.prompts import FolderSource, load_prompt
+    from promptops.prompts import load_prompt, project_source
 
     try:
-        loaded = load_prompt(FolderSource(project.prompts_dir, project.root), prompt)
+        loaded = load_prompt(project_source(project), prompt)
     except PromptOpsError:
         return None, None
     body = loaded.body + "".join(loaded.source.read(i) or "" for i in loaded.includes)

@@ -15,7 +15,7 @@ from typing import Literal
 from promptops.config import Project
 from promptops.errors import PromptOpsError
 from promptops.locations import LineDict, load_yaml
-from promptops.prompts import FolderSource, Prompt, iter_prompt_names, load_prompt, split_front_matter
+from promptops.prompts import Prompt, iter_prompt_names, load_prompt, project_source, split_front_matter
 
 Level = Literal["error", "warning"]
 
@@ -89,7 +89,7 @@ def lint_project(project: Project, base_ref: str | None = None) -> list[Finding]
     from promptops.suites import discover_suites, load_suite, suite_name
 
     findings: list[Finding] = []
-    source = FolderSource(project.prompts_dir, project.root)
+    source = project_source(project)
     prompts: dict[str, Prompt] = {}
     names = list(iter_prompt_names(source))
     for name, count in Counter(n.lower() for n in names).items():

@@ -15,16 +15,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import jinja2
 from jinja2 import meta, nodes
 from jinja2.ext import Extension
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from promptops.errors import PromptError
 from promptops.locations import describe_validation_error, load_yaml, utf8_error_line, utf8_error_message
+from promptops.sandbox import DEFAULT_MAX_OUTPUT_BYTES, BoundedSandbox, RenderLimitError
+
+if TYPE_CHECKING:
+    from promptops.config import Project
 
 PROMPT_SUFFIX = ".j2"
 ROLES = ("system", "user", "assistant")
@@ -100,12 +104,38 @@ class Message:
         return {"role": self.role, "content": self.content}
 
 
+class TemplateOutsidePrompts(SecurityError):
+    """An include, import or extends that names a file outside the prompts folder."""
+
+
+def template_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a file inside the prompts folder (None when it can).
+
+    Template names are ``/``-separated paths relative to the prompts folder: an absolute
+    path or a ``..`` step would leave it.
+    """
+    if not name or "\0" in name:
+        return "is empty or holds a NUL character"
+    if name.startswith("/") or "\\" in name or re.match(r"^[A-Za-z]:", name):
+        return "is an absolute path; name templates relative to the prompts folder"
+    if ".." in name.split("/"):
+        return "steps out of the prompts folder with '..'"
+    return None
+
+
 class PromptSource:
     """Where prompt files are read from: a folder, or (for versions) a git tree."""
+
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    """Largest text a prompt from this source may render to."""
 
     def read(self, name: str) -> str | None:
         """Text of the file at ``name`` (relative to the prompts folder), or None."""
         raise NotImplementedError
+
+    def outside(self, name: str) -> str | None:
+        """Why ``name`` is not a file inside the prompts folder, or None when it is (or is missing)."""
+        return template_name_problem(name)
 
     def names(self) -> list[str]:
         """Relative paths of all template files."""
@@ -119,15 +149,35 @@ class PromptSource:
 class FolderSource(PromptSource):
     """Prompt files in the working tree."""
 
-    def __init__(self, folder: Path, display_root: Path | None = None) -> None:
+    def __init__(
+        self, folder: Path, display_root: Path | None = None, max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    ) -> None:
         self.folder = folder
         self.display_root = display_root
+        self.max_output_bytes = max_output_bytes
+
+    def outside(self, name: str) -> str | None:
+        problem = template_name_problem(name)
+        if problem is not None:
+            return problem
+        # symlinks are resolved: a link inside the folder may point anywhere
+        try:
+            target = (self.folder / name).resolve()
+            target.relative_to(self.folder.resolve())
+        except ValueError:
+            return "is a symbolic link to a file outside the prompts folder"
+        except OSError as exc:
+            return f"cannot be resolved: {exc.strerror or exc}"
+        return None
 
     def read(self, name: str) -> str | None:
+        problem = self.outside(name)
+        if problem is not None:
+            raise PromptError(f"template {name!r} {problem}", file=self.display_root or self.folder)
         path = self.folder / name
-        if not path.is_file():
-            return None
         try:
+            if not path.is_file():
+                return None
             return path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             file = self.display(name)
@@ -148,6 +198,11 @@ class FolderSource(PromptSource):
             except ValueError:
                 pass
         return str(path)
+
+
+def project_source(project: Project) -> FolderSource:
+    """The project's prompts folder, with its render limits."""
+    return FolderSource(project.prompts_dir, project.root, project.config.render.max_output_bytes)
 
 
 @dataclass(frozen=True)
@@ -210,6 +265,10 @@ class _SourceLoader(jinja2.BaseLoader):
     def get_source(
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        # the one gate every include, import and extends passes through, at load and at render
+        problem = self.source.outside(template)
+        if problem is not None:
+            raise TemplateOutsidePrompts(f"template {template!r} {problem}")
         text = self.source.read(template)
         if text is None:
             raise jinja2.TemplateNotFound(template)
@@ -227,15 +286,16 @@ def _from_json(text: Any) -> Any:
         raise jinja2.TemplateRuntimeError(f"from_json: not valid JSON ({str(exc)[:80]})") from None
 
 
-def make_environment(source: PromptSource) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+def make_environment(source: PromptSource) -> BoundedSandbox:
+    env = BoundedSandbox(
+        max_output_bytes=source.max_output_bytes,
         loader=_SourceLoader(source),
         undefined=jinja2.StrictUndefined,
         extensions=[_RoleExtension],
         autoescape=False,
         keep_trailing_newline=True,
     )
-    env.filters["from_json"] = _from_json
+    env.filters["from_json"] = env.bounded_filter("from_json", _from_json)
     return env
 
 
@@ -254,7 +314,7 @@ class Prompt:
     includes: list[str]
     fingerprint: str
     source: PromptSource = field(repr=False)
-    environment: SandboxedEnvironment = field(repr=False)
+    environment: BoundedSandbox = field(repr=False)
 
     @property
     def version(self) -> str:
@@ -291,6 +351,11 @@ class Prompt:
         try:
             template = self.environment.get_template(self.relpath)
             text = template.render(bound)
+        except PromptError:
+            raise
+        except (RenderLimitError, TemplateOutsidePrompts) as exc:
+            file, line = _template_location(exc, self.source)
+            raise PromptError(f"prompt {self.name}: {exc}", file=file or self.file, line=line) from None
         except SecurityError as exc:
             file, line = _template_location(exc, self.source)
             raise PromptError(
@@ -309,7 +374,10 @@ class Prompt:
         except RecursionError as exc:
             file, line = _template_location(exc, self.source)
             raise PromptError(
-                f"prompt {self.name}: templates include each other in a cycle", file=file, line=line
+                f"prompt {self.name}: recursion too deep (templates include each other in a cycle, "
+                "or a macro calls itself without end)",
+                file=file,
+                line=line,
             ) from None
         except Exception as exc:  # noqa: BLE001  (the template's own code failed: a user error, not a crash)
             file, line = _template_location(exc, self.source)
@@ -382,7 +450,7 @@ def _template_location(exc: BaseException, source: PromptSource) -> tuple[str | 
 
 
 def _parse_template(
-    env: SandboxedEnvironment, relpath: str, file: str
+    env: BoundedSandbox, relpath: str, file: str
 ) -> tuple[jinja2.nodes.Template, list[str], set[str]]:
     assert env.loader is not None
     text, _, _ = env.loader.get_source(env, relpath)
@@ -390,13 +458,35 @@ def _parse_template(
         ast = env.parse(text, name=relpath, filename=relpath)
         # finding the variables compiles the template, which reports unknown filters and tests
         used = set(meta.find_undeclared_variables(ast))
+        # compiling now (it is cached for rendering) puts Python's own compile limits at load time
+        env.get_template(relpath)
     except jinja2.TemplateSyntaxError as exc:
         raise PromptError(f"template syntax error: {exc.message}", file=file, line=exc.lineno) from None
+    except (RecursionError, SyntaxError, MemoryError) as exc:
+        # Python's error points into Jinja's generated code, not the template: the longest line is
+        # where such nesting is written
+        lines = text.splitlines() or [""]
+        longest = max(range(len(lines)), key=lambda index: len(lines[index])) + 1
+        raise PromptError(
+            f"template is nested too deeply to compile ({type(exc).__name__})", file=file, line=longest
+        ) from None
     refs = [ref for ref in meta.find_referenced_templates(ast) if ref is not None]
     return ast, refs, used
 
 
-def _resolve_includes(env: SandboxedEnvironment, relpath: str, source: PromptSource) -> list[str]:
+def _reference_line(ast: nodes.Template, ref: str) -> int | None:
+    """First line of ``ast`` that includes, imports or extends ``ref``."""
+    kinds = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
+    lines = []
+    for node in ast.find_all(kinds):
+        target = getattr(node, "template", None)
+        names = [item for item in getattr(target, "items", [target])] if target is not None else []
+        if any(getattr(item, "value", None) == ref for item in names):
+            lines.append(node.lineno)
+    return min(lines, default=None)
+
+
+def _resolve_includes(env: BoundedSandbox, relpath: str, source: PromptSource) -> list[str]:
     """Every template reachable from ``relpath`` through include/import/extends, in a stable order."""
     seen: list[str] = []
     pending = [relpath]
@@ -406,17 +496,18 @@ def _resolve_includes(env: SandboxedEnvironment, relpath: str, source: PromptSou
         for ref in refs:
             if ref in seen or ref == relpath:
                 continue
+            problem = source.outside(ref)
+            if problem is not None:
+                raise PromptError(
+                    f"template {ref!r} {problem}",
+                    file=source.display(current),
+                    line=_reference_line(ast, ref),
+                )
             if source.read(ref) is None:
-                kinds = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
-                lines = [
-                    node.lineno
-                    for node in ast.find_all(kinds)
-                    if getattr(getattr(node, "template", None), "value", None) == ref
-                ]
                 raise PromptError(
                     f"included template {ref!r} not found",
                     file=source.display(current),
-                    line=min(lines, default=None),
+                    line=_reference_line(ast, ref),
                 )
             seen.append(ref)
             pending.append(ref)
@@ -438,6 +529,9 @@ def load_prompt(source: PromptSource, name: str) -> Prompt:
     """Load prompt ``name`` (e.g. ``support/triage``) from ``source``."""
     relpath = name if name.endswith(PROMPT_SUFFIX) else name + PROMPT_SUFFIX
     file = source.display(relpath)
+    problem = source.outside(relpath)
+    if problem is not None:
+        raise PromptError(f"prompt name {name!r} {problem}")
     text = source.read(relpath)
     if text is None:
         raise PromptError(f"prompt {name!r} not found (expected {file})")

@@ -553,10 +553,10 @@ class PromptOpsFixture:
 
     def prompt(self, name: str) -> Prompt:
         """The prompt file ``name`` (e.g. ``support/triage``) from the working tree."""
-        from promptops.prompts import FolderSource, load_prompt
+        from promptops.prompts import load_prompt, project_source
 
         if name not in self._prompts:
-            self._prompts[name] = load_prompt(FolderSource(self.project.prompts_dir, self.project.root), name)
+            self._prompts[name] = load_prompt(project_source(self.project), name)
         return self._prompts[name]
 
     def render(

@@ -29,7 +29,7 @@ from promptops.locations import (
     utf8_error_message,
     write_readable_yaml,
 )
-from promptops.prompts import FolderSource, Prompt, PromptSource, load_prompt
+from promptops.prompts import Prompt, PromptSource, load_prompt, project_source
 
 SUITE_SUFFIXES = (".yaml", ".yml")
 GOLDEN_SUFFIX = ".golden.yaml"
@@ -309,7 +309,7 @@ def load_suite(
     except ValidationError as exc:
         raise describe_validation_error(exc, data, file=file, error=SuiteError) from None
 
-    source = source or FolderSource(project.prompts_dir, project.root)
+    source = source or project_source(project)
     try:
         prompt = load_prompt(source, spec.prompt)
     except PromptError as exc:

@@ -7,6 +7,7 @@ or ``support/triage@origin/main`` (the prompt as it is at a git ref).
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,17 +18,21 @@ from promptops.config import Project
 from promptops.errors import PromptError, PromptOpsError, UsageError
 from promptops.prompts import (
     PROMPT_SUFFIX,
-    FolderSource,
     Prompt,
     PromptSource,
     load_prompt,
+    project_source,
     semver_key,
     split_front_matter,
+    template_name_problem,
 )
+from promptops.sandbox import DEFAULT_MAX_OUTPUT_BYTES
 
 if TYPE_CHECKING:
     import git
 
+_GIT_SYMLINK = 0o120000
+_MAX_SYMLINKS = 8
 _SEMVER_LIKE = re.compile(r"^v?\d+\.\d+\.\d+([-+].*)?$")
 
 
@@ -52,19 +57,51 @@ def _repo_path(repo: git.Repo, path: Path) -> str:
 class GitSource(PromptSource):
     """Prompt files as they are in one commit."""
 
-    def __init__(self, repo: git.Repo, commit: git.Commit, prompts_dir: str, label: str) -> None:
+    def __init__(
+        self,
+        repo: git.Repo,
+        commit: git.Commit,
+        prompts_dir: str,
+        label: str,
+        max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+    ) -> None:
         self.repo = repo
         self.commit = commit
         self.prompts_dir = prompts_dir.rstrip("/")
         self.label = label
+        self.max_output_bytes = max_output_bytes
 
     def _blob_path(self, name: str) -> str:
         return f"{self.prompts_dir}/{name}" if self.prompts_dir not in ("", ".") else name
 
+    def _follow(self, name: str) -> tuple[Any, str | None]:
+        """The blob ``name`` stands for, following symlinks inside the folder, or why it is outside."""
+        path = name
+        for _ in range(_MAX_SYMLINKS):
+            problem = template_name_problem(path)
+            if problem is not None:
+                return (
+                    None,
+                    problem if path == name else "is a symbolic link to a file outside the prompts folder",
+                )
+            try:
+                blob = self.commit.tree / self._blob_path(path)
+            except KeyError:
+                return None, None
+            if blob.mode != _GIT_SYMLINK:
+                return blob, None
+            target = blob.data_stream.read().decode("utf-8", "replace")
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        return None, "is a chain of symbolic links too long to follow"
+
+    def outside(self, name: str) -> str | None:
+        return self._follow(name)[1]
+
     def read(self, name: str) -> str | None:
-        try:
-            blob = self.commit.tree / self._blob_path(name)
-        except KeyError:
+        blob, problem = self._follow(name)
+        if problem is not None:
+            raise PromptError(f"template {name!r} {problem}", file=self.display(name))
+        if blob is None:
             return None
         data = blob.data_stream.read()
         try:
@@ -100,7 +137,9 @@ def source_at_ref(project: Project, ref: str) -> GitSource:
         raise UsageError(
             f"unknown git ref {ref!r}: not a branch, tag or commit of {repo.working_tree_dir}"
         ) from None
-    return GitSource(repo, commit, _repo_path(repo, project.prompts_dir), ref)
+    return GitSource(
+        repo, commit, _repo_path(repo, project.prompts_dir), ref, project.config.render.max_output_bytes
+    )
 
 
 @dataclass(frozen=True)
@@ -189,7 +228,7 @@ def resolve_prompt(project: Project, reference: str) -> Prompt:
     """Load a prompt from a reference: working tree, ``@version`` or ``@git-ref``."""
     name, spec = parse_prompt_ref(reference)
     if spec is None:
-        return load_prompt(FolderSource(project.prompts_dir, project.root), name)
+        return load_prompt(project_source(project), name)
     if _SEMVER_LIKE.match(spec):
         return _prompt_at_version(project, name, spec.lstrip("v"))
     return load_prompt(source_at_ref(project, spec), name)
@@ -203,7 +242,11 @@ def _prompt_at_version(project: Project, name: str, version: str) -> Prompt:
         if revision.version == version:
             repo = open_repo(project)
             source = GitSource(
-                repo, repo.commit(revision.commit), _repo_path(repo, project.prompts_dir), version
+                repo,
+                repo.commit(revision.commit),
+                _repo_path(repo, project.prompts_dir),
+                version,
+                project.config.render.max_output_bytes,
             )
             return load_prompt(source, name)
     known = sorted({r.version for r in history if r.version}, key=_safe_semver_key)
@@ -234,7 +277,7 @@ class VersionFinding:
 def check_version_bumps(project: Project, base_ref: str) -> list[VersionFinding]:
     """Prompts whose text changed since ``base_ref`` must declare a higher semver; lower is an error."""
     base = source_at_ref(project, base_ref)
-    here = FolderSource(project.prompts_dir, project.root)
+    here = project_source(project)
     from promptops.prompts import iter_prompt_names
 
     findings = []

@@ -792,7 +792,7 @@ inputs:
 {% role "user" %}{{ ticket }}{{ range(10 ** 9) | list | length }}{% endrole %}
 """,
         7,
-        "rendering failed: OverflowError: Range too big",
+        "the number 1000000000 is too large for a width or count in a template",
         id="prompt-sandbox-range-limit",
     ),
 ]

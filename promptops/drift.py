@@ -56,6 +56,7 @@ from promptops.results import (
     excerpt,
     percentile,
 )
+from promptops.versions import PromptChange
 
 __all__ = [
     "DRIFT_SCHEMA_VERSION",
@@ -359,6 +360,8 @@ class CaseSide(_Model):
     """Distinct failing assertions with their reasons (first sample that failed each)."""
     error: ErrorInfo | None = None
     """First error, when samples errored."""
+    duration_ms: float | None = None
+    """Summed latency of the samples that produced output (for JUnit test times)."""
 
 
 class CaseDrift(_Model):
@@ -391,6 +394,23 @@ class CaseDrift(_Model):
     """How a verdict flip is judged: ``fisher-exact one-sided``, or ``deterministic`` (one sample a side)."""
     diff: OutputDiff | None = None
     """Output difference; given for changed cases and for verdict flips whose outputs differ."""
+
+    @property
+    def introduced(self) -> bool:
+        """The candidate brought this failure in: a regression, or a new case that does not pass."""
+        if self.status == "regression":
+            return True
+        return self.status == "added" and self.candidate is not None and self.candidate.verdict != "passed"
+
+    @property
+    def already_failing(self) -> bool:
+        """Failing on the baseline and on the candidate: the change under review did not cause it."""
+        return (
+            self.baseline is not None
+            and self.candidate is not None
+            and self.baseline.verdict == "failed"
+            and self.candidate.verdict == "failed"
+        )
 
 
 class StatusCounts(_Model):
@@ -470,6 +490,8 @@ class SuiteDrift(_Model):
 
     suite: str
     """Suite name."""
+    file: str | None = None
+    """Suite file, relative to the project root (candidate's, else baseline's)."""
     pairing: Pairing | None
     """``model`` (cases paired by suite, case and the same model alias) or ``case`` (by suite and case,
     across two different models); None when the suite ran on one side only."""
@@ -543,6 +565,9 @@ class DriftReport(_Model):
     """Totals per suite and model pair."""
     cases: list[CaseDrift]
     """Every paired, added and removed case."""
+    prompts: list[PromptChange] = Field(default_factory=list)
+    """Prompts whose text differs between the sides, with versions and a diff, when the sides are git refs
+    (``promptops test --base-ref``)."""
 
     def with_status(self, *statuses: DriftStatus) -> list[CaseDrift]:
         """The cases that have one of ``statuses``, in report order."""
@@ -592,6 +617,7 @@ class _CaseTally:
     failing_outputs: _Outputs = field(default_factory=_Outputs)
     failed_assertions: dict[str, tuple[int, AssertionOutcome]] = field(default_factory=dict)
     error: tuple[int, ErrorInfo] | None = None
+    duration_ms: float = 0.0
 
     @property
     def produced(self) -> int:
@@ -672,6 +698,7 @@ def _fold(results: Iterable[SampleResult]) -> _Side:
         group.produced += 1
         if result.latency_ms is not None:
             group.latencies.append(result.latency_ms)
+            tally.duration_ms += result.latency_ms
         if result.cost_usd is None:
             group.cost_known = False
         else:
@@ -708,6 +735,7 @@ def _case_side(model: str, tally: _CaseTally) -> CaseSide:
         output_excerpt=excerpt(tally.representative(), _EXCERPT_CHARS),
         failed_assertions=tally.distinct_failures(),
         error=tally.error[1] if tally.error else None,
+        duration_ms=round(tally.duration_ms, 3),
     )
 
 
@@ -887,6 +915,7 @@ def _compare_suite(
     cand: _Side,
     alpha: float,
     change_threshold: float,
+    file: str | None = None,
 ) -> tuple[list[CaseDrift], SuiteDrift]:
     """Classify the cases of one suite and model pair, and total them."""
     base_model, cand_model = pair
@@ -922,6 +951,7 @@ def _compare_suite(
         delta = cand_side.pass_rate - base_side.pass_rate
     summary = SuiteDrift(
         suite=suite,
+        file=file,
         pairing=pairing if base_side and cand_side else None,
         baseline=base_side,
         candidate=cand_side,
@@ -995,10 +1025,13 @@ def compare_results(
 
     cases: list[CaseDrift] = []
     suites: list[SuiteDrift] = []
+    files = {s.name: s.file for s in baseline_meta.suites} | {s.name: s.file for s in candidate_meta.suites}
     for suite in sorted(base_suites.keys() | cand_suites.keys()):
         pairing, pairs = _pairs(suite, base_suites.get(suite, set()), cand_suites.get(suite, set()))
         for pair in pairs:
-            entries, summary = _compare_suite(suite, pairing, pair, base, cand, alpha, change_threshold)
+            entries, summary = _compare_suite(
+                suite, pairing, pair, base, cand, alpha, change_threshold, files.get(suite)
+            )
             cases.extend(entries)
             suites.append(summary)
 

@@ -158,30 +158,134 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotation_lines(data: ReportData, limit: int = 50) -> list[str]:
-    """``::error`` workflow commands for failing and regressed cases, pointing at the suite line."""
+def annotation_lines(data: ReportData, limit: int = 50, prefix: str = "") -> list[str]:
+    """Workflow commands that put each finding on its file and line in the pull request's diff.
+
+    Lint errors and what the change introduced (regressions, new failing cases; failing cases of a plain
+    test run) are ``::error``; cases already failing on the base and lint warnings are ``::warning``.
+    ``prefix`` is the project's folder within the repository (GitHub wants repository paths).
+    """
     files: dict[str, str] = {s.name: s.file for s in data.meta.suites} if data.meta else {}
-    lines: list[str] = []
     if data.drift is not None:
-        for case in data.drift.with_status("regression"):
-            reasons = "; ".join(
-                f"{o.type}: {o.reason}" for o in (case.candidate.failed_assertions if case.candidate else [])
+        files |= {s.suite: s.file for s in data.drift.suites if s.file}
+
+    def where(file: str | None) -> str | None:
+        return f"{prefix}{file}" if file else None
+
+    lines: list[str] = []
+    if data.lint is not None:
+        for finding in data.lint.findings:
+            lines.append(
+                _command(finding.level, where(finding.file), finding.line, "promptops lint", finding.message)
             )
-            title = f"promptops regression {case.suite}::{case.case} [{case.candidate_model}]"
-            lines.append(_command(files.get(case.suite), case.line, title, reasons or "regressed"))
+    if data.drift is not None:
+        for case in data.drift.cases:
+            if not (case.introduced or case.already_failing):
+                continue
+            side = case.candidate
+            reasons = "; ".join(f"{o.type}: {o.reason}" for o in (side.failed_assertions if side else []))
+            if side is not None and side.error is not None:
+                reasons = reasons or f"{side.error.type}: {side.error.message}"
+            if case.introduced:
+                kind = "regression" if case.status == "regression" else "new case fails"
+                title = f"promptops {kind}: {case.suite}::{case.case} [{case.candidate_model}]"
+                lines.append(
+                    _command("error", where(files.get(case.suite)), case.line, title, reasons or kind)
+                )
+            else:
+                name = f"{case.suite}::{case.case} [{case.candidate_model}]"
+                title = f"promptops already failing on the base: {name}"
+                lines.append(_command("warning", where(files.get(case.suite)), case.line, title, reasons))
     elif data.summary is not None:
         for verdict in data.summary.cases:
             if verdict.status != "failed":
                 continue
             reasons = "; ".join(f"{o.type}: {o.reason}" for o in verdict.failed_assertions)
             title = f"promptops {verdict.suite}::{verdict.case} [{verdict.model}]"
-            lines.append(_command(files.get(verdict.suite), verdict.line, title, reasons or "failed"))
+            lines.append(
+                _command("error", where(files.get(verdict.suite)), verdict.line, title, reasons or "failed")
+            )
+    # errors first: GitHub shows a limited number of annotations per step
+    lines.sort(key=lambda line: not line.startswith("::error"))
     return lines[:limit]
 
 
-def _command(file: str | None, line: int | None, title: str, message: str) -> str:
+def _command(level: str, file: str | None, line: int | None, title: str, message: str) -> str:
     props = [f"file={_escape_property(file)}"] if file else []
     if file and line:
         props.append(f"line={line}")
     props.append(f"title={_escape_property(title)}")
-    return f"::error {','.join(props)}::{_escape_data(message)}"
+    return f"::{level} {','.join(props)}::{_escape_data(message or title)}"
+
+
+def source_url_from_env(env: dict[str, str] | None = None, prefix: str = "") -> str | None:
+    """``https://github.com/OWNER/REPO/blob/HEAD_SHA/PREFIX``: the pull request's head, where cases link to.
+
+    The head commit comes from the pull-request event (``GITHUB_SHA`` of a pull-request run is a merge
+    commit that the pull request's page does not show); None outside GitHub Actions.
+    """
+    env = dict(os.environ) if env is None else env
+    repository = env.get("GITHUB_REPOSITORY")
+    if not repository:
+        return None
+    sha = None
+    event_path = env.get("GITHUB_EVENT_PATH")
+    if event_path and Path(event_path).is_file():
+        try:
+            event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            event = {}
+        head = (event.get("pull_request") or {}).get("head") or {}
+        sha = head.get("sha") if isinstance(head, dict) else None
+    sha = sha or env.get("GITHUB_SHA")
+    if not sha:
+        return None
+    server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+    return f"{server}/{repository}/blob/{sha}/{prefix}"
+
+
+def repository_prefix(root: Path) -> str:
+    """The project's folder inside its git repository (``""`` at the top, or outside a repository)."""
+    import git
+
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return ""
+    top = Path(repo.working_tree_dir or root).resolve()
+    relative = root.resolve().relative_to(top).as_posix()
+    return "" if relative == "." else relative + "/"
+
+
+def comment_report(
+    source: str | None,
+    lint_file: str | None,
+    artifact_url: str | None = None,
+    artifact_hint: str | None = None,
+    source_url: str | None = None,
+) -> tuple[ReportData, str, str]:
+    """What ``github comment`` posts: (report data, Markdown body, the project's folder in the repository).
+
+    ``source`` is a saved run, a JSON report or a Markdown file; None means the latest run, or, with a
+    lint report, no test verdict at all (the test step stopped before writing one).
+    """
+    from promptops.config import find_project_root, load_project
+    from promptops.lint import load_lint_report
+    from promptops.reports import load_report_data
+    from promptops.reports.markdown import render_markdown
+
+    root = find_project_root()
+    prefix = repository_prefix(root) if root is not None else ""
+    lint = load_lint_report(Path(lint_file)) if lint_file else None
+    if source is not None and source.endswith(".md") and Path(source).is_file():
+        return ReportData(lint=lint), Path(source).read_text(encoding="utf-8"), prefix
+    project = load_project() if root is not None else None
+    if source is None and lint is not None:
+        data = ReportData()
+    else:
+        data = load_report_data(project, source or "latest")
+    data.lint = lint
+    data.artifact_url = artifact_url
+    data.artifact_hint = artifact_hint
+    data.source_url = source_url or source_url_from_env(prefix=prefix)
+    return data, render_markdown(data), prefix

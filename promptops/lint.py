@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from promptops.config import Project
-from promptops.errors import PromptOpsError
+from promptops.errors import PromptOpsError, UsageError
 from promptops.locations import LineDict, load_yaml
 from promptops.prompts import Prompt, iter_prompt_names, load_prompt, project_source, split_front_matter
 
@@ -147,3 +149,57 @@ def lint_project(project: Project, base_ref: str | None = None) -> list[Finding]
             )
     findings.sort(key=lambda f: (f.level != "error", f.file or "", f.line or 0))
     return findings
+
+
+LINT_SCHEMA_VERSION = 1
+
+
+class LintFinding(BaseModel):
+    """One lint finding as saved in a JSON lint report."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    level: Level
+    file: str | None = None
+    """File relative to the project root."""
+    line: int | None = None
+    message: str
+
+
+class LintReport(BaseModel):
+    """``promptops lint --format json``: what the pull-request comment and annotations show."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    version: int = LINT_SCHEMA_VERSION
+    kind: Literal["lint"] = "lint"
+    base_ref: str | None = None
+    """The ref version bumps were checked against, if any."""
+    errors: int
+    warnings: int
+    findings: list[LintFinding]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.errors else 0
+
+
+def lint_report(findings: list[Finding], base_ref: str | None = None) -> LintReport:
+    """The findings of ``lint_project`` as a saved report."""
+    errors = sum(f.level == "error" for f in findings)
+    return LintReport(
+        base_ref=base_ref,
+        errors=errors,
+        warnings=len(findings) - errors,
+        findings=[LintFinding(level=f.level, file=f.file, line=f.line, message=f.message) for f in findings],
+    )
+
+
+def load_lint_report(path: Path) -> LintReport:
+    """A JSON lint report written by ``promptops lint --format json``; exit 2 when it is not one."""
+    try:
+        return LintReport.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the lint report: {exc}", file=str(path)) from None
+    except ValidationError as exc:
+        raise UsageError(f"not a promptops lint report: {exc.errors()[0]['msg']}", file=str(path)) from None

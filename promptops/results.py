@@ -148,6 +148,8 @@ class CaseVerdict(_Record):
     output_excerpt: str | None = None
     """Output of the first failing sample."""
     error: ErrorInfo | None = None
+    duration_ms: float | None = None
+    """Summed latency of the samples that produced output (for JUnit test times)."""
 
 
 class GroupSummary(_Record):
@@ -316,6 +318,7 @@ class _CaseTally:
     failed_assertions: dict[str, AssertionOutcome] = field(default_factory=dict)
     output_excerpt: str | None = None
     error: ErrorInfo | None = None
+    duration_ms: float = 0.0
 
 
 @dataclass
@@ -361,6 +364,7 @@ def summarize(
             continue
         if result.latency_ms is not None:
             group.latencies.append(result.latency_ms)
+            tally.duration_ms += result.latency_ms
         group.prompt_tokens += result.prompt_tokens or 0
         group.completion_tokens += result.completion_tokens or 0
         if result.cost_usd is None:
@@ -404,6 +408,7 @@ def summarize(
                 failed_assertions=list(tally.failed_assertions.values())[:10],
                 output_excerpt=tally.output_excerpt,
                 error=tally.error,
+                duration_ms=round(tally.duration_ms, 3),
             )
         )
     verdicts.sort(key=lambda v: (v.suite, v.model, v.line or 0, v.case))

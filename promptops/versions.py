@@ -7,12 +7,16 @@ or ``support/triage@origin/main`` (the prompt as it is at a git ref).
 
 from __future__ import annotations
 
+import difflib
 import posixpath
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
 
 from promptops.config import Project
 from promptops.errors import PromptError, PromptOpsError, UsageError
@@ -326,3 +330,79 @@ def read_at_ref(project: Project, ref: str, path: Path) -> str | None:
     except KeyError:
         return None
     return str(blob.data_stream.read().decode("utf-8", errors="replace"))
+
+
+_MAX_PROMPT_DIFF_CHARS = 12_000
+"""A prompt diff longer than this is cut: the full text is one `promptops diff` away."""
+
+
+class PromptChange(BaseModel):
+    """A prompt whose text differs between a base git ref and the working tree."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    prompt: str
+    """Prompt name (path under the prompts folder without ``.j2``)."""
+    file: str
+    """Prompt file, relative to the project root."""
+    baseline_version: str | None
+    """Declared version at the base ref; None when the prompt is new."""
+    candidate_version: str
+    """Declared version in the working tree."""
+    baseline_fingerprint: str | None
+    candidate_fingerprint: str
+    diff: str
+    """Unified diff of the prompt file and the partials it includes, base → working tree."""
+    truncated: bool = False
+    """The diff was cut at a size a pull-request comment can hold."""
+
+
+def prompt_changes(project: Project, base_ref: str, names: Iterable[str]) -> list[PromptChange]:
+    """Versions and a unified diff (the prompt file and its partials) of each prompt changed since a ref.
+
+    A prompt that cannot be loaded on one side is left out: lint and the run report that problem.
+    """
+    base = source_at_ref(project, base_ref)
+    here = project_source(project)
+    prefix = project.relpath(project.prompts_dir).rstrip("/")
+    changes: list[PromptChange] = []
+    for name in dict.fromkeys(names):
+        try:
+            current = load_prompt(here, name)
+        except PromptOpsError:
+            continue
+        try:
+            old: Prompt | None = load_prompt(base, name)
+        except PromptOpsError:
+            old = None
+        if old is not None and old.fingerprint == current.fingerprint:
+            continue
+        files = [current.relpath, *sorted(set(current.includes) | set(old.includes if old else []))]
+        parts: list[str] = []
+        for relpath in files:
+            before, after = base.read(relpath) or "", here.read(relpath) or ""
+            parts.extend(
+                difflib.unified_diff(
+                    before.splitlines(keepends=True),
+                    after.splitlines(keepends=True),
+                    fromfile=f"a/{prefix}/{relpath}@{base_ref}",
+                    tofile=f"b/{prefix}/{relpath}",
+                )
+            )
+        diff = "".join(line if line.endswith("\n") else line + "\n" for line in parts)
+        truncated = len(diff) > _MAX_PROMPT_DIFF_CHARS
+        if truncated:
+            diff = diff[: diff.rfind("\n", 0, _MAX_PROMPT_DIFF_CHARS) + 1]
+        changes.append(
+            PromptChange(
+                prompt=name,
+                file=f"{prefix}/{current.relpath}",
+                baseline_version=old.version if old else None,
+                candidate_version=current.version,
+                baseline_fingerprint=old.fingerprint if old else None,
+                candidate_fingerprint=current.fingerprint,
+                diff=diff,
+                truncated=truncated,
+            )
+        )
+    return changes

@@ -71,8 +71,8 @@ _BARE_NAME = re.compile(r"""pip install\s+["']?promptops(?:\[[^\]]*\])?(?:[=<>~!
 def test_install_never_names_a_distribution_this_project_does_not_own() -> None:
     action = yaml.safe_load(ACTION.read_text())
     assert action["inputs"]["install"]["default"] == ""
-    install = next(s for s in action["runs"]["steps"] if s.get("name") == "Install promptops")
-    assert "$GITHUB_ACTION_PATH" in install["run"]  # the action installs its own source by default
+    resolve = next(s for s in action["runs"]["steps"] if s.get("id") == "lock")
+    assert "$GITHUB_ACTION_PATH" in resolve["run"]  # the action installs its own source by default
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["name"] == "promptops-cli"
@@ -101,3 +101,39 @@ def test_install_never_names_a_distribution_this_project_does_not_own() -> None:
 )
 def test_bare_name_pattern(line: str, bare: bool) -> None:
     assert bool(_BARE_NAME.search(line)) is bare
+
+
+def _uses() -> list[tuple[str, str]]:
+    found = []
+    for path in [ACTION, *WORKFLOWS]:
+        for match in re.finditer(r"^\s*(?:-\s+)?uses:\s*(\S+)", path.read_text(), re.M):
+            found.append((path.name, match.group(1)))
+    return found
+
+
+def test_every_action_is_pinned_to_a_commit() -> None:
+    remote = [(name, ref) for name, ref in _uses() if not ref.startswith("./")]
+    assert remote, "no remote actions found: the pattern is wrong"
+    for name, ref in remote:
+        assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", ref), f"{name}: {ref} is not pinned to a SHA"
+
+
+def test_checkouts_keep_no_credentials_and_caches_are_keyed_on_the_lock() -> None:
+    for workflow in WORKFLOWS:
+        for job in yaml.safe_load(workflow.read_text())["jobs"].values():
+            for step in job["steps"]:
+                if str(step.get("uses", "")).startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False, workflow.name
+    steps = {s.get("id") or s.get("name"): s for s in yaml.safe_load(ACTION.read_text())["runs"]["steps"]}
+    assert "steps.lock.outputs.key" in steps["venv-cache"]["with"]["key"]
+    assert "steps.lock.outputs.models-key" in steps["Restore the built-in models"]["with"]["key"]
+    # a matrix's jobs upload under different names
+    assert steps["upload"]["with"]["name"] == "${{ steps.artifact.outputs.name }}"
+
+
+def test_zizmor_finds_nothing() -> None:
+    exe = shutil.which("zizmor") or str(Path(sys.executable).with_name("zizmor"))
+    if not Path(exe).exists():
+        pytest.skip("zizmor is not installed (pip install -e '.[dev]')")
+    result = subprocess.run([exe, "--offline", str(ROOT / ".github")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -118,6 +118,7 @@ def run_test_against_ref(
     from promptops.drift import compare_runs
     from promptops.refs import run_against_ref
     from promptops.results import SavedRun
+    from promptops.versions import prompt_changes
 
     base, candidate = run_against_ref(project, suites, options, base_ref, progress=make_progress)
     if base is None:
@@ -132,6 +133,8 @@ def run_test_against_ref(
         baseline_label=base_ref,
         candidate_label="working tree",
     )
+    changed = {s.candidate.prompt for s in report.suites if s.candidate is not None}
+    report.prompts = prompt_changes(project, base_ref, sorted(changed))
     code = emit_drift_report(project, report, SavedRun(candidate.folder, candidate.meta), fmt, output)
     new_failures = [
         c for c in report.cases if c.status == "added" and c.candidate and c.candidate.verdict == "failed"

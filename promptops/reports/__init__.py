@@ -18,6 +18,7 @@ from promptops.results import RunMeta, RunSummary, SampleResult
 if TYPE_CHECKING:
     from promptops.config import Project
     from promptops.drift import DriftReport
+    from promptops.lint import LintReport
     from promptops.results import SavedRun
 
 REPORT_FORMATS = ("text", "json", "markdown", "junit", "html")
@@ -39,6 +40,13 @@ class ReportData:
     """Where the run record lives, shown at the end of text reports."""
     artifact_hint: str | None = None
     """Where the full report can be found, for truncated Markdown (e.g. the Actions artifact)."""
+    artifact_url: str | None = None
+    """Link to the run's HTML report (the Actions artifact), shown at the top of the Markdown."""
+    source_url: str | None = None
+    """Base URL of the project's files at the reviewed commit, e.g. ``https://github.com/o/r/blob/SHA/``:
+    case and lint lines become links."""
+    lint: LintReport | None = None
+    """Lint findings shown with the report (the pull-request comment)."""
 
     @property
     def exit_code(self) -> int:

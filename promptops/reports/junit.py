@@ -1,11 +1,16 @@
-"""JUnit XML: one testcase per case × model (× side for drift), so CI test views list failures."""
+"""JUnit XML: one testcase per case × model, so CI test views list failures.
+
+For a drift (``test --base-ref``, ``compare``, ``drift``) the testcases are the candidate's verdicts: what
+the change under review does. The baseline's verdict is a property of each testcase, not a testcase of
+its own, so a failure already on the base is not counted twice.
+"""
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
 
-from promptops.drift import CaseSide, DriftReport
+from promptops.drift import CaseDrift, DriftReport
 from promptops.reports import ReportData
 from promptops.results import AssertionOutcome, CaseVerdict, RunSummary
 
@@ -21,8 +26,14 @@ def _reasons(outcomes: list[AssertionOutcome]) -> str:
     return "; ".join(f"{o.type}: {o.reason}" for o in outcomes)
 
 
+def _seconds(duration_ms: float | None) -> str:
+    return f"{(duration_ms or 0) / 1000:.3f}"
+
+
 def _verdict_case(parent: ET.Element, classname: str, name: str, verdict: CaseVerdict) -> str:
-    case = ET.SubElement(parent, "testcase", classname=_clean(classname), name=_clean(name), time="0")
+    case = ET.SubElement(
+        parent, "testcase", classname=_clean(classname), name=_clean(name), time=_seconds(verdict.duration_ms)
+    )
     if verdict.status == "failed":
         failure = ET.SubElement(
             case, "failure", message=_clean(_reasons(verdict.failed_assertions)[:1000]), type="assertion"
@@ -40,6 +51,15 @@ def _verdict_case(parent: ET.Element, classname: str, name: str, verdict: CaseVe
     return verdict.status
 
 
+def _set_counts(element: ET.Element, statuses: list[str], seconds: float) -> tuple[int, int, int]:
+    counts = (len(statuses), statuses.count("failed"), statuses.count("error"))
+    element.set("tests", str(counts[0]))
+    element.set("failures", str(counts[1]))
+    element.set("errors", str(counts[2]))
+    element.set("time", f"{seconds:.3f}")
+    return counts
+
+
 def _run_suites(root: ET.Element, summary: RunSummary) -> tuple[int, int, int]:
     totals = [0, 0, 0]
     groups: dict[tuple[str, str], list[CaseVerdict]] = {}
@@ -48,22 +68,53 @@ def _run_suites(root: ET.Element, summary: RunSummary) -> tuple[int, int, int]:
     for (suite, model), verdicts in groups.items():
         element = ET.SubElement(root, "testsuite", name=_clean(f"{suite} [{model}]"))
         statuses = [_verdict_case(element, suite, f"{v.case} [{model}]", v) for v in verdicts]
-        counts = (len(statuses), statuses.count("failed"), statuses.count("error"))
-        element.set("tests", str(counts[0]))
-        element.set("failures", str(counts[1]))
-        element.set("errors", str(counts[2]))
+        seconds = sum(v.duration_ms or 0 for v in verdicts) / 1000
+        counts = _set_counts(element, statuses, seconds)
         totals = [a + b for a, b in zip(totals, counts, strict=True)]
     return totals[0], totals[1], totals[2]
 
 
-def _side_case(parent: ET.Element, classname: str, name: str, side: CaseSide, note: str) -> str:
-    case = ET.SubElement(parent, "testcase", classname=_clean(classname), name=_clean(name), time="0")
+def _baseline_properties(case: ET.Element, drift: CaseDrift, label: str) -> None:
+    """The baseline's verdict as properties: CI test views count the candidate's verdicts only."""
+    properties = ET.SubElement(case, "properties")
+    values = {"drift.status": drift.status, "baseline": label}
+    side = drift.baseline
+    if side is not None:
+        values |= {
+            "baseline.model": side.model,
+            "baseline.prompt_version": side.prompt_version,
+            "baseline.verdict": side.verdict,
+            "baseline.pass_rate": "" if side.pass_rate is None else f"{side.pass_rate:.3f}",
+        }
+    else:
+        values["baseline.verdict"] = "absent (new case)"
+    for name, value in values.items():
+        ET.SubElement(properties, "property", name=name, value=_clean(value))
+
+
+def _candidate_case(parent: ET.Element, drift: CaseDrift, label: str) -> str:
+    side = drift.candidate
+    assert side is not None
+    case = ET.SubElement(
+        parent,
+        "testcase",
+        classname=_clean(drift.suite),
+        name=_clean(f"{drift.case} [{side.model}]"),
+        time=_seconds(side.duration_ms),
+    )
+    _baseline_properties(case, drift, label)
+    if drift.introduced:
+        note = "regression: " if drift.status == "regression" else "new case fails: "
+    elif drift.already_failing:
+        note = "already failing on the base: "
+    else:
+        note = ""
     if side.verdict == "failed":
         failure = ET.SubElement(
             case,
             "failure",
             message=_clean(f"{note}{_reasons(side.failed_assertions)}"[:1000]),
-            type="assertion",
+            type="regression" if drift.introduced else "assertion",
         )
         failure.text = _clean(
             f"{note}{_reasons(side.failed_assertions)}\n\noutput:\n{side.output_excerpt or ''}"
@@ -75,62 +126,53 @@ def _side_case(parent: ET.Element, classname: str, name: str, side: CaseSide, no
 
 
 def _drift_suites(root: ET.Element, drift: DriftReport) -> tuple[int, int, int]:
+    """One testcase per candidate case; the baseline's verdict rides along as properties."""
     totals = [0, 0, 0]
-    for label, pick in (("baseline", drift.baseline_label), ("candidate", drift.candidate_label)):
-        by_suite: dict[str, list[str]] = {}
-        element_of: dict[str, ET.Element] = {}
-        for case in drift.cases:
-            side = case.baseline if label == "baseline" else case.candidate
-            if side is None:
-                continue
-            if case.suite not in element_of:
-                element_of[case.suite] = ET.SubElement(
-                    root, "testsuite", name=_clean(f"{case.suite} ({label}: {pick})")
-                )
-            note = "regression: " if label == "candidate" and case.status == "regression" else ""
-            status = _side_case(
-                element_of[case.suite], f"{case.suite}.{label}", f"{case.case} [{side.model}]", side, note
-            )
-            by_suite.setdefault(case.suite, []).append(status)
-        for suite, statuses in by_suite.items():
-            counts = (len(statuses), statuses.count("failed"), statuses.count("error"))
-            element_of[suite].set("tests", str(counts[0]))
-            element_of[suite].set("failures", str(counts[1]))
-            element_of[suite].set("errors", str(counts[2]))
-            totals = [a + b for a, b in zip(totals, counts, strict=True)]
+    by_suite: dict[str, list[CaseDrift]] = {}
+    for case in drift.cases:
+        if case.candidate is not None:
+            by_suite.setdefault(case.suite, []).append(case)
+    for suite, cases in by_suite.items():
+        element = ET.SubElement(root, "testsuite", name=_clean(f"{suite} ({drift.candidate_label})"))
+        properties = ET.SubElement(element, "properties")
+        ET.SubElement(properties, "property", name="baseline", value=_clean(drift.baseline_label))
+        ET.SubElement(properties, "property", name="baseline_run", value=_clean(drift.baseline_run))
+        ET.SubElement(properties, "property", name="candidate_run", value=_clean(drift.candidate_run))
+        statuses = [_candidate_case(element, c, drift.baseline_label) for c in cases]
+        seconds = sum((c.candidate.duration_ms or 0) if c.candidate else 0 for c in cases) / 1000
+        counts = _set_counts(element, statuses, seconds)
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
     return totals[0], totals[1], totals[2]
 
 
 def _suite_drops(root: ET.Element, drift: DriftReport) -> tuple[int, int, int]:
-    """A testcase per suite and model pair for the pooled suite-level test."""
+    """A failing testcase per suite whose pooled pass rate dropped significantly (the gate fails on it)."""
+    dropped = [s for s in drift.suites if s.significant_drop and s.baseline and s.candidate]
+    if not dropped:
+        return 0, 0, 0
     element = ET.SubElement(root, "testsuite", name="suite-level drift")
-    failures = 0
-    for suite in drift.suites:
-        if suite.baseline is None or suite.candidate is None:
-            continue
+    for suite in dropped:
+        assert suite.baseline is not None and suite.candidate is not None
         name = f"{suite.suite} [{suite.baseline.model} -> {suite.candidate.model}]"
-        case = ET.SubElement(element, "testcase", classname="suite-drift", name=_clean(name), time="0")
-        if suite.significant_drop:
-            failures += 1
-            message = (
-                f"pooled pass rate dropped {suite.baseline_sample_pass_rate or 0:.0%} -> "
-                f"{suite.candidate_sample_pass_rate or 0:.0%} (p = {suite.p_value or 0:.4f})"
-            )
-            ET.SubElement(case, "failure", message=_clean(message), type="suite-regression").text = message
-    tests = len(element)
-    element.set("tests", str(tests))
-    element.set("failures", str(failures))
-    element.set("errors", "0")
-    return tests, failures, 0
+        case = ET.SubElement(element, "testcase", classname="suite-drift", name=_clean(name), time="0.000")
+        message = (
+            f"pooled pass rate dropped {suite.baseline_sample_pass_rate or 0:.0%} -> "
+            f"{suite.candidate_sample_pass_rate or 0:.0%} (p = {suite.p_value or 0:.4f})"
+        )
+        ET.SubElement(case, "failure", message=_clean(message), type="suite-regression").text = message
+    _set_counts(element, ["failed"] * len(dropped), 0.0)
+    return len(dropped), len(dropped), 0
 
 
 def render_junit(data: ReportData) -> str:
-    """JUnit XML of the run (or of both sides of a drift)."""
+    """JUnit XML of the run; for a drift, of the candidate's verdicts (the baseline's in properties)."""
     root = ET.Element("testsuites", name="promptops")
     if data.drift is not None:
         tests, failures, errors = _drift_suites(root, data.drift)
         extra = _suite_drops(root, data.drift)
         tests, failures = tests + extra[0], failures + extra[1]
+        if data.summary is not None:
+            root.set("time", f"{data.summary.duration_s:.3f}")
     elif data.summary is not None:
         tests, failures, errors = _run_suites(root, data.summary)
         root.set("time", f"{data.summary.duration_s:.3f}")

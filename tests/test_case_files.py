@@ -146,10 +146,10 @@ def test_jsonl_yaml_json_and_globs_mix_with_inline_cases(
             id="short-row",
         ),
         pytest.param(
-            {"suites/missing.csv": "ticket,__expected\na,b\nc,fn: output.length\n"},
+            {"suites/missing.csv": "ticket,__expected\na,b\nc,rouge-n: hello\n"},
             "suites/missing.csv:3",
-            "unknown assertion type 'javascript'",
-            id="js-assertion-in-row",
+            "unknown assertion type 'rouge-n'",
+            id="unknown-assertion-in-row",
         ),
         pytest.param(
             {"suites/missing.csv": "tikket,__expected\na,b\n"},

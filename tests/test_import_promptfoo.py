@@ -128,6 +128,8 @@ tests:
         value: [refund, money]
       - type: javascript
         value: output.length > 3
+      - type: javascript
+        value: file://checks.js:check
       - type: latency
         threshold: 5000
       - type: assert-set
@@ -163,7 +165,7 @@ FULL_FILES = {
     "docs/policy.txt": "Refunds within 30 days.",
     "docs/facts.json": '{"days": 30}',
     "tests/cases.csv": (
-        "topic,__expected,__description\nrefunds,icontains: refund,csv row\nlogin,fn: output.length,js row\n"
+        "topic,__expected,__description\nrefunds,icontains: refund,csv row\nlogin,rouge-n: hi,rouge row\n"
     ),
     "tests/more.jsonl": '{"vars": {"topic": "a"}, "assert": [{"type": "contains", "value": "a"}]}\n',
     "tests/extra.yaml": "- vars: {topic: yaml}\n  assert: [{type: starts-with, value: 'x'}]\n",
@@ -224,15 +226,15 @@ def test_full_config_maps_every_feature(
     assert {"type": "icontains", "value": "refunds"} in refund["assert"]  # {{ topic }} filled in
     assert {"type": "latency", "max": 5000} in refund["assert"]
     assert {"type": "not-contains", "value": "sorry"} in refund["assert"]  # assert-set flattened
-    assert not any(a["type"] == "javascript" for a in refund["assert"])
-    assert "not carried over from promptfooconfig.yaml" in suite and "output.length > 3" in suite
+    assert {"type": "javascript", "value": "output.length > 3"} in refund["assert"]
+    assert "not carried over from promptfooconfig.yaml" in suite and "file://checks.js:check" in suite
     assert {
         c["vars"]["topic"] for c in data["cases"] if isinstance(c, dict) and c["id"].startswith("test-2")
     } == {
         "billing",
         "shipping",
     }
-    assert "js row" in suite or "csv-row" in suite  # the CSV with a JS row is written inline
+    assert "rouge row" in suite  # the CSV with a row that does not carry over is written inline
     assert "file://more.jsonl" in suite  # a clean case file is referenced as it is
     assert (out / "suites" / "more.jsonl").is_file() and (out / "suites" / "extra.cases.yaml").is_file()
 

@@ -25,7 +25,7 @@ def load_plugins() -> None:
     _plugins_loaded = True
     from importlib.metadata import entry_points
 
-    from promptops.assertions import builtin, golden  # noqa: F401  (registers the built-in types)
+    from promptops.assertions import builtin, golden, javascript  # noqa: F401  (registers the built-in types)
 
     for entry in entry_points(group="promptops"):
         entry.load()

@@ -33,6 +33,7 @@ escalation and the GitHub integration consume; see docs/drift.md.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import math
 import re
@@ -40,6 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from promptops.assertions import GapType
@@ -56,6 +58,16 @@ from promptops.results import (
     excerpt,
     percentile,
 )
+from promptops.statistics import (
+    CORRECTIONS,
+    Correction,
+    adjust_family,
+    cmh_one_sided,
+    family_weights,
+    fisher_one_sided,
+    minimum_detectable_drop,
+    risk_difference,
+)
 from promptops.versions import PromptChange
 
 __all__ = [
@@ -65,6 +77,7 @@ __all__ = [
     "CaseSide",
     "DriftReport",
     "DriftStatus",
+    "SequentialCase",
     "Interval",
     "JsonChange",
     "OutputDiff",
@@ -81,13 +94,17 @@ __all__ = [
 
 DRIFT_SCHEMA_VERSION = 1
 TEST_NAME = "fisher-exact one-sided"
+SEQUENTIAL_TEST_NAME = "e-process"
+SUITE_TEST_NAME = "cmh stratified by case"
+DETECTABLE_POWER = 0.8
+"""Power at which ``SuiteDrift.detectable_drop`` is stated."""
 CONFIDENCE = 0.95
 # two-sided 95 % normal quantile, for the Wilson score interval
 _Z95 = 1.959963984540054
 
 DriftStatus = Literal["regression", "fix", "changed", "unchanged", "flaky", "error", "added", "removed"]
 Pairing = Literal["model", "case"]
-Method = Literal["fisher-exact one-sided", "deterministic"]
+Method = Literal["fisher-exact one-sided", "e-process", "deterministic"]
 
 _EXCERPT_CHARS = 300
 _DIFF_MAX_LINES = 30
@@ -134,12 +151,10 @@ def wilson_interval(successes: int, trials: int, z: float = _Z95) -> tuple[float
 def fisher_exact_one_sided(
     base_passed: int, base_failed: int, cand_passed: int, cand_failed: int, *, alternative: str = "drop"
 ) -> float:
-    """One-sided Fisher exact test on the 2×2 table of passed/failed samples per side.
+    """One-sided Fisher exact test on one 2×2 table of passed/failed samples per side.
 
-    With the margins fixed, the baseline's passes follow a hypergeometric
-    distribution under "same pass rate on both sides"; the p-value is the
-    probability of a table at least as extreme as the observed one in the
-    direction of ``alternative``. Exact integer sums, so small counts are exact.
+    A scalar front to ``promptops.statistics.fisher_one_sided``, which tests many
+    tables at once in log space.
 
     Args:
         base_passed: Baseline samples that passed.
@@ -154,17 +169,15 @@ def fisher_exact_one_sided(
     """
     if alternative not in ("drop", "rise"):
         raise ValueError(f"alternative must be 'drop' or 'rise', got {alternative!r}")
-    n_base = base_passed + base_failed
-    total = n_base + cand_passed + cand_failed
-    passes = base_passed + cand_passed
-    if n_base == 0 or total == n_base:
-        return 1.0
-    low = max(0, n_base - (total - passes))
-    high = min(n_base, passes)
-    # a drop is evidence when the baseline holds at least as many of the passes as observed
-    outcomes = range(base_passed, high + 1) if alternative == "drop" else range(low, base_passed + 1)
-    extreme = sum(math.comb(passes, x) * math.comb(total - passes, n_base - x) for x in outcomes)
-    return min(1.0, extreme / math.comb(total, n_base))
+    return float(
+        fisher_one_sided(
+            [base_passed],
+            [base_passed + base_failed],
+            [cand_passed],
+            [cand_passed + cand_failed],
+            "drop" if alternative == "drop" else "rise",
+        )[0]
+    )
 
 
 # --- output comparison --------------------------------------------------------------------------
@@ -388,10 +401,18 @@ class CaseDrift(_Model):
     delta: float | None = None
     """Candidate pass rate minus baseline pass rate."""
     p_value: float | None = None
-    """One-sided Fisher exact p-value in the direction of the change (a drop when the rate did not rise);
-    None with one sample per side or when a side has no output."""
+    """Raw one-sided p-value in the direction of the change (a drop when the rate did not rise): Fisher
+    exact for a fixed repeat count, the anytime-valid e-process p-value with ``--repeat auto``; None with
+    one sample per side or when a side has no output."""
+    p_value_adjusted: float | None = None
+    """``p_value`` adjusted for every test of the report (``DriftReport.correction``): the case is a
+    significant change exactly when this is at most alpha."""
     method: Method | None = None
-    """How a verdict flip is judged: ``fisher-exact one-sided``, or ``deterministic`` (one sample a side)."""
+    """How a change is judged: ``fisher-exact one-sided``, ``e-process`` (``--repeat auto``) or
+    ``deterministic`` (one sample a side: the flip itself decides)."""
+    sequential_stop: Literal["drop", "futile", "cap", "deterministic"] | None = None
+    """With ``--repeat auto``: why sampling stopped (evidence of a drop reached the bar, the data ruled out
+    a drop worth detecting, the ``--max-repeat`` cap, or one sample a side at temperature 0)."""
     diff: OutputDiff | None = None
     """Output difference; given for changed cases and for verdict flips whose outputs differ."""
 
@@ -522,11 +543,27 @@ class SuiteDrift(_Model):
     sample_delta: float | None = None
     """Candidate sample pass rate minus baseline sample pass rate."""
     p_value: float | None = None
-    """One-sided Fisher exact p-value on the pooled passed/failed samples, in the direction of the change
-    (a drop unless the pooled rate rose); None when no case is pooled."""
+    """One-sided stratified (Cochran–Mantel–Haenszel) p-value with each case as a stratum, in the direction
+    of the change (a drop unless the pooled rate rose); None when no case is pooled."""
+    p_value_adjusted: float | None = None
+    """``p_value`` adjusted with the report's cases (``DriftReport.correction``)."""
     significant_drop: bool = False
-    """The pooled sample pass rate dropped and ``p_value`` <= alpha: a suite-level regression, counted in
-    ``DriftReport.suite_regressions`` even when no single case regressed."""
+    """The suite's pass rate dropped and ``p_value_adjusted`` <= alpha: a suite-level regression, counted
+    in ``DriftReport.suite_regressions`` even when no single case regressed."""
+    suite_test: str | None = None
+    """``cmh stratified by case`` (exact) or ``cmh stratified by case (normal)`` for very large suites."""
+    change: float | None = None
+    """Change in pass rate with the case as the unit: mean over pooled cases of (candidate − baseline)."""
+    change_low: float | None = None
+    """Lower end of the 95 % interval of ``change``."""
+    change_high: float | None = None
+    """Upper end of the 95 % interval of ``change``."""
+    detectable_drop: float | None = None
+    """Smallest drop in one case's pass rate (a share: 0.45 is 45 points), from the suite's baseline sample
+    pass rate, that this report finds with 80 % power at ``detectable_repeat`` samples per side; None
+    when no drop can be found at that repeat count (or one sample per side)."""
+    detectable_repeat: int | None = None
+    """Samples per side that ``detectable_drop`` is stated for (the median over the pooled cases)."""
 
 
 class DriftReport(_Model):
@@ -543,10 +580,18 @@ class DriftReport(_Model):
     candidate_label: str
     """What the candidate stands for."""
     test: str = TEST_NAME
-    """Significance test for verdict flips with several samples per side, and for the pooled samples of
-    each suite."""
+    """Significance test of each case with several samples per side (``e-process`` with
+    ``--repeat auto``)."""
     alpha: float
-    """Significance level of the test."""
+    """Level of the whole report: with no real change, the chance that it flags any regression, case or
+    suite, is at most alpha (``holm``)."""
+    correction: Correction = "holm"
+    """``holm``: weighted Holm over every case and suite test (family-wise error); ``bh``: weighted
+    Benjamini–Hochberg (false discovery rate). Suite tests share a fifth of alpha, cases the rest."""
+    tests: int = 0
+    """Hypotheses in the family: tested cases plus tested suites."""
+    sampling: Literal["fixed", "auto"] = "fixed"
+    """``auto`` when the samples were drawn by ``--repeat auto``."""
     confidence: float = CONFIDENCE
     """Confidence level of the Wilson intervals."""
     change_threshold: float
@@ -568,6 +613,16 @@ class DriftReport(_Model):
     prompts: list[PromptChange] = Field(default_factory=list)
     """Prompts whose text differs between the sides, with versions and a diff, when the sides are git refs
     (``promptops test --base-ref``)."""
+
+    def rule(self) -> str:
+        """The error-control rule in one line, named in every report format."""
+        suites = sum(s.p_value is not None for s in self.suites)
+        cases = self.tests - suites
+        name = "Holm (family-wise)" if self.correction == "holm" else "Benjamini–Hochberg (false discoveries)"
+        return (
+            f"{name} over {self.tests} tests ({cases} cases, {suites} suites) at alpha {self.alpha:g} "
+            f"for the whole report; cases by {self.test}, suites by {SUITE_TEST_NAME}"
+        )
 
     def with_status(self, *statuses: DriftStatus) -> list[CaseDrift]:
         """The cases that have one of ``statuses``, in report order."""
@@ -739,14 +794,26 @@ def _case_side(model: str, tally: _CaseTally) -> CaseSide:
     )
 
 
+@dataclass(frozen=True)
+class _CaseTest:
+    """A case's test result within the report's family (decided in ``_test_report``)."""
+
+    p_value: float
+    p_value_adjusted: float
+    significant: bool
+    method: Method
+    stop: Literal["drop", "futile", "cap", "deterministic"] | None = None
+
+
 def _classify(
     suite: str,
     case: str,
     pair: tuple[str | None, str | None],
     base: _CaseTally | None,
     cand: _CaseTally | None,
-    alpha: float,
     change_threshold: float,
+    test: _CaseTest | None,
+    stop: Literal["drop", "futile", "cap", "deterministic"] | None = None,
 ) -> CaseDrift:
     base_model, cand_model = pair
     reference = cand or base
@@ -760,6 +827,7 @@ def _classify(
         "gap": reference.gap,
         "baseline": _case_side(base_model, base) if base and base_model else None,
         "candidate": _case_side(cand_model, cand) if cand and cand_model else None,
+        "sequential_stop": stop,
     }
     if base is None:
         return CaseDrift(**entry, status="added")
@@ -770,29 +838,27 @@ def _classify(
         return CaseDrift(**entry, status="error")
 
     entry["delta"] = cand_rate - base_rate
-    deterministic = base.samples == 1 and cand.samples == 1
-    if deterministic:
+    if test is None:
         # one sample per side has no noise estimate; at temperature 0 a flip is the model's answer
         entry["method"] = "deterministic"
+        significant = True
     else:
-        direction = "rise" if cand_rate > base_rate else "drop"
-        entry["p_value"] = fisher_exact_one_sided(
-            base.passed,
-            base.produced - base.passed,
-            cand.passed,
-            cand.produced - cand.passed,
-            alternative=direction,
-        )
-        entry["method"] = TEST_NAME
-    significant = deterministic or entry["p_value"] <= alpha
+        entry["p_value"] = test.p_value
+        entry["p_value_adjusted"] = test.p_value_adjusted
+        entry["method"] = test.method
+        significant = test.significant
 
     old, new = base.representative(), cand.representative()
     diff = diff_outputs(old, new) if old is not None and new is not None else None
+    flipped = base.verdict != cand.verdict
     status: DriftStatus
-    if base.verdict == "passed" and cand.verdict == "failed":
-        status = "regression" if significant else "flaky"
-    elif base.verdict == "failed" and cand.verdict == "passed":
-        status = "fix" if significant else "flaky"
+    if cand.verdict == "failed" and cand_rate < base_rate and significant and (test is not None or flipped):
+        # fails now and passes significantly less often than before, whether or not it passed before
+        status = "regression"
+    elif cand.verdict == "passed" and cand_rate > base_rate and significant and (test is not None or flipped):
+        status = "fix"
+    elif flipped:
+        status = "flaky"
     elif diff is not None and (diff.kind == "json" or diff.similarity < change_threshold):
         status = "changed"
     else:
@@ -854,112 +920,199 @@ def _suite_side(side: _Side, suite: str, model: str, verdicts: list[CaseStatus])
     )
 
 
-def _pooled_test(entries: list[CaseDrift], alpha: float) -> dict[str, Any]:
-    """The suite-level test: one-sided Fisher exact on the samples pooled over the paired cases.
+@dataclass
+class _Group:
+    """The cases of one suite and model pair, each with its baseline and candidate tallies."""
 
-    Pooling treats all samples of a side as draws with one pass rate, which they are not: under "nothing
-    changed" an easy case still passes 95 % of the time and a hard one 50 %. A side's passes are then a
-    sum of binomials with different p_i, whose variance sum(n * p_i * (1 - p_i)) is below the binomial
-    variance N * p_mean * (1 - p_mean) at their mean, so the pooled difference varies less than the test
-    assumes and the false-alarm rate stays at or below ``alpha``: the test is conservative (as when a
-    stratified comparison is analysed unstratified). That argument needs each paired case to weigh the
-    same on both sides, as with the same ``--repeat`` and no errored samples; when errors leave some
-    cases with fewer samples on one side, part of a pooled difference can come from that mix.
-    """
-    pooled = [
-        e
-        for e in entries
-        if e.baseline
-        and e.candidate
-        and e.baseline.pass_rate is not None
-        and e.candidate.pass_rate is not None
-    ]
-    if not pooled:
-        return {}
-    base_n = cand_n = base_passed = cand_passed = 0
-    for entry in pooled:
-        assert entry.baseline is not None and entry.candidate is not None
-        base_n += entry.baseline.samples - entry.baseline.errored_samples
-        base_passed += entry.baseline.passed_samples
-        cand_n += entry.candidate.samples - entry.candidate.errored_samples
-        cand_passed += entry.candidate.passed_samples
-    base_rate, cand_rate = base_passed / base_n, cand_passed / cand_n
-    dropped = cand_rate < base_rate
-    p_value = fisher_exact_one_sided(
-        base_passed,
-        base_n - base_passed,
-        cand_passed,
-        cand_n - cand_passed,
-        alternative="rise" if cand_rate > base_rate else "drop",
-    )
-    return {
-        "pooled_cases": len(pooled),
-        "baseline_samples_pooled": base_n,
-        "baseline_samples_passed": base_passed,
-        "candidate_samples_pooled": cand_n,
-        "candidate_samples_passed": cand_passed,
-        "baseline_sample_pass_rate": base_rate,
-        "candidate_sample_pass_rate": cand_rate,
-        "sample_delta": cand_rate - base_rate,
-        "p_value": p_value,
-        # <= as for a case flip: rejecting at p <= alpha keeps the level at alpha
-        "significant_drop": dropped and p_value <= alpha,
-    }
+    suite: str
+    pairing: Pairing | None
+    pair: ModelPair
+    cases: list[tuple[str, _CaseTally | None, _CaseTally | None]]
+
+    def compared(self) -> list[tuple[str, _CaseTally, _CaseTally]]:
+        """Cases present on both sides with output on both."""
+        return [
+            (case, b, c)
+            for case, b, c in self.cases
+            if b is not None and c is not None and b.produced and c.produced
+        ]
 
 
-def _compare_suite(
-    suite: str,
-    pairing: Pairing | None,
-    pair: ModelPair,
-    base: _Side,
-    cand: _Side,
+@dataclass(frozen=True)
+class SequentialCase:
+    """What ``--repeat auto`` concluded for one case, handed to the report."""
+
+    p_value: float
+    """Anytime-valid p-value of the drop (1 / the e-process's maximum)."""
+    stop: Literal["drop", "futile", "cap", "deterministic"]
+
+
+def _groups(base: _Side, cand: _Side) -> list[_Group]:
+    base_suites, cand_suites = base.models_by_suite(), cand.models_by_suite()
+    groups: list[_Group] = []
+    for suite in sorted(base_suites.keys() | cand_suites.keys()):
+        pairing, pairs = _pairs(suite, base_suites.get(suite, set()), cand_suites.get(suite, set()))
+        for pair in pairs:
+            base_model, cand_model = pair
+            case_ids = [
+                *(base.case_ids.get((suite, base_model), []) if base_model else []),
+                *(cand.case_ids.get((suite, cand_model), []) if cand_model else []),
+            ]
+            cases = [
+                (
+                    case,
+                    base.cases.get((suite, case, base_model)) if base_model else None,
+                    cand.cases.get((suite, case, cand_model)) if cand_model else None,
+                )
+                for case in dict.fromkeys(case_ids)
+            ]
+            groups.append(_Group(suite, pairing, pair, cases))
+    return groups
+
+
+@functools.lru_cache(maxsize=256)
+def _detectable(p_base: float, repeat: int, level: float) -> float | None:
+    return minimum_detectable_drop(p_base, repeat, level, DETECTABLE_POWER)
+
+
+def _test_report(
+    groups: list[_Group],
     alpha: float,
-    change_threshold: float,
-    file: str | None = None,
-) -> tuple[list[CaseDrift], SuiteDrift]:
-    """Classify the cases of one suite and model pair, and total them."""
-    base_model, cand_model = pair
-    case_ids = [
-        *(base.case_ids.get((suite, base_model), []) if base_model else []),
-        *(cand.case_ids.get((suite, cand_model), []) if cand_model else []),
-    ]
-    entries = [
-        _classify(
-            suite,
-            case,
-            pair,
-            base.cases.get((suite, case, base_model)) if base_model else None,
-            cand.cases.get((suite, case, cand_model)) if cand_model else None,
-            alpha,
-            change_threshold,
+    correction: Correction,
+    sequential: dict[tuple[str, str], SequentialCase] | None,
+) -> tuple[dict[tuple[int, str], _CaseTest], list[dict[str, Any]], int]:
+    """Every case test and suite test of the report, adjusted together: the one place significance is decided.
+
+    Cases with several samples on a side are tested one-sided for a drop and for
+    a rise (Fisher exact, or the e-process p-value from ``--repeat auto``); each
+    suite gets the stratified test over its compared cases. Drops of cases and
+    suites form one family, rises another, each adjusted by ``correction`` at
+    ``alpha`` so that a report with no real change flags a regression with
+    probability at most alpha.
+
+    Returns:
+        The tested cases by (group index, case id), the suite fields per group, and the family size.
+    """
+    keys: list[tuple[int, str]] = []
+    counts: list[tuple[int, int, int, int]] = []
+    for index, group in enumerate(groups):
+        for case, b, c in group.compared():
+            if b.samples == 1 and c.samples == 1 and not (sequential and (group.suite, case) in sequential):
+                continue  # deterministic: decided by the flip, outside the family
+            if sequential and sequential.get((group.suite, case), None) is not None:
+                if sequential[(group.suite, case)].stop == "deterministic":
+                    continue
+            keys.append((index, case))
+            counts.append((b.passed, b.produced, c.passed, c.produced))
+    table = np.asarray(counts, dtype=np.int64).reshape(-1, 4)
+    drop_p = fisher_one_sided(table[:, 0], table[:, 1], table[:, 2], table[:, 3], "drop")
+    rise_p = fisher_one_sided(table[:, 0], table[:, 1], table[:, 2], table[:, 3], "rise")
+    methods: list[Method] = ["fisher-exact one-sided"] * len(keys)
+    if sequential:
+        for i, (index, case) in enumerate(keys):
+            found = sequential.get((groups[index].suite, case))
+            if found is not None:
+                drop_p[i], methods[i] = found.p_value, "e-process"
+
+    suite_fields: list[dict[str, Any]] = []
+    suite_drop = np.full(len(groups), np.nan)
+    suite_rise = np.full(len(groups), np.nan)
+    for index, group in enumerate(groups):
+        compared = group.compared()
+        if len(compared) < 2:
+            # one case's suite test would repeat its case test and only split alpha between the two
+            suite_fields.append({})
+            continue
+        xb = np.array([b.passed for _, b, _ in compared])
+        nb = np.array([b.produced for _, b, _ in compared])
+        xc = np.array([c.passed for _, _, c in compared])
+        nc = np.array([c.produced for _, _, c in compared])
+        drop = cmh_one_sided(xb, nb, xc, nc, "drop")
+        rise = cmh_one_sided(xb, nb, xc, nc, "rise")
+        suite_drop[index], suite_rise[index] = drop.p_value, rise.p_value
+        base_rate, cand_rate = xb.sum() / nb.sum(), xc.sum() / nc.sum()
+        change = risk_difference(xb, nb, xc, nc)
+        suite_fields.append(
+            {
+                "pooled_cases": len(compared),
+                "baseline_samples_pooled": int(nb.sum()),
+                "baseline_samples_passed": int(xb.sum()),
+                "candidate_samples_pooled": int(nc.sum()),
+                "candidate_samples_passed": int(xc.sum()),
+                "baseline_sample_pass_rate": float(base_rate),
+                "candidate_sample_pass_rate": float(cand_rate),
+                "sample_delta": float(cand_rate - base_rate),
+                "p_value": rise.p_value if cand_rate > base_rate else drop.p_value,
+                "suite_test": SUITE_TEST_NAME + (" (normal)" if drop.method == "cmh-normal" else ""),
+                "change": change.estimate if change else None,
+                "change_low": change.low if change else None,
+                "change_high": change.high if change else None,
+                "detectable_repeat": int(np.median(np.minimum(nb, nc))),
+                "_base_rate": float(base_rate),
+            }
         )
-        for case in dict.fromkeys(case_ids)
-    ]
-    entries.sort(key=lambda e: (e.line or 0, e.case))
+
+    case_drop, suites_drop = adjust_family(drop_p, suite_drop, alpha, correction)
+    case_rise, suites_rise = adjust_family(rise_p, suite_rise, alpha, correction)
+    tests: dict[tuple[int, str], _CaseTest] = {}
+    for i, (index, case) in enumerate(keys):
+        group = groups[index]
+        b, c = next((b, c) for name, b, c in group.compared() if name == case)
+        assert b.pass_rate is not None and c.pass_rate is not None
+        rose = c.pass_rate > b.pass_rate
+        raw, adjusted = (rise_p, case_rise) if rose else (drop_p, case_drop)
+        tests[(index, case)] = _CaseTest(
+            p_value=float(raw[i]),
+            p_value_adjusted=float(adjusted.p_adjusted[i]),
+            significant=bool(adjusted.rejected[i]),
+            method=methods[i],
+        )
+    tested_suites = int((~np.isnan(suite_drop)).sum())
+    case_weight, _ = family_weights(len(keys), tested_suites)
+    for index, fields in enumerate(suite_fields):
+        if not fields:
+            continue
+        dropped = fields["sample_delta"] < 0
+        rose = fields["sample_delta"] > 0
+        adjusted = suites_rise if rose else suites_drop
+        fields["p_value_adjusted"] = float(adjusted.p_adjusted[index])
+        fields["significant_drop"] = bool(dropped and suites_drop.rejected[index])
+        repeat = fields["detectable_repeat"]
+        base_rate = fields.pop("_base_rate")
+        level = alpha * (case_weight or family_weights(1, tested_suites)[0])
+        # exact power grows as repeat²; past 200 samples a side the statement is no longer the bottleneck
+        detectable = 1 < repeat <= 200
+        fields["detectable_drop"] = _detectable(round(base_rate, 2), repeat, level) if detectable else None
+    return tests, suite_fields, len(keys) + tested_suites
+
+
+def _summarise_group(
+    group: _Group, entries: list[CaseDrift], base: _Side, cand: _Side, file: str | None
+) -> SuiteDrift:
+    """Totals of one suite and model pair."""
+    base_model, cand_model = group.pair
     counts = StatusCounts()
     for entry in entries:
         counts.add(entry.status)
     base_side = cand_side = None
     if base_model:
         verdicts = [e.baseline.verdict for e in entries if e.baseline]
-        base_side = _suite_side(base, suite, base_model, verdicts)
+        base_side = _suite_side(base, group.suite, base_model, verdicts)
     if cand_model:
         verdicts = [e.candidate.verdict for e in entries if e.candidate]
-        cand_side = _suite_side(cand, suite, cand_model, verdicts)
+        cand_side = _suite_side(cand, group.suite, cand_model, verdicts)
     delta = None
     if base_side and cand_side and base_side.pass_rate is not None and cand_side.pass_rate is not None:
         delta = cand_side.pass_rate - base_side.pass_rate
-    summary = SuiteDrift(
-        suite=suite,
+    return SuiteDrift(
+        suite=group.suite,
         file=file,
-        pairing=pairing if base_side and cand_side else None,
+        pairing=group.pairing if base_side and cand_side else None,
         baseline=base_side,
         candidate=cand_side,
         delta=delta,
         counts=counts,
-        **_pooled_test(entries, alpha),
     )
-    return entries, summary
 
 
 def _default_labels(base_meta: RunMeta, base: _Side, cand_meta: RunMeta, cand: _Side) -> tuple[str, str]:
@@ -1001,8 +1154,13 @@ def compare_results(
     change_threshold: float = 0.8,
     baseline_label: str | None = None,
     candidate_label: str | None = None,
+    correction: Correction = "holm",
+    sequential: dict[tuple[str, str], SequentialCase] | None = None,
 ) -> DriftReport:
     """Drift between two runs given as metadata and sample results (see ``compare_runs``).
+
+    ``sequential`` carries the e-process p-values and stop reasons of ``--repeat auto``
+    by (suite, case); those cases are tested by them instead of Fisher's test.
 
     Each iterable must hold one result per call (for a resumed run, the last
     one); they are consumed once and only tallies are kept.
@@ -1011,6 +1169,8 @@ def compare_results(
         raise UsageError(f"alpha must be between 0 and 1, got {alpha}")
     if not 0 <= change_threshold <= 1:
         raise UsageError(f"change threshold must be between 0 and 1, got {change_threshold}")
+    if correction not in CORRECTIONS:
+        raise UsageError(f"unknown correction {correction!r}; use holm or bh")
     base = _fold(baseline_results)
     cand = _fold(candidate_results)
     base_suites, cand_suites = base.models_by_suite(), cand.models_by_suite()
@@ -1023,17 +1183,31 @@ def compare_results(
             f"(baseline: {', '.join(sorted(base_suites))}; candidate: {', '.join(sorted(cand_suites))})"
         )
 
+    groups = _groups(base, cand)
+    tests, suite_fields, family = _test_report(groups, alpha, correction, sequential)
     cases: list[CaseDrift] = []
     suites: list[SuiteDrift] = []
     files = {s.name: s.file for s in baseline_meta.suites} | {s.name: s.file for s in candidate_meta.suites}
-    for suite in sorted(base_suites.keys() | cand_suites.keys()):
-        pairing, pairs = _pairs(suite, base_suites.get(suite, set()), cand_suites.get(suite, set()))
-        for pair in pairs:
-            entries, summary = _compare_suite(
-                suite, pairing, pair, base, cand, alpha, change_threshold, files.get(suite)
+    for index, group in enumerate(groups):
+        entries = []
+        for case, b, c in group.cases:
+            found = sequential.get((group.suite, case)) if sequential else None
+            entries.append(
+                _classify(
+                    group.suite,
+                    case,
+                    group.pair,
+                    b,
+                    c,
+                    change_threshold,
+                    tests.get((index, case)),
+                    found.stop if found else None,
+                )
             )
-            cases.extend(entries)
-            suites.append(summary)
+        entries.sort(key=lambda e: (e.line or 0, e.case))
+        summary = _summarise_group(group, entries, base, cand, files.get(group.suite))
+        cases.extend(entries)
+        suites.append(summary.model_copy(update=suite_fields[index]))
 
     total = StatusCounts()
     for entry in cases:
@@ -1055,6 +1229,9 @@ def compare_results(
         baseline_label=baseline_label or labels[0],
         candidate_label=candidate_label or labels[1],
         alpha=alpha,
+        correction=correction,
+        tests=family,
+        sampling="auto" if sequential else "fixed",
         change_threshold=change_threshold,
         status=status,
         exit_code=exit_code,
@@ -1073,28 +1250,34 @@ def compare_runs(
     change_threshold: float = 0.8,
     baseline_label: str | None = None,
     candidate_label: str | None = None,
+    correction: Correction = "holm",
+    sequential: dict[tuple[str, str], SequentialCase] | None = None,
 ) -> DriftReport:
     """Pair the cases of two saved runs and classify what changed between them.
 
     Cases are paired by ``(suite, case, model)`` where both runs ran the same
     model alias, and by ``(suite, case)`` where each run ran a single, different
-    model for a suite. A verdict flip with several samples per side counts as a
-    regression or fix only when a one-sided Fisher exact test on the passed and
-    failed samples is significant at ``alpha``; otherwise it is ``flaky``. With
-    one sample per side the flip itself decides. Each suite's samples are also
-    pooled over its paired cases and tested the same way; a significant pooled
-    drop is a suite-level regression.
+    model for a suite. A case with several samples per side is a regression
+    when it fails on the candidate and a one-sided test of its drop in pass
+    rate (Fisher exact, or the e-process of ``--repeat auto``) stays
+    significant after the report's correction (Holm by default) over every
+    case and suite test; a verdict flip that is not significant is ``flaky``.
+    With one sample per side the flip itself decides. Each suite also gets a
+    stratified test with the case as the unit; a significant drop is a
+    suite-level regression.
 
     Args:
         baseline: The run to compare against (e.g. the current model or the base ref).
         candidate: The run under review.
-        alpha: Significance level of the Fisher exact tests (per case and per suite).
+        alpha: Level of the whole report (family-wise with ``holm``).
         change_threshold: Text similarity (0–1, whitespace and case folded) below
             which two outputs of a case with the same verdict count as ``changed``.
         baseline_label: What the baseline stands for (model alias, prompt ref);
             default: its model alias when the models differ, else the changed
             prompt versions, else its run id.
         candidate_label: The same for the candidate.
+        correction: ``holm`` (family-wise error) or ``bh`` (false discovery rate).
+        sequential: ``--repeat auto`` outcomes by (suite, case), see ``compare_results``.
 
     Returns:
         The drift report; ``exit_code`` is 1 when any case regressed or any
@@ -1115,4 +1298,6 @@ def compare_runs(
         change_threshold=change_threshold,
         baseline_label=baseline_label,
         candidate_label=candidate_label,
+        correction=correction,
+        sequential=sequential,
     )

@@ -26,6 +26,7 @@ from promptops.drift import (
 from promptops.errors import UsageError
 from promptops.reports.drift_text import render_drift_text
 from promptops.results import AssertionOutcome, ErrorInfo, RunMeta, RunWriter, SampleResult, SavedRun
+from promptops.statistics import cmh_one_sided
 
 # --- builders -----------------------------------------------------------------------------------
 
@@ -376,8 +377,8 @@ def test_suite_test_noise_only_false_alarm_rate_stays_below_alpha() -> None:
 def test_suite_test_detects_a_planted_40_point_drop_in_a_suite_of_10_cases() -> None:
     """Every case of a 10-case suite drops from 0.9 to 0.5, repeat 10, threshold 0.7.
 
-    Each case alone is caught only about half of the time (the per-case figure above); the 100 pooled
-    samples a side catch the drop of the suite in practically every run.
+    Each case alone is caught only about half of the time at an uncorrected alpha, and far less after
+    Holm over ten cases; the 100 samples a side catch the drop of the suite in practically every run.
     """
     rates = suite_rates(seed=6, rates=lambda rng: [(0.9, 0.5)] * 10)
     exact = exact_suite_drop_probability([0.9] * 10, [0.5] * 10, 10)
@@ -387,14 +388,14 @@ def test_suite_test_detects_a_planted_40_point_drop_in_a_suite_of_10_cases() -> 
         f"{rates['per_case']:.1%} on average; exit 1 {rates['exit_1']:.1%}"
     )
     assert rates["suite"] >= 0.95
-    assert 0.35 < rates["per_case"] < 0.6
+    assert 0.02 < rates["per_case"] < 0.35
 
 
 def test_suite_test_detection_in_a_suite_of_3_cases() -> None:
-    """The same drop in a 3-case suite at repeat 10: 30 pooled samples a side sit at the edge.
+    """The same drop in a 3-case suite at repeat 10: 30 samples a side sit at the edge.
 
-    The exact detection probability is 95.4 %, so a 200-run measurement lands on either side of 95 %;
-    the test checks the measurement against the exact figure rather than against 95 %.
+    Pooled Fisher at a full alpha would find it 95.4 % of the time; the stratified test holds a fifth
+    of the report's alpha until a case falls, so it finds it somewhat less often.
     """
     rates = suite_rates(seed=7, rates=lambda rng: [(0.9, 0.5)] * 3)
     exact = exact_suite_drop_probability([0.9] * 3, [0.5] * 3, 10)
@@ -403,7 +404,7 @@ def test_suite_test_detection_in_a_suite_of_3_cases() -> None:
         f"detection {rates['suite']:.1%} (exact {exact:.1%}); cases called regressions one by one "
         f"{rates['per_case']:.1%} on average"
     )
-    assert abs(rates["suite"] - exact) < 0.05
+    assert 0.8 <= rates["suite"] <= exact + 0.03
     assert 0.94 < exact < 0.96
 
 
@@ -434,7 +435,8 @@ def test_broad_drop_without_a_case_regression_fails_the_report() -> None:
     assert (suite.candidate_samples_passed, suite.candidate_samples_pooled) == (60, 100)
     assert suite.baseline_sample_pass_rate == 0.9 and suite.candidate_sample_pass_rate == 0.6
     assert suite.sample_delta == pytest.approx(-0.3)
-    assert suite.p_value == pytest.approx(fisher_exact_one_sided(90, 10, 60, 40))
+    tens = [10] * 10
+    assert suite.p_value == pytest.approx(cmh_one_sided([9] * 10, tens, [6] * 10, tens).p_value)
     assert suite.p_value < 1e-5 and suite.significant_drop
     assert report.suite_regressions == 1
     assert (report.status, report.exit_code) == ("regressed", 1)
@@ -474,7 +476,7 @@ def test_suite_test_pools_only_paired_cases_with_output_and_tests_the_direction_
     assert (suite.baseline_samples_passed, suite.baseline_samples_pooled) == (10, 20)
     assert (suite.candidate_samples_passed, suite.candidate_samples_pooled) == (18, 19)
     # the rate rose, so the p-value is the one for a rise, and it is no drop
-    assert suite.p_value == pytest.approx(fisher_exact_one_sided(10, 10, 18, 1, alternative="rise"))
+    assert suite.p_value == pytest.approx(cmh_one_sided([5, 5], [10, 10], [10, 8], [10, 9], "rise").p_value)
     assert suite.p_value < 0.05 and not suite.significant_drop
 
 
@@ -483,9 +485,9 @@ def test_suite_test_pools_single_sample_cases() -> None:
     report = compare([sample(f"c{i}", True) for i in range(10)], [sample(f"c{i}", i < 3) for i in range(10)])
     suite = report.suites[0]
     assert report.counts.regressions == 7 and only_case(report, "c5").method == "deterministic"
-    assert suite.p_value == pytest.approx(286 / 184756)  # C(13, 10) / C(20, 10)
+    assert suite.p_value == pytest.approx(1 / 128)  # seven strata of 1 vs 0, each 1/2 under no change
     assert suite.significant_drop and report.suite_regressions == 1
-    small = compare([sample("a", True)], [sample("a", False)]).suites[0]
+    small = compare([sample("a", True), sample("b", True)], [sample("a", False), sample("b", True)]).suites[0]
     assert small.p_value == 0.5 and not small.significant_drop
 
 

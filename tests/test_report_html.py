@@ -121,7 +121,7 @@ def side(model: str, rng: random.Random, slow: float) -> list[SampleResult]:
 
     case("triage", "refund-basic", 8, 5 if not candidate else 0, "refund", "bug", gap="skill")
     case("triage", "crash-report", 14, 5, "bug", "question")
-    case("triage", "angry-refund", 20, 1 if not candidate else 5, "refund", "question")
+    case("triage", "angry-refund", 20, 0 if not candidate else 5, "refund", "question")
     case("triage", "mixed-intent", 26, 5 if not candidate else 4, "refund", "question")
     case(
         "triage",

@@ -195,7 +195,29 @@ def _counts_line(suite: SuiteDrift) -> Text:
         if index:
             line.append(" · ", style="dim")
         line.append(words, style=style if count else "dim")
+    power = power_sentence(suite)
+    if power:
+        line.append(f"\n  {power}", style="dim")
     return line
+
+
+def power_sentence(suite: SuiteDrift) -> str | None:
+    """What the suite could see: "at repeat 3 this suite cannot see drops under 45 points"."""
+    repeat = suite.detectable_repeat
+    if repeat is None or repeat < 2:
+        return None
+    change = ""
+    if suite.change is not None and suite.change_low is not None and suite.change_high is not None:
+        change = (
+            f"; change in pass rate {suite.change * 100:+.0f} pts "
+            f"(95% interval {suite.change_low * 100:+.0f} to {suite.change_high * 100:+.0f})"
+        )
+    if suite.detectable_drop is None:
+        return f"at repeat {repeat} this suite cannot see a drop in a single case at all{change}"
+    return (
+        f"at repeat {repeat} this suite cannot see drops under {suite.detectable_drop * 100:.0f} points "
+        f"in a single case{change}"
+    )
 
 
 def _samples(side: CaseSide | None) -> str:
@@ -331,9 +353,8 @@ def render_drift_text(report: DriftReport, color: bool = False, width: int = 120
     console.print(header)
     console.print(
         Text(
-            f"flips tested by {report.test} at alpha {report.alpha:g} "
-            "(one sample per side: compared directly); "
-            f"suites by the same test on their pooled samples; {report.confidence:.0%} Wilson intervals",
+            f"{report.rule()} (one sample per side: compared directly); "
+            f"{report.confidence:.0%} Wilson intervals",
             style="dim",
         )
     )

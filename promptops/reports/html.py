@@ -260,7 +260,7 @@ def _header(data: ReportData) -> _Header:
             ("baseline run", drift.baseline_run),
             ("candidate run", drift.candidate_run),
             ("date", date or _run_id_date(drift.candidate_run)),
-            ("flips tested by", f"{drift.test}, α = {drift.alpha:g}"),
+            ("significance", drift.rule()),
         ]
         if summary is not None:
             candidate_word, _ = _TEST_VERDICTS[summary.status]

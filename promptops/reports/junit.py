@@ -151,13 +151,17 @@ def _suite_drops(root: ET.Element, drift: DriftReport) -> tuple[int, int, int]:
     if not dropped:
         return 0, 0, 0
     element = ET.SubElement(root, "testsuite", name="suite-level drift")
+    # JUnit has no place for a report-wide note but a property: the rule that decided significance
+    properties = ET.SubElement(element, "properties")
+    ET.SubElement(properties, "property", name="significance", value=_clean(drift.rule()))
     for suite in dropped:
         assert suite.baseline is not None and suite.candidate is not None
         name = f"{suite.suite} [{suite.baseline.model} -> {suite.candidate.model}]"
         case = ET.SubElement(element, "testcase", classname="suite-drift", name=_clean(name), time="0.000")
         message = (
             f"pooled pass rate dropped {suite.baseline_sample_pass_rate or 0:.0%} -> "
-            f"{suite.candidate_sample_pass_rate or 0:.0%} (p = {suite.p_value or 0:.4f})"
+            f"{suite.candidate_sample_pass_rate or 0:.0%} (p = {suite.p_value or 0:.4f}, "
+            f"adjusted {suite.p_value_adjusted or 0:.4f})"
         )
         ET.SubElement(case, "failure", message=_clean(message), type="suite-regression").text = message
     _set_counts(element, ["failed"] * len(dropped), 0.0)

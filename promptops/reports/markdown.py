@@ -103,7 +103,7 @@ def _verdict(data: ReportData) -> str:
             f"## {icon} promptops: {', '.join(parts)}\n\n"
             f"Baseline **{_cell(drift.baseline_label)}** (run `{drift.baseline_run}`) → candidate "
             f"**{_cell(drift.candidate_label)}** (run `{drift.candidate_run}`); "
-            f"regressions need a significant drop ({drift.test}, α = {drift.alpha}).\n{links}"
+            f"regressions need a significant drop: {drift.rule()}.\n{links}"
         )
     if data.summary is None:
         icon = "❌" if lint_failed else "✅"

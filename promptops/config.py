@@ -44,6 +44,10 @@ class Defaults(_Strict):
     """Call parameters for every model, overridden by alias, prompt and suite params."""
     repeat: int = Field(default=1, ge=1)
     """Samples per case and model."""
+    judge: str = "judge"
+    """Alias or litellm id of the judge for model-graded assertions (a suite or assertion may override)."""
+    embedding: str | None = None
+    """Embedding model for ``similar``; default: the alias ``embedding`` if defined, else the built-in one."""
 
 
 class RunSettings(_Strict):

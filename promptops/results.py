@@ -40,6 +40,30 @@ class ErrorInfo(_Record):
     status_code: int | None = None
 
 
+class JudgeTrace(_Record):
+    """The model calls behind one graded assertion: which judge, which prompt, what it answered."""
+
+    model: str
+    """Alias (or litellm id) of the judge, or of the embedding model for ``similar``."""
+    model_id: str
+    prompt: str | None = None
+    """Judge prompt (built-in ``judges/<type>`` or the project's ``_judges/<type>``); None for embeddings."""
+    prompt_version: str | None = None
+    prompt_fingerprint: str | None = None
+    votes: list[bool | None] = Field(default_factory=list)
+    """Each judge call's verdict (``--judge-repeat``); None where the answer was not understood."""
+    answers: list[str] = Field(default_factory=list)
+    """The judge's raw answers, in call order."""
+    keys: list[str] = Field(default_factory=list)
+    """Request keys of the calls (judge and embedding), so ``promptops record`` can keep them for replay."""
+    provider_calls: int = 0
+    """Calls that went to a provider (not answered by the cache or a recording)."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    """Cost of the calls, when the provider's price is known."""
+
+
 class AssertionOutcome(_Record):
     type: str
     passed: bool
@@ -47,6 +71,10 @@ class AssertionOutcome(_Record):
     reason: str
     gap: GapType | None = None
     """The assertion's own gap override, if the suite gave one."""
+    error: bool = False
+    """No verdict could be reached (judge answer not understood, judge call failed, user code raised)."""
+    judge: JudgeTrace | None = None
+    """Model-graded and embedding types: the calls behind the verdict."""
 
 
 class SampleResult(_Record):
@@ -86,6 +114,10 @@ class SampleResult(_Record):
     """Answered from the response cache or a recording, without a provider call."""
     request_key: str | None = None
     """Hash of the canonical request (the cache and recording key)."""
+    judge_calls: int = 0
+    """Judge and embedding calls that went to a provider for this sample's assertions."""
+    judge_cost_usd: float | None = None
+    """Cost of this sample's judge and embedding calls (cached ones included), when known."""
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -150,6 +182,9 @@ class CaseVerdict(_Record):
     error: ErrorInfo | None = None
     duration_ms: float | None = None
     """Summed latency of the samples that produced output (for JUnit test times)."""
+    judge_agreement: float | None = None
+    """Share of judge votes agreeing with the majority, for the least unanimous graded assertion of the
+    case, across samples and ``--judge-repeat`` calls; None with fewer than two votes each."""
 
 
 class GroupSummary(_Record):
@@ -170,6 +205,10 @@ class GroupSummary(_Record):
     completion_tokens: int = 0
     cost_usd: float | None = None
     cached_samples: int = 0
+    judge_calls: int = 0
+    """Judge and embedding calls that went to a provider."""
+    judge_cost_usd: float | None = None
+    """Cost of all judge and embedding calls, when every price is known."""
 
 
 class RunSummary(_Record):
@@ -319,6 +358,26 @@ class _CaseTally:
     output_excerpt: str | None = None
     error: ErrorInfo | None = None
     duration_ms: float = 0.0
+    votes: dict[int, list[int]] | None = None
+    """Per graded assertion (by position): [passing votes, failing votes]."""
+
+    def count_votes(self, outcomes: list[AssertionOutcome]) -> None:
+        for index, outcome in enumerate(outcomes):
+            if outcome.judge is None or not outcome.judge.votes:
+                continue
+            counts = (self.votes if self.votes is not None else self._new_votes()).setdefault(index, [0, 0])
+            for vote in outcome.judge.votes:
+                if vote is not None:
+                    counts[0 if vote else 1] += 1
+
+    def _new_votes(self) -> dict[int, list[int]]:
+        self.votes = {}
+        return self.votes
+
+    def agreement(self) -> float | None:
+        """The lowest majority share among graded assertions with at least two understood votes."""
+        shares = [max(p, f) / (p + f) for p, f in (self.votes or {}).values() if p + f >= 2]
+        return min(shares) if shares else None
 
 
 @dataclass
@@ -331,6 +390,9 @@ class _GroupTally:
     cost_known: bool = True
     samples: int = 0
     cached: int = 0
+    judge_calls: int = 0
+    judge_cost: float = 0.0
+    judge_cost_known: bool = True
 
 
 def excerpt(text: str | None, limit: int = 200) -> str | None:
@@ -358,6 +420,13 @@ def summarize(
         group = groups.setdefault((result.suite, result.model), _GroupTally(result.model_id))
         group.samples += 1
         group.cached += int(result.cached)
+        group.judge_calls += result.judge_calls
+        if any(o.judge is not None for o in result.assertions):
+            if result.judge_cost_usd is None:
+                group.judge_cost_known = False
+            else:
+                group.judge_cost += result.judge_cost_usd
+        tally.count_votes(result.assertions)
         if result.error is not None:
             tally.errored += 1
             tally.error = tally.error or result.error
@@ -409,6 +478,7 @@ def summarize(
                 output_excerpt=tally.output_excerpt,
                 error=tally.error,
                 duration_ms=round(tally.duration_ms, 3),
+                judge_agreement=tally.agreement(),
             )
         )
     verdicts.sort(key=lambda v: (v.suite, v.model, v.line or 0, v.case))
@@ -438,6 +508,8 @@ def summarize(
                 completion_tokens=group.completion_tokens,
                 cost_usd=group.cost if group.cost_known else None,
                 cached_samples=group.cached,
+                judge_calls=group.judge_calls,
+                judge_cost_usd=group.judge_cost if group.judge_cost_known else None,
             )
         )
 

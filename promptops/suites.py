@@ -96,6 +96,10 @@ class SuiteFile(_Strict):
     """Required pass rate of a case across its samples."""
     params: dict[str, Any] = Field(default_factory=dict)
     """Call parameters for this suite, over the prompt's."""
+    judge: str | None = None
+    """Judge model (alias or litellm id) for this suite's model-graded assertions."""
+    embedding: str | None = None
+    """Embedding model for this suite's ``similar`` and ``answer-relevance`` assertions."""
     defaults: CaseDefaults = Field(default_factory=CaseDefaults)
     cases: list[Case] = Field(min_length=1)
     """The cases, inline, or ``file://`` references to CSV, JSONL, JSON or YAML case files."""

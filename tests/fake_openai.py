@@ -2,7 +2,10 @@
 
 Tests and benchmarks point litellm's ``openai/`` provider at it through
 ``api_base``, exactly as a user points promptops at their provider. It answers
-from a rule table, can add latency, and can inject faults (429 with
+from a rule table (judge prompts too: a rule matches any text of the last user
+message, which for a judge holds the graded output), serves ``/v1/embeddings``
+with deterministic bag-of-words vectors (texts sharing words are similar), can
+add latency, and can inject faults (429 with
 Retry-After, 500, hanging past the client's timeout, connection resets) either
 from a script (the next N requests) or at a random rate.
 
@@ -12,8 +15,11 @@ Run it alone with ``python tests/fake_openai.py --port 8999 --latency-ms 200``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import math
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +30,20 @@ from typing import Any
 Answer = Callable[[list[dict[str, Any]], dict[str, Any]], str]
 
 FAULT_KINDS = ("429", "500", "503", "timeout", "reset")
+EMBEDDING_DIM = 64
+
+
+def bag_of_words_vector(text: str, dim: int = EMBEDDING_DIM) -> list[float]:
+    """A unit vector from the hashed lower-case words of ``text``: shared words make texts similar."""
+    vector = [0.0] * dim
+    for word in re.findall(r"\w+", text.lower()):
+        bucket = int(hashlib.sha256(word.encode()).hexdigest()[:8], 16) % dim
+        vector[bucket] += 1.0
+    norm = math.sqrt(sum(v * v for v in vector))
+    if norm == 0:
+        vector[0] = 1.0
+        return vector
+    return [v / norm for v in vector]
 
 
 def echo_last_user(messages: list[dict[str, Any]], body: dict[str, Any]) -> str:
@@ -57,6 +77,8 @@ class FakeState:
     """Requests that got a successful answer."""
     authorizations: list[str] = field(default_factory=list)
     """Authorization header of every chat request."""
+    embedding_inputs: list[str] = field(default_factory=list)
+    """Every text sent to ``/v1/embeddings``."""
     in_flight: int = 0
     max_in_flight: int = 0
     """Most chat requests being handled at the same time."""
@@ -66,6 +88,7 @@ class FakeState:
     def reset(self) -> None:
         with self.lock:
             self.requests.clear()
+            self.embedding_inputs.clear()
             self.completions = 0
             self.max_in_flight = 0
             self.fault_script.clear()
@@ -133,6 +156,9 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
             with state.lock:
                 state.requests.append(body)
                 state.authorizations.append(self.headers.get("Authorization", ""))
+            if self.path.rstrip("/").endswith("/embeddings"):
+                self._embeddings(body)
+                return
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 self._send_json(404, {"error": {"message": f"no route {self.path}"}})
                 return
@@ -144,6 +170,32 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
             finally:
                 with state.lock:
                     state.in_flight -= 1
+
+        def _embeddings(self, body: dict[str, Any]) -> None:
+            fault = state.next_fault()
+            if fault is not None and fault.isdigit():
+                status = int(fault)
+                headers = {"Retry-After": f"{state.retry_after_s:g}"} if status == 429 else {}
+                self._send_json(status, {"error": {"message": f"injected {status}"}}, headers)
+                return
+            texts = body.get("input", [])
+            texts = [texts] if isinstance(texts, str) else [str(t) for t in texts]
+            with state.lock:
+                state.embedding_inputs.extend(texts)
+            data = [
+                {"object": "embedding", "index": i, "embedding": bag_of_words_vector(t)}
+                for i, t in enumerate(texts)
+            ]
+            tokens = sum(len(t.split()) for t in texts)
+            self._send_json(
+                200,
+                {
+                    "object": "list",
+                    "data": data,
+                    "model": body.get("model", "fake-embedding"),
+                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                },
+            )
 
         def _chat(self, body: dict[str, Any]) -> None:
             fault = state.next_fault()

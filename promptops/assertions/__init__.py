@@ -1,4 +1,4 @@
-"""Assertion types: the registry and the built-in deterministic checks."""
+"""Assertion types: the registry, the built-in deterministic checks, judges, embeddings and code."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ from promptops.assertions.base import (
     AssertionSpec,
     AssertionType,
     GapType,
+    Grader,
+    JudgeCallError,
     assertion_types,
     evaluate_assertion,
+    evaluate_graded_assertion,
+    graded_uses,
     register_assertion,
+    register_graded_assertion,
     validate_assertion,
 )
 
@@ -25,7 +30,7 @@ def load_plugins() -> None:
     _plugins_loaded = True
     from importlib.metadata import entry_points
 
-    from promptops.assertions import builtin, golden, javascript  # noqa: F401  (registers the built-in types)
+    from promptops.assertions import builtin, code, golden, graded, javascript  # noqa: F401  (the built-in types)
 
     for entry in entry_points(group="promptops"):
         entry.load()
@@ -37,9 +42,14 @@ __all__ = [
     "AssertionSpec",
     "AssertionType",
     "GapType",
+    "Grader",
+    "JudgeCallError",
     "assertion_types",
     "evaluate_assertion",
+    "evaluate_graded_assertion",
+    "graded_uses",
     "load_plugins",
     "register_assertion",
+    "register_graded_assertion",
     "validate_assertion",
 ]

@@ -9,9 +9,10 @@ arrive through the ``promptops`` entry-point group: a plugin module imports
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -43,6 +44,14 @@ class AssertionSpec(BaseModel):
     """``json-match``: deepdiff paths to ignore, e.g. ``root['id']``."""
     description: str | None = None
     """Free text shown in reports."""
+    judge: str | None = None
+    """Model-graded types: the judge model (alias or litellm id), over the suite's and the project's."""
+    embedding: str | None = None
+    """``similar`` and ``answer-relevance``: the embedding model, over the suite's and the project's."""
+    context_var: str = "context"
+    """``context-*`` types: the case variable holding the retrieved context (a string or a list)."""
+    query_var: str = "query"
+    """``answer-relevance``, ``context-*``, ``factuality``, ``g-eval``: the variable holding the question."""
 
     @field_validator("value", mode="before")
     @classmethod
@@ -69,6 +78,10 @@ class AssertionContext:
     vars: dict[str, Any] = field(default_factory=dict)
     golden: str | None = None
     """The accepted output for this case and model, when one exists."""
+    project_root: Path | None = None
+    """Root of the project, for assertions that read project files (``python``)."""
+    prompt: str | None = None
+    """Name of the prompt under test."""
 
 
 @dataclass(frozen=True)
@@ -76,9 +89,38 @@ class AssertionResult:
     passed: bool
     score: float
     reason: str
+    error: bool = False
+    """No verdict could be reached (e.g. the judge's answer was not understood); never a pass."""
+    votes: tuple[bool | None, ...] = ()
+    """Model-graded types: each judge call's verdict (None: not understood)."""
+
+
+class JudgeCallError(Exception):
+    """A judge or embedding call gave no answer (provider error after retries, replay miss)."""
+
+
+class Grader(Protocol):
+    """Model calls a graded assertion makes; the runner supplies one that caches, records and retries."""
+
+    @property
+    def judge_repeat(self) -> int:
+        """Judge calls per verdict; the majority decides."""
+        ...
+
+    async def judge(self, template: str, variables: dict[str, Any], vote: int) -> str:
+        """Render judge prompt ``template`` with ``variables`` and return the judge's answer text.
+
+        ``vote`` (0-based) tells the calls of one verdict apart, so each has its own seed and cache entry.
+        """
+        ...
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """One embedding vector per text."""
+        ...
 
 
 AssertionFn = Callable[[str, AssertionSpec, AssertionContext], AssertionResult]
+GradedFn = Callable[[str, AssertionSpec, AssertionContext, Grader], Awaitable[AssertionResult]]
 SpecCheck = Callable[[AssertionSpec], None]
 """Raises ``ValueError`` with a one-line message when a spec is unusable."""
 
@@ -86,9 +128,13 @@ SpecCheck = Callable[[AssertionSpec], None]
 @dataclass(frozen=True)
 class AssertionType:
     name: str
-    fn: AssertionFn
+    fn: AssertionFn | None
     check: SpecCheck | None
     description: str
+    graded: GradedFn | None = None
+    """Set for types that call a judge or an embedding model (and so run in the executor)."""
+    uses: frozenset[str] = frozenset()
+    """What a graded type calls: ``judge`` and/or ``embedding``."""
 
 
 _REGISTRY: dict[str, AssertionType] = {}
@@ -105,6 +151,27 @@ def register_assertion(name: str, *, check: SpecCheck | None = None) -> Callable
         return fn
 
     return decorate
+
+
+def register_graded_assertion(
+    name: str, *, check: SpecCheck | None = None, uses: tuple[str, ...] = ("judge",)
+) -> Callable[[GradedFn], GradedFn]:
+    """Register async ``fn`` as a type that calls models through a ``Grader`` (judges, embeddings)."""
+
+    def decorate(fn: GradedFn) -> GradedFn:
+        if name.startswith("not-"):
+            raise ValueError(f"assertion type names cannot start with 'not-': {name}")
+        doc = (fn.__doc__ or "").strip().splitlines()
+        _REGISTRY[name] = AssertionType(name, None, check, doc[0] if doc else "", fn, frozenset(uses))
+        return fn
+
+    return decorate
+
+
+def graded_uses(spec: AssertionSpec) -> frozenset[str]:
+    """What ``spec`` calls (``judge``, ``embedding``); empty for a deterministic type."""
+    kind = _loaded_registry().get(spec.base_type)
+    return kind.uses if kind is not None and kind.graded is not None else frozenset()
 
 
 def _loaded_registry() -> dict[str, AssertionType]:
@@ -133,11 +200,29 @@ def validate_assertion(spec: AssertionSpec) -> None:
         kind.check(spec)
 
 
-def evaluate_assertion(output: str, spec: AssertionSpec, ctx: AssertionContext) -> AssertionResult:
-    """Run one assertion; ``not-`` inverts the verdict and the score."""
-    kind = _loaded_registry()[spec.base_type]
-    result = kind.fn(output, spec, ctx)
+def _finished(result: AssertionResult, spec: AssertionSpec) -> AssertionResult:
+    """Clamp the score; ``not-`` inverts verdict and score, but an error stays an error."""
     score = min(1.0, max(0.0, float(result.score)))
+    if result.error:
+        return AssertionResult(False, 0.0, result.reason, error=True, votes=result.votes)
     if spec.negated:
-        return AssertionResult(not result.passed, 1.0 - score, f"not ({result.reason})")
-    return AssertionResult(result.passed, score, result.reason)
+        return AssertionResult(not result.passed, 1.0 - score, f"not ({result.reason})", votes=result.votes)
+    return AssertionResult(result.passed, score, result.reason, votes=result.votes)
+
+
+def evaluate_assertion(output: str, spec: AssertionSpec, ctx: AssertionContext) -> AssertionResult:
+    """Run one deterministic assertion; ``not-`` inverts the verdict and the score."""
+    kind = _loaded_registry()[spec.base_type]
+    if kind.fn is None:
+        raise ValueError(f"{spec.type} calls a model: evaluate it with evaluate_graded_assertion")
+    return _finished(kind.fn(output, spec, ctx), spec)
+
+
+async def evaluate_graded_assertion(
+    output: str, spec: AssertionSpec, ctx: AssertionContext, grader: Grader
+) -> AssertionResult:
+    """Run any assertion, model-graded ones through ``grader``; errors in a type are errored results."""
+    kind = _loaded_registry()[spec.base_type]
+    if kind.graded is None:
+        return evaluate_assertion(output, spec, ctx)
+    return _finished(await kind.graded(output, spec, ctx, grader), spec)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from promptops.providers.litellm_adapter import Completion, acomplete, get_litellm
+from promptops.providers.litellm_adapter import Completion, Embeddings, acomplete, aembed, get_litellm
 from promptops.providers.local import LOCAL_CONCURRENT_CALLS, LOCAL_PREFIX
 from promptops.providers.local import create_handler as create_local_handler
 from promptops.providers.retries import RetryPolicy, call_with_retries, is_rate_limit, is_retryable
@@ -64,8 +64,10 @@ register_provider(LOCAL_PREFIX, create_local_handler, concurrent_calls=LOCAL_CON
 
 __all__ = [
     "Completion",
+    "Embeddings",
     "RetryPolicy",
     "acomplete",
+    "aembed",
     "call_with_retries",
     "concurrent_call_limit",
     "get_litellm",

@@ -115,3 +115,38 @@ async def acomplete(
         latency_ms=latency_ms,
         finish_reason=getattr(choice, "finish_reason", None),
     )
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    vectors: list[list[float]]
+    prompt_tokens: int | None
+    cost_usd: float | None
+    latency_ms: float
+
+
+async def aembed(model: ResolvedModel, texts: list[str], timeout_s: float) -> Embeddings:
+    """Embedding vectors through litellm (any provider); raises litellm's exceptions unchanged."""
+    litellm = get_litellm()
+    kwargs: dict[str, Any] = {}
+    if model.api_base:
+        kwargs["api_base"] = model.api_base
+    key = model.api_key()
+    if key:
+        kwargs["api_key"] = key
+    started = time.perf_counter()
+    response = await litellm.aembedding(
+        model=model.model, input=texts, timeout=timeout_s, num_retries=0, max_retries=0, **kwargs
+    )
+    latency_ms = (time.perf_counter() - started) * 1000
+    data = sorted(response.data, key=lambda item: _field(item, "index"))
+    vectors = [[float(v) for v in _field(item, "embedding")] for item in data]
+    if len(vectors) != len(texts):
+        raise ValueError(f"the embedding model returned {len(vectors)} vectors for {len(texts)} texts")
+    usage = getattr(response, "usage", None)
+    return Embeddings(vectors, getattr(usage, "prompt_tokens", None), _cost(response), latency_ms)
+
+
+def _field(item: Any, name: str) -> Any:
+    # litellm gives dicts for some providers and objects for others
+    return item[name] if isinstance(item, dict) else getattr(item, name)

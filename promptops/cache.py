@@ -134,6 +134,20 @@ class ResponseCache:
         self._db.close()
 
 
+class JudgeRecording(BaseModel):
+    """A judge's answer (or an embedding, as JSON) recorded with the output it graded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str
+    """Request hash of the judge or embedding call."""
+    model_id: str
+    output: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+
+
 class Recording(BaseModel):
     """One recorded response in a recording file."""
 
@@ -151,6 +165,8 @@ class Recording(BaseModel):
     completion_tokens: int | None = None
     cost_usd: float | None = None
     latency_ms: float | None = None
+    judges: list[JudgeRecording] = Field(default_factory=list)
+    """Answers of the judge and embedding calls that graded this output, for keyless replay."""
 
 
 class RecordingFile(BaseModel):
@@ -175,7 +191,11 @@ def write_recording(path: Path, recording: RecordingFile, case_order: list[str])
     """Write ``recording`` with entries in suite order, then model and sample."""
     position = {case: index for index, case in enumerate(case_order)}
     recording.recordings.sort(key=lambda r: (position.get(r.case, len(position)), r.case, r.model, r.sample))
-    write_readable_yaml(path, recording.model_dump(exclude_none=True))
+    data = recording.model_dump(exclude_none=True)
+    for entry in data["recordings"]:
+        if not entry["judges"]:
+            del entry["judges"]  # only graded outputs carry judge answers; the rest read as before
+    write_readable_yaml(path, data)
 
 
 def read_recording(path: Path, display: str | None = None) -> RecordingFile | None:
@@ -188,14 +208,22 @@ class ReplayStore:
 
     def __init__(self, recordings: Iterable[RecordingFile] = ()) -> None:
         self._by_key: dict[str, Recording] = {}
+        self._judges: dict[str, JudgeRecording] = {}
         for recording in recordings:
             for entry in recording.recordings:
                 self._by_key[entry.key] = entry
+                for judged in entry.judges:
+                    self._judges[judged.key] = judged
 
     def get(self, key: str) -> CachedResponse | None:
         entry = self._by_key.get(key)
         if entry is None:
-            return None
+            judged = self._judges.get(key)
+            if judged is None:
+                return None
+            return CachedResponse(
+                judged.output, judged.prompt_tokens, judged.completion_tokens, judged.cost_usd
+            )
         return CachedResponse(
             entry.output, entry.prompt_tokens, entry.completion_tokens, entry.cost_usd, entry.latency_ms
         )

@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
-from promptops.cache import Recording, RecordingFile, read_recording, recording_path, write_recording
+from promptops.cache import (
+    CACHE_FILE,
+    JudgeRecording,
+    Recording,
+    RecordingFile,
+    ResponseCache,
+    read_recording,
+    recording_path,
+    write_recording,
+)
 from promptops.plan import Plan
 from promptops.results import SampleResult
 from promptops.runner import ProgressSink, RunOutcome, run_plan
@@ -19,15 +28,40 @@ from promptops.suites import GoldenFile, GoldenOutput, golden_path, write_golden
 
 
 def _answers_by_suite(outcome: RunOutcome) -> tuple[dict[str, list[SampleResult]], int]:
-    """The run's answered calls per suite, and how many calls failed."""
+    """The run's answered calls per suite, and how many calls failed.
+
+    An output whose grading errored (e.g. a judge answer not understood) is still an answer.
+    """
     by_suite: dict[str, list[SampleResult]] = {}
     errors = 0
     for result in outcome.results():
-        if result.error is not None or result.output is None or result.request_key is None:
+        if result.error is not None:
             errors += 1
+        if result.output is None or result.request_key is None:
             continue
         by_suite.setdefault(result.suite, []).append(result)
     return by_suite, errors
+
+
+def _judge_recordings(result: SampleResult, cache: ResponseCache) -> list[JudgeRecording]:
+    """The judge and embedding answers that graded ``result``, read back from the response cache."""
+    entries: dict[str, JudgeRecording] = {}
+    for outcome in result.assertions:
+        trace = outcome.judge
+        if trace is None:
+            continue
+        for key in trace.keys:
+            hit = cache.get(key) if key not in entries else None
+            if hit is not None:
+                entries[key] = JudgeRecording(
+                    key=key,
+                    model_id=trace.model_id,
+                    output=hit.text,
+                    prompt_tokens=hit.prompt_tokens,
+                    completion_tokens=hit.completion_tokens,
+                    cost_usd=hit.cost_usd,
+                )
+    return list(entries.values())
 
 
 class _CaseEntry(Protocol):
@@ -54,6 +88,16 @@ def record_suites(plan: Plan, *, progress: ProgressSink | None = None) -> tuple[
     number of calls that failed.
     """
     by_suite, errors = _answers_by_suite(run_plan(plan, progress=progress))
+    cache = ResponseCache(plan.project.state_dir / CACHE_FILE)
+    try:
+        return _write_recordings(plan, by_suite, cache), errors
+    finally:
+        cache.close()
+
+
+def _write_recordings(
+    plan: Plan, by_suite: dict[str, list[SampleResult]], cache: ResponseCache
+) -> list[tuple[str, int]]:
     written: list[tuple[str, int]] = []
     for suite in plan.suites:
         path = recording_path(suite.path)
@@ -71,6 +115,7 @@ def record_suites(plan: Plan, *, progress: ProgressSink | None = None) -> tuple[
                 completion_tokens=r.completion_tokens,
                 cost_usd=r.cost_usd,
                 latency_ms=r.latency_ms,
+                judges=_judge_recordings(r, cache),
             )
             for r in by_suite.get(suite.name, [])
         }
@@ -84,7 +129,7 @@ def record_suites(plan: Plan, *, progress: ProgressSink | None = None) -> tuple[
         )
         write_recording(path, recording, case_ids)
         written.append((plan.project.relpath(path), len(recording.recordings)))
-    return written, errors
+    return written
 
 
 def update_goldens(plan: Plan, *, progress: ProgressSink | None = None) -> tuple[list[tuple[str, int]], int]:

@@ -9,25 +9,32 @@ fails after its retries becomes an error result: a failing case is data.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from promptops.assertions import AssertionContext, evaluate_assertion
+from promptops.assertions import AssertionContext, JudgeCallError
 from promptops.cache import CACHE_FILE, CachedResponse, RecordingFile, ReplayStore, ResponseCache, request_key
 from promptops.config import Project, ResolvedModel
+from promptops.embeddings import BUILTIN_EMBEDDING
+from promptops.grading import CallAnswer, Graded, grade_output
 from promptops.plan import PlannedCall, RunOptions
 from promptops.providers import (
     Completion,
+    Embeddings,
     RetryPolicy,
     acomplete,
+    aembed,
     call_with_retries,
     concurrent_call_limit,
     is_rate_limit,
 )
 from promptops.providers.retries import status_code
-from promptops.results import AssertionOutcome, ErrorInfo, SampleResult
+from promptops.results import ErrorInfo, SampleResult
+
+T = TypeVar("T")
 
 Caller = Callable[[ResolvedModel, list[dict[str, str]], dict[str, Any], float], Any]
 """Async function making one model call and returning a ``Completion``."""
@@ -91,29 +98,20 @@ def _error_info(exc: BaseException) -> ErrorInfo:
     return ErrorInfo(type=type(exc).__name__, message=message[:500], status_code=status_code(exc))
 
 
-def evaluate(call: PlannedCall, completion: Completion) -> tuple[bool, float, list[AssertionOutcome]]:
-    """Run the case's assertions on one output."""
+async def evaluate(call: PlannedCall, completion: Completion, calls: JudgeCalls) -> Graded:
+    """Grade one output with the case's assertions; judge and embedding calls go through ``calls``."""
+    suite, case = call.suite, call.case
     ctx = AssertionContext(
         latency_ms=completion.latency_ms,
         cost_usd=completion.cost_usd,
-        vars=call.suite.case_vars(call.case),
-        golden=call.suite.golden_for(call.case.id, call.model.alias),
+        vars=suite.case_vars(case),
+        golden=suite.golden_for(case.id, call.model.alias),
+        project_root=call.grading.project.root if call.grading is not None else None,
+        prompt=suite.prompt.name,
     )
-    outcomes: list[AssertionOutcome] = []
-    for spec in call.suite.case_assertions(call.case):
-        verdict = evaluate_assertion(completion.text, spec, ctx)
-        outcomes.append(
-            AssertionOutcome(
-                type=spec.type,
-                passed=verdict.passed,
-                score=verdict.score,
-                reason=verdict.reason,
-                gap=spec.gap,
-            )
-        )
-    passed = all(o.passed for o in outcomes)
-    score = sum(o.score for o in outcomes) / len(outcomes) if outcomes else 1.0
-    return passed, score, outcomes
+    return await grade_output(
+        call.grading, calls, suite, case, completion.text, ctx, suite.case_assertions(case)
+    )
 
 
 def _base_result(call: PlannedCall) -> dict[str, Any]:
@@ -149,6 +147,9 @@ class Executor:
     provider_calls: int = 0
     per_model: dict[str, asyncio.Semaphore | None] = field(default_factory=dict)
     """Calls in flight per model id, for providers that declare a limit (e.g. one at a time)."""
+    vectors: dict[str, list[float]] = field(default_factory=dict)
+    """Embeddings already computed in this process, by cache key (e.g. a reference shared by many cases)."""
+    embedder: BuiltinEmbedder = field(default_factory=lambda: BuiltinEmbedder())
 
     @classmethod
     def from_settings(
@@ -207,7 +208,7 @@ class Executor:
                 hit.latency_ms or 0.0,
                 hit.finish_reason,
             )
-            return self._scored(call, base, completion, attempts=0, cached=True)
+            return await self._scored(call, base, completion, limiter, attempts=0, cached=True)
         if self.replay is not None:
             return SampleResult(
                 **base,
@@ -220,32 +221,11 @@ class Executor:
                 ),
             )
 
-        slot = self._model_slot(call.model.model)
-
-        async def attempt() -> Completion:
-            if slot is not None:
-                async with slot:
-                    return await limited_attempt()
-            return await limited_attempt()
-
-        async def limited_attempt() -> Completion:
-            await limiter.acquire()
-            ok = limited = False
-            try:
-                # the guard catches providers that ignore their own timeout
-                request = self.caller(call.model, call.messages, call.params, self.timeout_s)
-                completion: Completion = await _within(request, self.timeout_s * 1.5 + 1)
-                ok = True
-                return completion
-            except Exception as exc:
-                limited = is_rate_limit(exc)
-                raise
-            finally:
-                await limiter.release(rate_limited=limited, succeeded=ok)
-
-        self.provider_calls += 1
+        request = self.caller
         try:
-            completion, attempts = await call_with_retries(attempt, self.policy, rng=self.rng)
+            completion, attempts = await self.call_provider(
+                call.model, lambda: request(call.model, call.messages, call.params, self.timeout_s), limiter
+            )
         except Exception as exc:  # noqa: BLE001  (a failed call is data, not a crash)
             return SampleResult(
                 **base, error=_error_info(exc), attempts=getattr(exc, "promptops_attempts", 1)
@@ -263,18 +243,60 @@ class Executor:
                     completion.finish_reason,
                 ),
             )
-        return self._scored(call, base, completion, attempts=attempts, cached=False)
+        return await self._scored(call, base, completion, limiter, attempts=attempts, cached=False)
 
-    def _scored(
-        self, call: PlannedCall, base: dict[str, Any], completion: Completion, *, attempts: int, cached: bool
+    async def call_provider(
+        self, model: ResolvedModel, request: Callable[[], Awaitable[T]], limiter: AdaptiveLimiter
+    ) -> tuple[T, int]:
+        """One provider call under the model's slot and the limiter, with retries and a deadline.
+
+        Returns the answer and the attempts it took; raises the last error (its attempts attached).
+        """
+        slot = self._model_slot(model.model)
+
+        async def attempt() -> T:
+            if slot is not None:
+                async with slot:
+                    return await limited_attempt()
+            return await limited_attempt()
+
+        async def limited_attempt() -> T:
+            await limiter.acquire()
+            ok = limited = False
+            try:
+                # the guard catches providers that ignore their own timeout
+                answer: T = await _within(request(), self.timeout_s * 1.5 + 1)
+                ok = True
+                return answer
+            except Exception as exc:
+                limited = is_rate_limit(exc)
+                raise
+            finally:
+                await limiter.release(rate_limited=limited, succeeded=ok)
+
+        self.provider_calls += 1
+        return await call_with_retries(attempt, self.policy, rng=self.rng)
+
+    async def _scored(
+        self,
+        call: PlannedCall,
+        base: dict[str, Any],
+        completion: Completion,
+        limiter: AdaptiveLimiter,
+        *,
+        attempts: int,
+        cached: bool,
     ) -> SampleResult:
-        passed, score, outcomes = evaluate(call, completion)
+        graded = await evaluate(call, completion, JudgeCalls(self, limiter))
         return SampleResult(
             **base,
             output=completion.text,
-            passed=passed,
-            score=score,
-            assertions=outcomes,
+            passed=graded.passed,
+            score=graded.score,
+            assertions=graded.outcomes,
+            error=graded.error,
+            judge_calls=graded.judge_calls,
+            judge_cost_usd=graded.judge_cost_usd,
             latency_ms=round(completion.latency_ms, 3),
             prompt_tokens=completion.prompt_tokens,
             completion_tokens=completion.completion_tokens,
@@ -293,3 +315,162 @@ class Executor:
                 on_result(await self.perform(call, limiter))
 
         await asyncio.gather(*(worker() for _ in range(max(1, self.concurrency))))
+
+
+def _embedding_key(model_id: str, text: str) -> str:
+    """The cache key of one text's embedding (one entry per text, however the texts were batched)."""
+    return request_key(model_id, [{"role": "embedding-input", "content": text}], {}, 0)
+
+
+class BuiltinEmbedder:
+    """Batches the built-in model's texts from concurrent graders into one forward pass in a thread.
+
+    Graders ask for a few texts each; a numpy forward pass costs about the same
+    for one text as for a dozen, so texts that arrive while a batch is running
+    wait for the next one instead of starting their own.
+    """
+
+    batch = 64
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[str, asyncio.Future[list[float]]]] = []
+        self.worker: asyncio.Task[None] | None = None
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        loop = asyncio.get_running_loop()
+        futures = []
+        for text in texts:
+            future: asyncio.Future[list[float]] = loop.create_future()
+            self.pending.append((text, future))
+            futures.append(future)
+        if self.worker is None or self.worker.done():
+            self.worker = asyncio.create_task(self._drain())
+        return [await future for future in futures]
+
+    async def _drain(self) -> None:
+        from promptops.embeddings import embed_builtin
+
+        await asyncio.sleep(0)  # let graders scheduled in the same turn add their texts
+        while self.pending:
+            chosen, self.pending = self.pending[: self.batch], self.pending[self.batch :]
+            try:
+                vectors = await asyncio.to_thread(embed_builtin, [text for text, _ in chosen])
+            except Exception as exc:  # noqa: BLE001  (handed to every waiting grader)
+                for _, future in chosen:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), vector in zip(chosen, vectors, strict=True):
+                if not future.done():
+                    future.set_result(vector)
+
+
+@dataclass
+class JudgeCalls:
+    """Judge and embedding calls of graded assertions, made like the calls under test.
+
+    The cache and the recordings answer first; a replay miss or a call that
+    fails after its retries raises ``JudgeCallError``, which makes the assertion
+    errored (never a pass).
+    """
+
+    executor: Executor
+    limiter: AdaptiveLimiter
+
+    async def complete(
+        self, model: ResolvedModel, messages: list[dict[str, str]], params: dict[str, Any], sample: int
+    ) -> CallAnswer:
+        executor = self.executor
+        key = request_key(model.model, messages, params, sample)
+        hit = executor.lookup(key)
+        if hit is not None:
+            return CallAnswer(hit.text, key, False, hit.prompt_tokens, hit.completion_tokens, hit.cost_usd)
+        if executor.replay is not None:
+            raise JudgeCallError(
+                f"no recorded answer from judge {model.alias!r}; run 'promptops record' and commit it"
+            )
+        request = executor.caller
+        try:
+            completion, _ = await executor.call_provider(
+                model, lambda: request(model, messages, params, executor.timeout_s), self.limiter
+            )
+        except Exception as exc:  # noqa: BLE001  (the judge failed: an errored assertion)
+            info = _error_info(exc)
+            raise JudgeCallError(f"{info.type}: {info.message}") from None
+        if executor.cache is not None:
+            executor.cache.put(
+                key,
+                model.model,
+                CachedResponse(
+                    completion.text,
+                    completion.prompt_tokens,
+                    completion.completion_tokens,
+                    completion.cost_usd,
+                    round(completion.latency_ms, 3),
+                    completion.finish_reason,
+                ),
+            )
+        return CallAnswer(
+            completion.text,
+            key,
+            True,
+            completion.prompt_tokens,
+            completion.completion_tokens,
+            completion.cost_usd,
+        )
+
+    async def embed(
+        self, model: ResolvedModel, texts: list[str]
+    ) -> tuple[list[list[float]], list[CallAnswer]]:
+        """Vectors for ``texts``; the answers list the provider or cache calls for the trace."""
+        executor = self.executor
+        keys = [_embedding_key(model.model, text) for text in texts]
+        found: dict[str, list[float]] = {}
+        answers: list[CallAnswer] = []
+        for key in dict.fromkeys(keys):
+            vector = executor.vectors.get(key)
+            hit = executor.lookup(key) if vector is None else None
+            if hit is not None:
+                vector = json.loads(hit.text)
+                executor.vectors[key] = vector
+                answers.append(CallAnswer("", key, False, hit.prompt_tokens, None, hit.cost_usd))
+            if vector is not None:
+                found[key] = vector
+        missing_texts = list(dict.fromkeys(t for k, t in zip(keys, texts, strict=True) if k not in found))
+        if missing_texts:
+            vectors = await self._compute(model, missing_texts)
+            builtin = model.model == BUILTIN_EMBEDDING
+            for text, vector in zip(missing_texts, vectors.vectors, strict=True):
+                key = _embedding_key(model.model, text)
+                found[key] = executor.vectors[key] = vector
+                if executor.cache is not None:
+                    executor.cache.put(key, model.model, CachedResponse(json.dumps(vector)))
+                if not builtin:
+                    answers.append(CallAnswer("", key, True))
+            if not builtin and answers:
+                # the request's tokens and cost, accounted once on its last text
+                last = answers[-1]
+                answers[-1] = CallAnswer("", last.key, True, vectors.prompt_tokens, None, vectors.cost_usd)
+        return [found[key] for key in keys], answers
+
+    async def _compute(self, model: ResolvedModel, texts: list[str]) -> Embeddings:
+        executor = self.executor
+        if model.model == BUILTIN_EMBEDDING:
+            # computed here and now, offline: no provider, no recording needed for replay
+            try:
+                vectors = await executor.embedder.embed(texts)
+            except Exception as exc:  # noqa: BLE001  (an errored assertion, never a crash)
+                raise JudgeCallError(f"built-in embedding model: {type(exc).__name__}: {exc}") from None
+            return Embeddings(vectors, None, 0.0, 0.0)
+        if executor.replay is not None:
+            raise JudgeCallError(
+                f"no recorded embedding from {model.alias!r}; run 'promptops record' and commit the recording"
+            )
+        try:
+            result, _ = await executor.call_provider(
+                model, lambda: aembed(model, texts, executor.timeout_s), self.limiter
+            )
+        except Exception as exc:  # noqa: BLE001  (the embedding call failed: an errored assertion)
+            info = _error_info(exc)
+            raise JudgeCallError(f"{info.type}: {info.message}") from None
+        return result

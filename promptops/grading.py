@@ -186,7 +186,7 @@ class AssertionGrader:
 
     def __init__(
         self,
-        setup: GradingSetup,
+        setup: GradingSetup | None,
         calls: ModelCalls,
         suite: Suite,
         spec: AssertionSpec,
@@ -204,11 +204,17 @@ class AssertionGrader:
 
     @property
     def judge_repeat(self) -> int:
-        return self.setup.judge_repeat
+        return self.setup.judge_repeat if self.setup is not None else 1
+
+    def _setup(self) -> GradingSetup:
+        if self.setup is None:  # a call made outside build_plan, which resolves judges
+            raise JudgeCallError(f"{self.spec.type}: no judge or embedding model was resolved for this call")
+        return self.setup
 
     async def judge(self, template: str, variables: dict[str, Any], vote: int) -> str:
-        model = self.setup.models[self.setup.judge_name(self.suite, self.spec)]
-        prompt = self.setup.prompts[template]
+        setup = self._setup()
+        model = setup.models[setup.judge_name(self.suite, self.spec)]
+        prompt = setup.prompts[template]
         self.used, self.prompt = model, prompt
         try:
             messages = render_judge(prompt, {**variables, "vars": self.case_vars})
@@ -220,7 +226,8 @@ class AssertionGrader:
         return answer.text
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
-        model = self.setup.models[self.setup.embedding_name(self.suite, self.spec)]
+        setup = self._setup()
+        model = setup.models[setup.embedding_name(self.suite, self.spec)]
         self.used = self.used or model
         vectors, answers = await self.calls.embed(model, texts)
         self.answers.extend(answers)
@@ -282,7 +289,7 @@ def _evaluate_sync(output: str, spec: AssertionSpec, ctx: AssertionContext) -> A
 
 
 async def grade_output(
-    setup: GradingSetup,
+    setup: GradingSetup | None,
     calls: ModelCalls,
     suite: Suite,
     case: Case,

@@ -14,6 +14,7 @@ from typing import Any
 
 from promptops.config import Project, ResolvedModel
 from promptops.errors import ConfigError, PromptError, UsageError
+from promptops.grading import GradingSetup, prepare_grading
 from promptops.providers.local import check_model_available
 from promptops.suites import Case, Suite, case_matches
 
@@ -28,6 +29,8 @@ class PlannedCall:
     sample: int
     messages: list[dict[str, str]]
     params: dict[str, Any]
+    grading: GradingSetup | None = None
+    """Judge and embedding models and judge prompts for the case's graded assertions."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class RunOptions:
     """Read answers from the response cache (results are always written to it)."""
     replay: bool = False
     """Answer only from the cache and recording files; never call a provider."""
+    judge_repeat: int = 1
+    """Judge calls per model-graded verdict (``--judge-repeat``); the majority decides."""
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -77,6 +82,8 @@ class Plan:
     """More ``RecordingFile``s for replay, e.g. the recordings of a base git ref."""
     only: set[tuple[str, str, str]] | None = None
     """(suite, case, model alias) to run, e.g. the tests pytest selected; None runs every selected case."""
+    grading: GradingSetup | None = None
+    """What the selected cases' model-graded assertions need (set by ``build_plan``)."""
 
     def models_for(self, suite: Suite) -> list[ResolvedModel]:
         names = list(self.options.models) or suite.models(self.project)
@@ -125,7 +132,9 @@ class Plan:
                 messages = [m.to_dict() for m in render_case(suite, case)]
                 for model, sample in todo:
                     params = {**model.params, **suite.params()}
-                    yield PlannedCall(suite, case, model, sample, messages, sample_params(params, sample))
+                    yield PlannedCall(
+                        suite, case, model, sample, messages, sample_params(params, sample), self.grading
+                    )
 
 
 def sample_params(params: dict[str, Any], sample: int) -> dict[str, Any]:
@@ -177,6 +186,12 @@ def build_plan(
     for suite in suites:
         for case in plan.selected_cases(suite):
             render_case(suite, case)
+    plan.grading = prepare_grading(
+        project,
+        ((suite, case) for suite in suites for case in plan.selected_cases(suite)),
+        judge_repeat=options.judge_repeat,
+        replay=options.replay,
+    )
     if plan.count() == 0:
         raise UsageError(
             f"no cases match the filter {options.filter!r}" if options.filter else "no cases to run"

@@ -156,6 +156,8 @@ class RunMeta(_Record):
     """``I/N`` when this run is one shard of a split plan."""
     timeout_s: float | None = None
     replay: bool = False
+    judge_repeat: int = 1
+    """Judge calls per model-graded verdict (``--judge-repeat``)."""
     merged_from: list[str] = Field(default_factory=list)
     """Run ids combined into this one by ``promptops merge``."""
 

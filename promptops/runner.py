@@ -108,6 +108,7 @@ def new_run_meta(plan: Plan, run_id: str | None = None) -> RunMeta:
         shard=f"{shard[0]}/{shard[1]}" if shard else None,
         timeout_s=options.timeout_s,
         replay=options.replay,
+        judge_repeat=options.judge_repeat,
     )
 
 
@@ -122,6 +123,7 @@ def options_from_meta(meta: RunMeta) -> tuple[list[str], RunOptions]:
         timeout_s=meta.timeout_s,
         shard=shard,
         replay=meta.replay,
+        judge_repeat=meta.judge_repeat,
     )
     return [s.file for s in meta.suites], options
 

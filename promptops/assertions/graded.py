@@ -383,11 +383,11 @@ async def llm_rubric(
 
 
 _FACTUALITY_MEANING = {
-    "A": "a consistent subset of the reference",
-    "B": "a consistent superset of the reference",
-    "C": "the same details as the reference",
-    "D": "disagrees with the reference",
-    "E": "differs from the reference only in ways that do not matter for factuality",
+    "A": "output is a consistent subset of the reference",
+    "B": "output is a consistent superset of the reference",
+    "C": "output has the same details as the reference",
+    "D": "output disagrees with the reference",
+    "E": "output differs from the reference only in ways that do not matter for factuality",
 }
 
 
@@ -401,7 +401,7 @@ async def factuality(
     with _about(answer):
         letter, reason = parse_factuality_answer(answer)
     passed = letter in FACTUALITY_PASSING
-    detail = f"({letter}) output is {_FACTUALITY_MEANING[letter]}"
+    detail = f"({letter}) {_FACTUALITY_MEANING[letter]}"
     return Vote(passed, 1.0 if passed else 0.0, f"{detail}: {reason}" if reason else detail)
 
 

@@ -23,6 +23,7 @@ def command(
     case_filter: str | None,
     timeout: float | None,
     shard: str | None,
+    judge_repeat: int,
     no_cache: bool,
     replay: bool,
     alpha: float,
@@ -50,7 +51,15 @@ def command(
             project,
             loaded,
             make_run_options(
-                (model,), repeat, concurrency, case_filter, timeout, shard, no_cache=no_cache, replay=replay
+                (model,),
+                repeat,
+                concurrency,
+                case_filter,
+                timeout,
+                shard,
+                no_cache=no_cache,
+                replay=replay,
+                judge_repeat=judge_repeat,
             ),
         )
         for model in (baseline, candidate)

@@ -59,7 +59,7 @@ def var_option(f: F) -> F:
 
 
 def run_options(f: F) -> F:
-    """--repeat, -j, --filter, --timeout and --shard, for every command that runs a plan."""
+    """--repeat, -j, --filter, --timeout, --shard and --judge-repeat, for every command that runs a plan."""
     decorators = [
         click.option(
             "--repeat", type=click.IntRange(min=1), default=None, help="Samples per case and model."
@@ -87,6 +87,13 @@ def run_options(f: F) -> F:
             default=None,
             help="Run only the I-th of N deterministic parts of the plan (CI matrices).",
         ),
+        click.option(
+            "--judge-repeat",
+            type=click.IntRange(min=1),
+            default=1,
+            show_default=True,
+            help="Judge calls per model-graded verdict; the majority decides.",
+        ),
     ]
     for decorate in reversed(decorators):
         f = decorate(f)
@@ -103,6 +110,7 @@ def make_run_options(
     *,
     no_cache: bool = False,
     replay: bool = False,
+    judge_repeat: int = 1,
 ) -> Any:
     """The ``RunOptions`` that the shared run options describe (imported lazily: start-up stays fast)."""
     from promptops.plan import RunOptions, parse_shard
@@ -116,4 +124,5 @@ def make_run_options(
         shard=parse_shard(shard) if shard else None,
         use_cache=not no_cache,
         replay=replay,
+        judge_repeat=judge_repeat,
     )

@@ -18,6 +18,7 @@ def command(
     case_filter: str | None,
     timeout: float | None,
     shard: str | None,
+    judge_repeat: int,
     no_cache: bool,
 ) -> None:
     """Record the responses SUITES need into suites/<suite>.recording.yaml for keyless replay.
@@ -41,6 +42,7 @@ def command(
         shard,
         no_cache=no_cache,
         replay=False,
+        judge_repeat=judge_repeat,
     )
     plan = build_plan(project, load_suites(project, suites), options)
     written, errors = record_suites(plan, progress=make_progress())

@@ -60,6 +60,7 @@ def command(
     case_filter: str | None,
     timeout: float | None,
     shard: str | None,
+    judge_repeat: int,
     no_cache: bool,
     replay: bool,
     base_ref: str | None,
@@ -85,7 +86,15 @@ def command(
     if base_ref and resume:
         raise UsageError("--resume and --base-ref cannot be combined")
     options = make_run_options(
-        models, repeat, concurrency, case_filter, timeout, shard, no_cache=no_cache, replay=replay
+        models,
+        repeat,
+        concurrency,
+        case_filter,
+        timeout,
+        shard,
+        no_cache=no_cache,
+        replay=replay,
+        judge_repeat=judge_repeat,
     )
     if base_ref:
         raise SystemExit(run_test_against_ref(project, suites, options, base_ref, alpha, fmt, output))

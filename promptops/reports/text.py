@@ -74,6 +74,8 @@ def _case_heading(verdict: CaseVerdict, files: dict[str, str]) -> Text:
             f" needs {verdict.threshold:.0%}",
             style="dim",
         )
+    if verdict.judge_agreement is not None and verdict.judge_agreement < 1:
+        heading.append(f"  judge agreement {verdict.judge_agreement:.0%}", style="yellow")
     return heading
 
 
@@ -99,6 +101,26 @@ def failure_details(console: Console, summary: RunSummary, files: dict[str, str]
                 console.print(Text(f"    {verdict.error.type}{code}: {verdict.error.message}"))
         if len(errored) > _MAX_DETAILS:
             console.print(f"  … and {len(errored) - _MAX_DETAILS} more (see the JSON report)")
+
+
+def judge_line(summary: RunSummary) -> Text | None:
+    """Judge calls and cost, and how far judge votes agreed, when the run had model-graded assertions."""
+    calls = sum(g.judge_calls for g in summary.groups)
+    agreements = [(c.judge_agreement, c) for c in summary.cases if c.judge_agreement is not None]
+    if not calls and not agreements:
+        return None
+    costs = [g.judge_cost_usd for g in summary.groups if g.judge_calls]
+    line = Text("judges: ", style="bold")
+    line.append(f"{calls} provider calls")
+    if costs and all(c is not None for c in costs):
+        line.append(f", {_fmt_cost(sum(c or 0.0 for c in costs))}")
+    if agreements:
+        mean = sum(a for a, _ in agreements) / len(agreements)
+        low, case = min(agreements, key=lambda pair: pair[0])
+        line.append(f" · judge agreement {mean:.0%} over {len(agreements)} cases")
+        if low < 1:
+            line.append(f" (lowest {low:.0%}: {case.suite}::{case.case} [{case.model}])", style="yellow")
+    return line
 
 
 def verdict_line(summary: RunSummary) -> Text:
@@ -133,6 +155,9 @@ def render_text(
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False)
     console.print(summary_table(summary))
+    judges = judge_line(summary)
+    if judges is not None:
+        console.print(judges)
     failure_details(console, summary, suite_files or {})
     if escalation_text:
         buffer.write(escalation_text)

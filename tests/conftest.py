@@ -53,11 +53,18 @@ cases:
 """
 
 
-@pytest.fixture
-def fake_server() -> Iterator[FakeOpenAIServer]:
-    """A fresh fake provider on 127.0.0.1 for each test."""
-    with FakeOpenAIServer(FakeState(hang_s=3.0)) as server:
+@pytest.fixture(scope="session")
+def _fake_server_process_wide() -> Iterator[FakeOpenAIServer]:
+    """One fake provider for the whole session: a server per test cost more time than most tests."""
+    with FakeOpenAIServer() as server:
         yield server
+
+
+@pytest.fixture
+def fake_server(_fake_server_process_wide: FakeOpenAIServer) -> FakeOpenAIServer:
+    """The fake provider on 127.0.0.1, with fresh answers, faults and request log for each test."""
+    _fake_server_process_wide.use(FakeState(hang_s=3.0))
+    return _fake_server_process_wide
 
 
 def config_text(api_base: str, extra: str = "") -> str:

@@ -110,8 +110,9 @@ class FakeState:
         return self.default_answer(messages, body)
 
 
-def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
+def _handler() -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        server: _Server
         protocol_version = "HTTP/1.1"
         # headers and body go out in two writes; with Nagle on, the second waits ~40 ms for an ACK
         disable_nagle_algorithm = True
@@ -132,6 +133,7 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def do_GET(self) -> None:
+            state = self.server.state
             if self.path.rstrip("/").endswith("/stats"):
                 with state.lock:
                     stats = {
@@ -146,6 +148,8 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                 self._send_json(404, {"error": {"message": "not found"}})
 
         def do_POST(self) -> None:
+            # read once per request: a request still in flight from an earlier test keeps that test's state
+            state = self.server.state
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
             try:
@@ -157,7 +161,7 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                 state.requests.append(body)
                 state.authorizations.append(self.headers.get("Authorization", ""))
             if self.path.rstrip("/").endswith("/embeddings"):
-                self._embeddings(body)
+                self._embeddings(state, body)
                 return
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 self._send_json(404, {"error": {"message": f"no route {self.path}"}})
@@ -166,12 +170,12 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                 state.in_flight += 1
                 state.max_in_flight = max(state.max_in_flight, state.in_flight)
             try:
-                self._chat(body)
+                self._chat(state, body)
             finally:
                 with state.lock:
                     state.in_flight -= 1
 
-        def _embeddings(self, body: dict[str, Any]) -> None:
+        def _embeddings(self, state: FakeState, body: dict[str, Any]) -> None:
             fault = state.next_fault()
             if fault is not None and fault.isdigit():
                 status = int(fault)
@@ -197,7 +201,7 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                 },
             )
 
-        def _chat(self, body: dict[str, Any]) -> None:
+        def _chat(self, state: FakeState, body: dict[str, Any]) -> None:
             fault = state.next_fault()
             if state.latency_s:
                 time.sleep(state.latency_s)
@@ -270,15 +274,36 @@ class _Server(ThreadingHTTPServer):
     # read at listen(); the default of 5 drops connections when many calls start at once
     request_queue_size = 1024
 
+    def __init__(self, address: tuple[str, int], state: FakeState) -> None:
+        self.state = state
+        super().__init__(address, _handler())
+
+
+# How often serve_forever looks for a shutdown request: stop() waits up to this long (the
+# standard library's 0.5 s made stopping the server the slowest step of many tests).
+_POLL_INTERVAL_S = 0.02
+
 
 class FakeOpenAIServer:
     """Start with ``with FakeOpenAIServer() as server:``; ``server.api_base`` is the URL."""
 
     def __init__(self, state: FakeState | None = None, port: int = 0) -> None:
-        self.state = state or FakeState()
-        self.state.rng.seed(self.state.seed)
-        self.httpd = _Server(("127.0.0.1", port), _handler(self.state))
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.httpd = _Server(("127.0.0.1", port), FakeState())
+        self.use(state or FakeState())
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": _POLL_INTERVAL_S}, daemon=True
+        )
+
+    @property
+    def state(self) -> FakeState:
+        """What the server answers now and what it has seen since the last :meth:`use`."""
+        return self.httpd.state
+
+    def use(self, state: FakeState) -> FakeState:
+        """Answer from ``state`` from now on: a running server serves one test after another."""
+        state.rng.seed(state.seed)
+        self.httpd.state = state
+        return state
 
     @property
     def port(self) -> int:
@@ -381,7 +406,7 @@ def main() -> None:
     server = FakeOpenAIServer(state, port=args.port)
     print(f"fake OpenAI API on {server.api_base}", flush=True)
     try:
-        server.httpd.serve_forever()
+        server.httpd.serve_forever(poll_interval=_POLL_INTERVAL_S)
     except KeyboardInterrupt:
         pass
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptops.errors import ConfigError
 from promptops.locations import describe_validation_error, load_yaml, utf8_error_line, utf8_error_message
+from promptops.redaction import remember_project_secrets
 
 CONFIG_FILE = "promptops.yaml"
 STATE_DIR = ".promptops"
@@ -213,4 +214,6 @@ def load_project(start: Path | None = None) -> Project:
             f"no {CONFIG_FILE} found in {where} or any parent folder; run 'promptops init' to create one"
         )
     config_file = root / CONFIG_FILE
-    return Project(root=root, config=load_config(config_file), config_file=Path(display_path(config_file)))
+    config = load_config(config_file)
+    remember_project_secrets(config.models.values())
+    return Project(root=root, config=config, config_file=Path(display_path(config_file)))

@@ -1,8 +1,9 @@
 """One error hierarchy for everything a user can fix.
 
 Every ``PromptOpsError`` is turned into one clean message and an exit code by
-the CLI (``promptops.cli.main``); anything else is a bug and shows a traceback.
-Set ``PROMPTOPS_DEBUG=1`` to re-raise even user errors with their traceback.
+the CLI (``promptops.cli.main``); anything else is a bug, reported in one line
+with exit code 4 (``EXIT_INTERNAL``) so CI can tell a crash from failing tests.
+Set ``PROMPTOPS_DEBUG=1`` to re-raise every error with its traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 EXIT_INFRA = 3
+EXIT_INTERNAL = 4
+"""A bug: an exception no error class describes. One line; ``PROMPTOPS_DEBUG=1`` shows the traceback."""
 
 
 class PromptOpsError(Exception):

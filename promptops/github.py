@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from promptops.errors import ProviderError, UsageError
+from promptops.redaction import redact
 from promptops.reports import ReportData
 from promptops.reports.markdown import MARKER
 
@@ -128,6 +129,8 @@ def find_comment(pr: PullRequest) -> int | None:
 
 def upsert_comment(pr: PullRequest, body: str) -> tuple[str, int]:
     """Create the promptops comment, or update it when it exists; returns (action, comment id)."""
+    # the last step before text leaves for GitHub: whatever the markdown holds, no key goes with it
+    body = redact(body)
     if MARKER not in body:
         body = f"{MARKER}\n{body}"
     existing = find_comment(pr)
@@ -146,7 +149,7 @@ def append_step_summary(markdown: str, env: dict[str, str] | None = None) -> Pat
         raise UsageError("--summary needs GITHUB_STEP_SUMMARY (set by GitHub Actions)")
     path = Path(target)
     with open(path, "a", encoding="utf-8") as handle:
-        handle.write(markdown.replace(MARKER, "").lstrip() + "\n")
+        handle.write(redact(markdown.replace(MARKER, "").lstrip()) + "\n")
     return path
 
 

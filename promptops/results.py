@@ -18,10 +18,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from promptops.assertions import GapType
 from promptops.errors import UsageError
+from promptops.redaction import redact
 
 SCHEMA_VERSION = 1
 CaseStatus = Literal["passed", "failed", "error"]
@@ -37,7 +38,14 @@ class ErrorInfo(_Record):
     type: str
     """Exception class, e.g. ``RateLimitError`` or ``Timeout``."""
     message: str
+    """One line, with secrets redacted (providers echo keys in errors)."""
     status_code: int | None = None
+
+    @field_validator("message")
+    @classmethod
+    def _redacted(cls, message: str) -> str:
+        # on write and on read: a record written before a key was known is cleaned when shown
+        return redact(message)
 
 
 class JudgeTrace(_Record):

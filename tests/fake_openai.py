@@ -46,6 +46,40 @@ def bag_of_words_vector(text: str, dim: int = EMBEDDING_DIM) -> list[float]:
     return [v / norm for v in vector]
 
 
+AUTHORIZATION = "{authorization}"
+"""In a scripted reply's body, replaced by the request's Authorization header (a provider echoing the key)."""
+BARE_KEY = "{key}"
+"""In a scripted reply's body, replaced by the key alone (the Authorization header without "Bearer ")."""
+
+
+@dataclass
+class Reply:
+    """A scripted answer sent exactly as given: any status, any JSON body (or raw text).
+
+    ``completion(content)`` builds the body of an ordinary answer whose content may be
+    anything JSON can carry: ``None``, a lone surrogate, 200 KB of brackets.
+    """
+
+    status: int = 200
+    body: Any = None
+    """A dict or list is sent as JSON; a str is sent as it is."""
+
+    @staticmethod
+    def completion(content: Any, **choice: Any) -> Reply:
+        message = {"role": "assistant", "content": content}
+        return Reply(
+            200,
+            {
+                "id": "chatcmpl-scripted",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "fake",
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop", **choice}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            },
+        )
+
+
 def echo_last_user(messages: list[dict[str, Any]], body: dict[str, Any]) -> str:
     """Default answer: the last user message, echoed back."""
     for message in reversed(messages):
@@ -60,6 +94,8 @@ class FakeState:
 
     answers: dict[str, str] = field(default_factory=dict)
     """Substring of the last user message -> answer text. First match wins."""
+    replies: dict[str, Reply] = field(default_factory=dict)
+    """Substring of the last user message ("" matches all) -> scripted reply, sent before any fault."""
     default_answer: Answer = echo_last_user
     latency_s: float = 0.0
     fault_script: list[str] = field(default_factory=list)
@@ -201,7 +237,25 @@ def _handler() -> type[BaseHTTPRequestHandler]:
                 },
             )
 
+        def _scripted(self, state: FakeState, body: dict[str, Any]) -> bool:
+            last_user = echo_last_user(body.get("messages", []), body)
+            reply = next((r for needle, r in state.replies.items() if needle in last_user), None)
+            if reply is None:
+                return False
+            raw = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
+            authorization = self.headers.get("Authorization", "")
+            raw = raw.replace(AUTHORIZATION, authorization).replace(BARE_KEY, authorization.split(" ")[-1])
+            data = raw.encode("utf-8", "surrogatepass")
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return True
+
         def _chat(self, state: FakeState, body: dict[str, Any]) -> None:
+            if self._scripted(state, body):
+                return
             fault = state.next_fault()
             if state.latency_s:
                 time.sleep(state.latency_s)

@@ -13,20 +13,34 @@ from typing import Any
 import click
 
 from promptops import __version__
-from promptops.errors import PromptOpsError
+from promptops.errors import EXIT_INTERNAL, PromptOpsError
+from promptops.redaction import redact
 
 
 class PromptOpsGroup(click.Group):
-    """Turns every ``PromptOpsError`` into one clean message and its exit code."""
+    """Turns every ``PromptOpsError`` into one clean message and its exit code, and any other
+    exception (a bug) into one line with exit code 4."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise  # click's own ways of ending a command: usage errors, --help, Ctrl-C
         except PromptOpsError as exc:
             if os.environ.get("PROMPTOPS_DEBUG") == "1":
                 raise
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {redact(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
+        except Exception as exc:  # noqa: BLE001  (the one place a bug becomes an exit code)
+            if os.environ.get("PROMPTOPS_DEBUG") == "1":
+                raise
+            detail = redact(" ".join(str(exc).split()))[:300]
+            click.echo(
+                f"error: internal error ({type(exc).__name__}{': ' + detail if detail else ''}); "
+                "this is a bug in promptops: rerun with PROMPTOPS_DEBUG=1 for the traceback and report it",
+                err=True,
+            )
+            ctx.exit(EXIT_INTERNAL)
 
 
 @click.group(cls=PromptOpsGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,7 +50,8 @@ def cli() -> None:
 
     Run golden test suites against models, flag drift, and gate merges on the
     verdict. Exit codes: 0 ok, 1 tests failed, 2 invalid input, 3 infrastructure
-    error (provider unreachable).
+    error (provider unreachable, storage), 4 internal error (a bug; PROMPTOPS_DEBUG=1
+    shows the traceback).
     """
 
 

@@ -44,8 +44,11 @@ _KEY_NAME = (
 _SHAPES = [
     # query parameters and form fields: ?api-key=..., &token=...
     re.compile(rf"(?i)([?&;]{_KEY_NAME}=)(?!\[REDACTED\])[^&#\s\"']+"),
-    # JSON or YAML fields: "api_key": "...", api_key: ...
-    re.compile(rf"(?i)([\"']?{_KEY_NAME}[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\])[^\s\"',}}&]{{4,}}"),
+    # JSON or YAML fields: "api_key": "...", api_key: ...; the value must look like a key (8+ characters
+    # with a digit), so prose such as "KEY=VALUE" or "token: missing" stays readable
+    re.compile(
+        rf"(?i)([\"']?{_KEY_NAME}[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\])(?=[^\s\"',}}&]*\d)[^\s\"',}}&]{{8,}}"
+    ),
     # HTTP authorization headers and bearer tokens
     re.compile(
         r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\])(?:(?:bearer|basic|token)\s+)?[^\s\"',}]+"

@@ -114,7 +114,8 @@ def test_redact_known_values_and_key_shapes(monkeypatch: pytest.MonkeyPatch) -> 
         "GET https://h/v1/chat?api-key=q1w2e3r4&api-version=2024-06-01": (
             f"GET https://h/v1/chat?api-key={REDACTED}&api-version=2024-06-01"
         ),
-        '{"api_key": "plain-key-value", "n": 2}': f'{{"api_key": "{REDACTED}", "n": 2}}',
+        '{"api_key": "plain-key-value-7", "n": 2}': f'{{"api_key": "{REDACTED}", "n": 2}}',
+        "--var expects KEY=VALUE; token: missing": "--var expects KEY=VALUE; token: missing",
         "Authorization: Basic dXNlcjpwYXNzd29yZA==": f"Authorization: {REDACTED}",
         "token ghp_0123456789abcdefghijABCDEFGHIJ here": f"token {REDACTED} here",
         "AIzaSyA-0123456789abcdefghijklmnopqrs": REDACTED,

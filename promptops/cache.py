@@ -48,6 +48,8 @@ class CachedResponse:
     cost_usd: float | None = None
     latency_ms: float | None = None
     finish_reason: str | None = None
+    served_model: str | None = None
+    system_fingerprint: str | None = None
 
 
 def request_key(model_id: str, messages: list[dict[str, str]], params: dict[str, Any], sample: int) -> str:

@@ -207,6 +207,8 @@ class Executor:
                 hit.cost_usd,
                 hit.latency_ms or 0.0,
                 hit.finish_reason,
+                hit.served_model,
+                hit.system_fingerprint,
             )
             return await self._scored(call, base, completion, limiter, attempts=0, cached=True)
         if self.replay is not None:
@@ -241,6 +243,8 @@ class Executor:
                     completion.cost_usd,
                     round(completion.latency_ms, 3),
                     completion.finish_reason,
+                    completion.served_model,
+                    completion.system_fingerprint,
                 ),
             )
         return await self._scored(call, base, completion, limiter, attempts=attempts, cached=False)
@@ -303,6 +307,8 @@ class Executor:
             cost_usd=completion.cost_usd,
             attempts=attempts,
             cached=cached,
+            served_model=completion.served_model,
+            system_fingerprint=completion.system_fingerprint,
         )
 
     async def run(self, calls: Iterable[PlannedCall], on_result: Callable[[SampleResult], None]) -> None:

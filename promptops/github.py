@@ -21,6 +21,7 @@ from promptops.errors import ProviderError, UsageError
 from promptops.redaction import redact
 from promptops.reports import ReportData
 from promptops.reports.markdown import MARKER
+from promptops.watch import WatchReport
 
 _USER_AGENT = "promptops"
 
@@ -80,7 +81,34 @@ def _pr_number(env: dict[str, str]) -> int:
     )
 
 
-def _request(pr: PullRequest, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+@dataclass(frozen=True)
+class Repository:
+    """A repository's API endpoint and token: where the watch issue goes."""
+
+    api_url: str
+    repository: str
+    token: str
+
+
+def repository_from_env(
+    repository: str | None = None, api_url: str | None = None, env: dict[str, str] | None = None
+) -> Repository:
+    """The repository of the current Actions run; options win over the environment."""
+    env = dict(os.environ) if env is None else env
+    repository = repository or env.get("GITHUB_REPOSITORY")
+    if not repository or "/" not in repository:
+        raise UsageError("no repository: set GITHUB_REPOSITORY=owner/name or pass --repo")
+    token = env.get("GITHUB_TOKEN") or env.get("GH_TOKEN")
+    if not token:
+        raise UsageError(
+            "no GITHUB_TOKEN in the environment; give the step `env: GITHUB_TOKEN: ${{ github.token }}`"
+        )
+    return Repository(
+        (api_url or env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"), repository, token
+    )
+
+
+def _request(pr: PullRequest | Repository, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
         f"{pr.api_url}{path}",
@@ -99,11 +127,13 @@ def _request(pr: PullRequest, method: str, path: str, body: dict[str, Any] | Non
             payload = response.read()
     except urllib.error.HTTPError as exc:
         hint = ""
-        if exc.code in (401, 403):
+        if exc.code in (401, 403) and isinstance(pr, PullRequest):
             hint = (
                 " (pull requests from forks get a read-only token; the job summary still carries the report,"
                 " or grant `pull-requests: write`)"
             )
+        elif exc.code in (401, 403):
+            hint = " (grant the job `issues: write`)"
         raise ProviderError(f"GitHub API {method} {path} answered {exc.code}{hint}") from None
     except (urllib.error.URLError, TimeoutError) as exc:
         raise ProviderError(f"cannot reach the GitHub API at {pr.api_url}: {exc}") from None
@@ -292,3 +322,68 @@ def comment_report(
     data.artifact_hint = artifact_hint
     data.source_url = source_url or source_url_from_env(prefix=prefix)
     return data, render_markdown(data), prefix
+
+
+from promptops.reports.markdown import WATCH_MARKER  # noqa: E402  (hidden in the one watch issue's body)
+
+
+def find_issue(repo: Repository, marker: str = WATCH_MARKER) -> dict[str, Any] | None:
+    """The issue (open first, else the most recently closed) whose body carries ``marker``."""
+    found: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        issues = _request(repo, "GET", f"/repos/{repo.repository}/issues?state=all&per_page=100&page={page}")
+        if not issues:
+            break
+        found += [i for i in issues if "pull_request" not in i and marker in (i.get("body") or "")]
+        if len(issues) < 100:
+            break
+        page += 1
+    found.sort(key=lambda i: (i.get("state") == "open", int(i["number"])), reverse=True)
+    return found[0] if found else None
+
+
+def upsert_issue(repo: Repository, title: str, body: str, marker: str = WATCH_MARKER) -> tuple[str, int]:
+    """Open the marked issue, or update (and reopen) it; returns (action, issue number)."""
+    if marker not in body:
+        body = f"{marker}\n{body}"
+    existing = find_issue(repo, marker)
+    if existing is None:
+        created = _request(repo, "POST", f"/repos/{repo.repository}/issues", {"title": title, "body": body})
+        return "opened", int(created["number"])
+    number = int(existing["number"])
+    update: dict[str, Any] = {"title": title, "body": body}
+    action = "updated"
+    if existing.get("state") != "open":
+        update["state"] = "open"
+        action = "reopened"
+    _request(repo, "PATCH", f"/repos/{repo.repository}/issues/{number}", update)
+    return action, number
+
+
+def close_issue(repo: Repository, note: str, marker: str = WATCH_MARKER) -> int | None:
+    """Close the open marked issue with a comment saying why; None when there is none open."""
+    existing = find_issue(repo, marker)
+    if existing is None or existing.get("state") != "open":
+        return None
+    number = int(existing["number"])
+    _request(repo, "POST", f"/repos/{repo.repository}/issues/{number}/comments", {"body": note})
+    _request(
+        repo,
+        "PATCH",
+        f"/repos/{repo.repository}/issues/{number}",
+        {"state": "closed", "state_reason": "completed"},
+    )
+    return number
+
+
+def sync_watch_issue(repo: Repository, report: WatchReport, body: str) -> tuple[str, int | None]:
+    """Open or update the watch issue when an alias changed; close it when nothing did.
+
+    Returns (action, issue number): ``opened``, ``updated``, ``reopened``, ``closed`` or ``none``.
+    """
+    if report.changed:
+        aliases = ", ".join(a.alias for a in report.changed)
+        return upsert_issue(repo, f"promptops watch: model drift on {aliases}", body)
+    number = close_issue(repo, body.replace(WATCH_MARKER, "").lstrip())
+    return ("closed", number) if number is not None else ("none", None)

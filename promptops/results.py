@@ -126,6 +126,11 @@ class SampleResult(_Record):
     """Judge and embedding calls that went to a provider for this sample's assertions."""
     judge_cost_usd: float | None = None
     """Cost of this sample's judge and embedding calls (cached ones included), when known."""
+    served_model: str | None = None
+    """Model id the provider reported for this answer (``model`` of the response): a provider can serve
+    a new snapshot behind the same alias."""
+    system_fingerprint: str | None = None
+    """The provider's ``system_fingerprint`` of the backend that answered, when it sends one."""
 
     @property
     def key(self) -> tuple[str, str, str, int]:

@@ -1,4 +1,4 @@
-"""A fake GitHub REST API on 127.0.0.1: issue comments of pull requests, enough for the upsert."""
+"""A fake GitHub REST API on 127.0.0.1: issue comments (pull-request comment upsert) and issues (watch)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from typing import Any
 class GitHubState:
     comments: dict[int, dict[str, Any]] = field(default_factory=dict)
     """Comment id -> {id, body, issue, user}."""
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Issue number -> {number, title, body, state, state_reason}; pull requests share the numbers."""
+    next_issue: int = 100
     next_id: int = 1000
     requests: list[tuple[str, str]] = field(default_factory=list)
     """(method, path) of every request."""
@@ -33,6 +36,18 @@ class GitHubState:
             }
             return self.next_id
 
+    def open_issue(self, title: str, body: str, state: str = "open") -> int:
+        with self.lock:
+            self.next_issue += 1
+            self.issues[self.next_issue] = {
+                "number": self.next_issue,
+                "title": title,
+                "body": body,
+                "state": state,
+                "state_reason": None,
+            }
+            return self.next_issue
+
     def on_issue(self, issue: int) -> list[dict[str, Any]]:
         return [c for c in self.comments.values() if c["issue"] == issue]
 
@@ -40,6 +55,13 @@ class GitHubState:
 def _handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
     list_path = re.compile(r"^/repos/([^/]+/[^/]+)/issues/(\d+)/comments(?:\?(.*))?$")
     edit_path = re.compile(r"^/repos/([^/]+/[^/]+)/issues/comments/(\d+)$")
+    issues_path = re.compile(r"^/repos/([^/]+/[^/]+)/issues(?:\?(.*))?$")
+    issue_path = re.compile(r"^/repos/([^/]+/[^/]+)/issues/(\d+)$")
+
+    def page_of(items: list[dict[str, Any]], query: str | None) -> list[dict[str, Any]]:
+        params = dict(p.split("=", 1) for p in (query or "").split("&") if "=" in p)
+        per_page, page = int(params.get("per_page", 30)), int(params.get("page", 1))
+        return items[(page - 1) * per_page : page * per_page]
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -64,6 +86,15 @@ def _handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             self._record()
+            listing = issues_path.match(self.path)
+            if listing:
+                params = dict(p.split("=", 1) for p in (listing.group(2) or "").split("&") if "=" in p)
+                state_filter = params.get("state", "open")
+                # newest first, as GitHub lists them
+                found = sorted(state.issues.values(), key=lambda i: -i["number"])
+                found = [i for i in found if state_filter == "all" or i["state"] == state_filter]
+                self._reply(200, page_of(found, listing.group(2)))
+                return
             match = list_path.match(self.path)
             if not match:
                 self._reply(404, {"message": "Not Found"})
@@ -79,6 +110,10 @@ def _handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
             if state.refuse_writes:
                 self._reply(state.refuse_writes, {"message": "Resource not accessible by integration"})
                 return
+            if issues_path.match(self.path):
+                number = state.open_issue(body["title"], body.get("body", ""))
+                self._reply(201, state.issues[number])
+                return
             if not match:
                 self._reply(404, {"message": "Not Found"})
                 return
@@ -90,6 +125,18 @@ def _handler(state: GitHubState) -> type[BaseHTTPRequestHandler]:
             match = edit_path.match(self.path)
             if state.refuse_writes:
                 self._reply(state.refuse_writes, {"message": "Resource not accessible by integration"})
+                return
+            issue = issue_path.match(self.path)
+            if issue:
+                number = int(issue.group(2))
+                if number not in state.issues:
+                    self._reply(404, {"message": "Not Found"})
+                    return
+                with state.lock:
+                    for key in ("title", "body", "state", "state_reason"):
+                        if key in body:
+                            state.issues[number][key] = body[key]
+                self._reply(200, state.issues[number])
                 return
             if not match or int(match.group(2)) not in state.comments:
                 self._reply(404, {"message": "Not Found"})

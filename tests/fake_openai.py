@@ -107,6 +107,10 @@ class FakeState:
     hang_s: float = 5.0
     """How long a "timeout" fault holds the request before answering."""
     seed: int = 0
+    served_model: str | None = None
+    """``model`` of each answer; None echoes the requested model (a provider can answer with another)."""
+    system_fingerprint: str | None = None
+    """``system_fingerprint`` of each answer; None leaves it out."""
     requests: list[dict[str, Any]] = field(default_factory=list)
     """Every request body received, faults included."""
     completions: int = 0
@@ -298,13 +302,15 @@ def _handler() -> type[BaseHTTPRequestHandler]:
             with state.lock:
                 state.completions += 1
                 serial = state.completions
+            payload: dict[str, Any] = {"system_fingerprint": state.system_fingerprint}
             self._send_json(
                 200,
-                {
+                payload
+                | {
                     "id": f"chatcmpl-fake-{serial}",
                     "object": "chat.completion",
                     "created": int(time.time()),
-                    "model": body.get("model", "fake"),
+                    "model": state.served_model or body.get("model", "fake"),
                     "choices": [
                         {
                             "index": 0,

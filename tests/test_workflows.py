@@ -137,3 +137,17 @@ def test_zizmor_finds_nothing() -> None:
         pytest.skip("zizmor is not installed (pip install -e '.[dev]')")
     result = subprocess.run([exe, "--offline", str(ROOT / ".github")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_watch_workflow_runs_on_a_schedule_with_issue_rights_only() -> None:
+    text = (ROOT / ".github/workflows/promptops-watch.yml").read_text()
+    workflow = yaml.safe_load(text)
+    triggers = workflow[True] if True in workflow else workflow["on"]
+    assert triggers["schedule"][0]["cron"] and "workflow_dispatch" in triggers
+    assert workflow["permissions"] == {"contents": "read", "issues": "write"}
+    runs = [s.get("run", "") for s in workflow["jobs"]["watch"]["steps"]]
+    assert any(r.startswith("promptops watch --issue") for r in runs)
+    # the last watch runs travel from one scheduled run to the next
+    uses = [s.get("uses", "") for s in workflow["jobs"]["watch"]["steps"]]
+    assert any(u.startswith("actions/cache/restore@") for u in uses)
+    assert any(u.startswith("actions/cache/save@") for u in uses)

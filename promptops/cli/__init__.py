@@ -60,7 +60,7 @@ def _register() -> None:
 
     for module in (cache, compare, drift, init, merge, models, record, render, test):
         cli.add_command(module.command)
-    from promptops.cli import escalate, github, golden, import_, lint, report, versions
+    from promptops.cli import escalate, github, golden, import_, lint, report, versions, watch
 
     for command in (
         escalate.command,
@@ -72,6 +72,7 @@ def _register() -> None:
         versions.log_command,
         versions.show_command,
         versions.diff_command,
+        watch.command,
     ):
         cli.add_command(command)
 

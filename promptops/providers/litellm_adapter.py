@@ -72,6 +72,10 @@ class Completion:
     cost_usd: float | None
     latency_ms: float
     finish_reason: str | None = None
+    served_model: str | None = None
+    """The model id the provider says answered (it can differ from the requested alias or id)."""
+    system_fingerprint: str | None = None
+    """The provider's backend configuration fingerprint, when it sends one (OpenAI does)."""
 
 
 def _cost(response: Any) -> float | None:
@@ -114,6 +118,8 @@ async def acomplete(
         cost_usd=_cost(response),
         latency_ms=latency_ms,
         finish_reason=getattr(choice, "finish_reason", None),
+        served_model=_text_or_none(getattr(response, "model", None)),
+        system_fingerprint=_text_or_none(getattr(response, "system_fingerprint", None)),
     )
 
 
@@ -150,3 +156,8 @@ async def aembed(model: ResolvedModel, texts: list[str], timeout_s: float) -> Em
 def _field(item: Any, name: str) -> Any:
     # litellm gives dicts for some providers and objects for others
     return item[name] if isinstance(item, dict) else getattr(item, name)
+
+
+def _text_or_none(value: Any) -> str | None:
+    """A provider-sent identifier, bounded: it is stored with every result."""
+    return value[:200] if isinstance(value, str) and value else None

@@ -18,6 +18,9 @@ from promptops.lint import LintReport
 from promptops.reports import ReportData
 from promptops.results import CaseVerdict, RunMeta, RunSummary
 from promptops.versions import PromptChange
+from promptops.watch import ServedModel, WatchReport
+
+WATCH_MARKER = "<!-- promptops-watch -->"
 
 MARKER = "<!-- promptops-report -->"
 MAX_CHARS = 60_000
@@ -410,8 +413,69 @@ def render_markdown(data: ReportData, *, max_chars: int = MAX_CHARS) -> str:
     return text
 
 
+def _served(models: list[ServedModel]) -> str:
+    if not models:
+        return "—"
+    return ", ".join(
+        f"`{_cell(m.served_model or '?')}`"
+        + (f" (`{_cell(m.system_fingerprint)}`)" if m.system_fingerprint else "")
+        for m in models[:3]
+    ) + (f" and {len(models) - 3} more" if len(models) > 3 else "")
+
+
+def render_watch_markdown(report: WatchReport, *, checked_at: str, max_chars: int = MAX_CHARS) -> str:
+    """The body of the watch issue: which aliases changed, how, and the drift report of each."""
+    changed = report.changed
+    names = ", ".join(f"`{a.alias}`" for a in changed)
+    if changed:
+        head = f"## ⚠️ promptops watch: {names} changed\n\n"
+    else:
+        head = "## ✅ promptops watch: no change\n\n"
+    against = (
+        f"the pinned run `{report.pinned_baseline}`"
+        if report.pinned_baseline
+        else "the alias's last recorded watch run"
+    )
+    head += (
+        f"Checked {checked_at}: each alias ran the suites with the response cache off (every answer from "
+        f"the provider as it is now) and was compared with {against}.\n\n"
+        "| alias | model | served before | served now | regr. | fixes | changed | verdict |\n"
+        "|---|---|---|---|--:|--:|--:|---|\n"
+    )
+    for a in report.aliases:
+        c = a.drift.counts if a.drift else None
+        if a.baseline_run is None:
+            verdict = "first run: recorded as the baseline"
+        elif a.changed:
+            verdict = (
+                " and ".join(
+                    x
+                    for x, on in (("served model", a.served_changed), ("behaviour", a.behaviour_changed))
+                    if on
+                )
+                + " changed"
+            )
+        else:
+            verdict = "unchanged"
+        counts = [str(x) for x in (c.regressions, c.fixes, c.changed)] if c else ["—"] * 3
+        cells = [f"`{_cell(a.model_id)}`", _served(a.served_before), _served(a.served_now), *counts, verdict]
+        head += f"| {_cell(a.alias)} | " + " | ".join(cells) + " |\n"
+    parts = [WATCH_MARKER + "\n" + head + "\n"]
+    budget = max(2_000, (max_chars - len(parts[0])) // max(1, len(changed)))
+    for a in changed:
+        section = f"## `{_cell(a.alias)}` (`{_cell(a.model_id)}`)\n\n"
+        if a.served_changed:
+            section += f"Served model: {_served(a.served_before)} → {_served(a.served_now)}.\n\n"
+        if a.drift is not None:
+            body = render_markdown(ReportData(drift=a.drift, escalation=a.escalation), max_chars=budget - 200)
+            body = body.replace(MARKER, "", 1).lstrip()
+            section += "###" + body[2:] if body.startswith("## ") else body
+        parts.append(section + "\n")
+    return "".join(parts)
+
+
 def _suite_files(meta: RunMeta | None) -> dict[str, str]:
     return {s.name: s.file for s in meta.suites} if meta else {}
 
 
-__all__ = ["MARKER", "MAX_CHARS", "SuiteDrift", "render_markdown"]
+__all__ = ["MARKER", "MAX_CHARS", "WATCH_MARKER", "SuiteDrift", "render_markdown", "render_watch_markdown"]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from promptops.watch import ServedModel, WatchReport
+
 import io
 
 from rich.console import Console
@@ -166,3 +171,36 @@ def render_text(
     if run_folder:
         console.print(Text(f"run record: {run_folder}", style="dim"))
     return buffer.getvalue()
+
+
+def render_watch_text(report: WatchReport) -> str:
+    """One line per watched alias: what it served before and now, and what changed."""
+
+    def served(models: list[ServedModel]) -> str:
+        names = [m.served_model or "?" for m in models]
+        fingerprints = [m.system_fingerprint for m in models if m.system_fingerprint]
+        return ", ".join(dict.fromkeys(names)) + (
+            f" ({', '.join(dict.fromkeys(fingerprints))})" if fingerprints else ""
+        )
+
+    lines = []
+    for a in report.aliases:
+        if a.baseline_run is None:
+            lines.append(
+                f"{a.alias} ({a.model_id}): first watch, run {a.candidate_run} recorded as the baseline"
+            )
+            continue
+        what = []
+        if a.served_changed:
+            what.append(f"served model changed: {served(a.served_before)} -> {served(a.served_now)}")
+        if a.drift is not None and a.behaviour_changed:
+            c = a.drift.counts
+            what.append(
+                f"behaviour changed: {c.regressions} regressions, {c.fixes} fixes, {c.changed} changed"
+                + (f", {a.drift.suite_regressions} suite-wide drops" if a.drift.suite_regressions else "")
+            )
+        status = "; ".join(what) if what else f"unchanged (served {served(a.served_now) or 'no model id'})"
+        lines.append(f"{a.alias} ({a.model_id}): {status} [run {a.baseline_run} -> {a.candidate_run}]")
+    changed = len(report.changed)
+    lines.append(f"{changed} of {len(report.aliases)} aliases changed")
+    return "\n".join(lines) + "\n"

@@ -37,9 +37,9 @@ import functools
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,15 +60,24 @@ from promptops.results import (
 )
 from promptops.statistics import (
     CORRECTIONS,
+    Batch,
+    BatchOutcome,
     Correction,
+    SequentialDesign,
     adjust_family,
+    case_evidence_bar,
     cmh_one_sided,
     family_weights,
     fisher_one_sided,
     minimum_detectable_drop,
     risk_difference,
+    run_sequential,
 )
 from promptops.versions import PromptChange
+
+if TYPE_CHECKING:
+    from promptops.plan import Plan
+    from promptops.runner import ProgressSink, RunOutcome
 
 __all__ = [
     "DRIFT_SCHEMA_VERSION",
@@ -619,10 +628,16 @@ class DriftReport(_Model):
         suites = sum(s.p_value is not None for s in self.suites)
         cases = self.tests - suites
         name = "Holm (family-wise)" if self.correction == "holm" else "Benjamini–Hochberg (false discoveries)"
-        return (
-            f"{name} over {self.tests} tests ({cases} cases, {suites} suites) at alpha {self.alpha:g} "
-            f"for the whole report; cases by {self.test}, suites by {SUITE_TEST_NAME}"
+        rule = (
+            f"{name} over {self.tests} tests ({cases} case{'s' * (cases != 1)}, {suites} "
+            f"suite{'s' * (suites != 1)}) at alpha {self.alpha:g} for the whole report; "
+            f"cases by {self.test}, suites by {SUITE_TEST_NAME}"
         )
+        if self.sampling == "auto":
+            spent = [c.baseline.samples for c in self.cases if c.baseline and c.candidate]
+            if spent:
+                rule += f"; --repeat auto spent {sum(spent) / len(spent):.1f} samples per case and side"
+        return rule
 
     def with_status(self, *statuses: DriftStatus) -> list[CaseDrift]:
         """The cases that have one of ``statuses``, in report order."""
@@ -1047,7 +1062,7 @@ def _test_report(
                 "change": change.estimate if change else None,
                 "change_low": change.low if change else None,
                 "change_high": change.high if change else None,
-                "detectable_repeat": int(np.median(np.minimum(nb, nc))),
+                "detectable_repeat": None if sequential else int(np.median(np.minimum(nb, nc))),
                 "_base_rate": float(base_rate),
             }
         )
@@ -1077,11 +1092,11 @@ def _test_report(
         adjusted = suites_rise if rose else suites_drop
         fields["p_value_adjusted"] = float(adjusted.p_adjusted[index])
         fields["significant_drop"] = bool(dropped and suites_drop.rejected[index])
-        repeat = fields["detectable_repeat"]
+        repeat = fields["detectable_repeat"] or 0
         base_rate = fields.pop("_base_rate")
         level = alpha * (case_weight or family_weights(1, tested_suites)[0])
         # exact power grows as repeat²; past 200 samples a side the statement is no longer the bottleneck
-        detectable = 1 < repeat <= 200
+        detectable = 1 < repeat <= 200 and not sequential
         fields["detectable_drop"] = _detectable(round(base_rate, 2), repeat, level) if detectable else None
     return tests, suite_fields, len(keys) + tested_suites
 
@@ -1231,6 +1246,7 @@ def compare_results(
         alpha=alpha,
         correction=correction,
         tests=family,
+        test=SEQUENTIAL_TEST_NAME if sequential else TEST_NAME,
         sampling="auto" if sequential else "fixed",
         change_threshold=change_threshold,
         status=status,
@@ -1301,3 +1317,137 @@ def compare_runs(
         correction=correction,
         sequential=sequential,
     )
+
+
+# --- --repeat auto ------------------------------------------------------------------------------
+
+
+@dataclass
+class AdaptiveOutcome:
+    """Both sides of a ``--repeat auto`` comparison and what the sequential test concluded per case."""
+
+    baseline: RunOutcome
+    candidate: RunOutcome
+    sequential: dict[tuple[str, str], SequentialCase]
+
+
+def _paired_cases(base_plan: Plan, cand_plan: Plan) -> tuple[list[tuple[str, str]], list[bool], int]:
+    """Cases both plans run, whether each is deterministic (temperature 0 on both sides), and the
+    number of suites with at least two of them (those get a suite test in the report)."""
+
+    def cases(plan: Plan) -> dict[tuple[str, str], bool]:
+        found: dict[tuple[str, str], bool] = {}
+        for suite in plan.suites:
+            zero = all(plan.call_params(suite, m).get("temperature") == 0 for m in plan.models_for(suite))
+            for case in plan.selected_cases(suite):
+                found[(suite.name, case.id)] = zero
+        return found
+
+    base, cand = cases(base_plan), cases(cand_plan)
+    shared = [key for key in cand if key in base]
+    per_suite: dict[str, int] = {}
+    for suite, _ in shared:
+        per_suite[suite] = per_suite.get(suite, 0) + 1
+    return shared, [base[k] and cand[k] for k in shared], sum(n >= 2 for n in per_suite.values())
+
+
+def _passes_by_sample(outcome: RunOutcome) -> dict[tuple[str, str], dict[int, bool | None]]:
+    """(suite, case) -> sample index -> passed (None when the call errored); the last result of a call."""
+    from promptops.runner import _latest_results
+
+    found: dict[tuple[str, str], dict[int, bool | None]] = {}
+    for result in _latest_results(outcome.folder):
+        passed = None if result.error is not None or result.output is None else bool(result.passed)
+        found.setdefault((result.suite, result.case), {})[result.sample] = passed
+    return found
+
+
+def sample_until_decided(
+    base_plan: Plan,
+    cand_plan: Plan,
+    design: SequentialDesign,
+    alpha: float,
+    progress: Callable[[], ProgressSink] | None = None,
+) -> AdaptiveOutcome:
+    """Run both plans in rounds, drawing more samples only for cases still undecided (``--repeat auto``).
+
+    Each round raises the sample targets of the undecided cases on both sides and
+    resumes both runs, so the two run records hold every sample drawn, as with a
+    fixed ``--repeat``. Within a round, a case's samples are paired in sample
+    order; an errored sample leaves its partner unpaired and out of the test.
+    Cases that only one side runs get ``design.initial`` samples and no test.
+
+    Returns:
+        Both outcomes and, per shared case, the anytime-valid p-value and why sampling stopped.
+    """
+    from promptops.results import SavedRun
+    from promptops.runner import ProgressSink, run_plan
+
+    make = progress or ProgressSink
+    shared, deterministic, suites = _paired_cases(base_plan, cand_plan)
+    index = {key: i for i, key in enumerate(shared)}
+    initial = min(design.initial, design.max_repeat)
+    plans = (base_plan, cand_plan)
+    targets: list[dict[tuple[str, str], int]] = []
+    for plan_ in plans:
+        # every case starts at the initial count; a shared one at temperature 0 on both sides at one
+        plan_.targets = {}
+        for suite in plan_.suites:
+            for case in plan_.selected_cases(suite):
+                key = (suite.name, case.id)
+                fixed = key in index and deterministic[index[key]]
+                plan_.targets[key] = 1 if fixed else initial
+        targets.append(plan_.targets)
+    outcomes: list[RunOutcome | None] = [None, None]
+
+    def draw(batch: Batch) -> BatchOutcome:
+        starts = np.zeros(len(shared), np.int64)
+        if outcomes[0] is not None:  # the first round's targets are already set
+            for key, i in index.items():
+                starts[i] = targets[0][key]
+                for side_targets in targets:
+                    side_targets[key] += int(batch.requests[i])
+        for side, plan_ in enumerate(plans):
+            previous = outcomes[side]
+            resume = SavedRun(previous.folder, previous.meta) if previous is not None else None
+            outcomes[side] = run_plan(plan_, progress=make(), resume=resume)
+        base_passes, cand_passes = (_passes_by_sample(o) for o in outcomes if o is not None)
+        pairs = np.zeros(len(shared), np.int64)
+        base_passed = np.zeros(len(shared), np.int64)
+        cand_passed = np.zeros(len(shared), np.int64)
+        for key, i in index.items():
+            window = range(int(starts[i]), int(starts[i] + batch.requests[i]))
+            got_b = [p for s in window if (p := base_passes.get(key, {}).get(s)) is not None]
+            got_c = [p for s in window if (p := cand_passes.get(key, {}).get(s)) is not None]
+            pairs[i] = min(len(got_b), len(got_c))
+            base_passed[i] = sum(got_b[: pairs[i]])
+            cand_passed[i] = sum(got_c[: pairs[i]])
+        return BatchOutcome(pairs, base_passed, cand_passed)
+
+    state = run_sequential(design, deterministic, case_evidence_bar(len(shared), suites, alpha), draw)
+    assert outcomes[0] is not None and outcomes[1] is not None
+    p_values = state.p_values
+    sequential = {
+        key: SequentialCase(p_value=float(p_values[i]), stop=str(state.reason[i]))  # type: ignore[arg-type]
+        for key, i in index.items()
+    }
+    return AdaptiveOutcome(outcomes[0], outcomes[1], sequential)
+
+
+def run_two_sides(
+    base_plan: Plan,
+    cand_plan: Plan,
+    design: SequentialDesign | None,
+    alpha: float,
+    progress: Callable[[], ProgressSink] | None = None,
+) -> AdaptiveOutcome:
+    """Run the baseline and the candidate: each once at its repeat count, or in rounds with ``--repeat auto``.
+
+    ``sequential`` of the result is empty for a fixed repeat count.
+    """
+    if design is not None:
+        return sample_until_decided(base_plan, cand_plan, design, alpha, progress)
+    from promptops.runner import ProgressSink, run_plan
+
+    make = progress or ProgressSink
+    return AdaptiveOutcome(run_plan(base_plan, progress=make()), run_plan(cand_plan, progress=make()), {})

@@ -84,6 +84,9 @@ class Plan:
     """(suite, case, model alias) to run, e.g. the tests pytest selected; None runs every selected case."""
     grading: GradingSetup | None = None
     """What the selected cases' model-graded assertions need (set by ``build_plan``)."""
+    targets: dict[tuple[str, str], int] | None = None
+    """(suite, case id) -> samples per model, replacing the repeat count: the rounds of ``--repeat auto``
+    raise the targets of undecided cases only (a case missing here gets no samples)."""
 
     def models_for(self, suite: Suite) -> list[ResolvedModel]:
         names = list(self.options.models) or suite.models(self.project)
@@ -104,6 +107,16 @@ class Plan:
             and (self.only is None or any(self.wanted(suite, case, model) for model in models))
         ]
 
+    def repeat_of(self, suite: Suite, case: Case) -> int:
+        """Samples per model the plan makes of a case."""
+        if self.targets is not None:
+            return self.targets.get((suite.name, case.id), 0)
+        return suite.repeat_for(case, self.project, self.options.repeat)
+
+    def call_params(self, suite: Suite, model: ResolvedModel) -> dict[str, Any]:
+        """Call parameters of a suite's cases on a model (before the per-sample seed)."""
+        return {**model.params, **suite.params()}
+
     def count(self) -> int:
         """Calls in the whole plan, finished ones included."""
         total = 0
@@ -111,7 +124,7 @@ class Plan:
             models = self.models_for(suite)
             for case in self.selected_cases(suite):
                 wanted = sum(self.wanted(suite, case, model) for model in models)
-                total += wanted * suite.repeat_for(case, self.project, self.options.repeat)
+                total += wanted * self.repeat_of(suite, case)
         return total
 
     def __iter__(self) -> Iterator[PlannedCall]:
@@ -119,7 +132,7 @@ class Plan:
         for suite in self.suites:
             models = self.models_for(suite)
             for case in self.selected_cases(suite):
-                repeat = suite.repeat_for(case, self.project, self.options.repeat)
+                repeat = self.repeat_of(suite, case)
                 todo = [
                     (model, sample)
                     for model in models
@@ -131,7 +144,7 @@ class Plan:
                     continue
                 messages = [m.to_dict() for m in render_case(suite, case)]
                 for model, sample in todo:
-                    params = {**model.params, **suite.params()}
+                    params = self.call_params(suite, model)
                     yield PlannedCall(
                         suite, case, model, sample, messages, sample_params(params, sample), self.grading
                     )

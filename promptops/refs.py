@@ -7,7 +7,6 @@ committed at the ref, so a keyless CI run needs no provider.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from promptops.cache import RecordingFile, recording_path
@@ -15,25 +14,16 @@ from promptops.config import Project
 from promptops.errors import UsageError
 from promptops.locations import load_yaml
 from promptops.plan import Plan, RunOptions, build_plan
-from promptops.runner import ProgressSink, RunOutcome, run_plan
 from promptops.suites import Suite, load_suites, load_suites_at
 from promptops.versions import read_at_ref, source_at_ref
 
 
-def run_against_ref(
-    project: Project,
-    suite_args: tuple[str, ...],
-    options: RunOptions,
-    base_ref: str,
-    *,
-    progress: Callable[[], ProgressSink] | None = None,
-) -> tuple[RunOutcome | None, RunOutcome]:
-    """Run the suites with prompts at git ``base_ref`` and at the working tree.
-
-    Returns (baseline outcome or None when no suite's prompt exists at the ref,
-    candidate outcome). Both plans are built before either runs, so a mistake on
-    either side costs no model calls.
-    """
+def plans_against_ref(
+    project: Project, suite_args: tuple[str, ...], options: RunOptions, base_ref: str
+) -> tuple[Plan | None, Plan]:
+    """The plans of both sides: the suites with prompts at git ``base_ref`` (None when no suite's prompt
+    exists there) and at the working tree. Both are built before either runs, so a mistake on either
+    side costs no model calls."""
     base_suites = load_suites_at(project, source_at_ref(project, base_ref), suite_args)
     candidate_plan = build_plan(project, load_suites(project, suite_args), options)
     base_plan = None
@@ -42,9 +32,7 @@ def run_against_ref(
         base_plan = build_plan(project, base_suites, options)
         if options.replay:
             base_plan.extra_recordings = _recordings_at_ref(project, base_suites, base_ref)
-    make = progress or ProgressSink
-    base = run_plan(base_plan, progress=make()) if base_plan is not None else None
-    return base, run_plan(candidate_plan, progress=make())
+    return base_plan, candidate_plan
 
 
 def _recordings_at_ref(project: Project, suites: list[Suite], ref: str) -> list[Any]:

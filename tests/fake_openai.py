@@ -96,6 +96,11 @@ class FakeState:
     """Substring of the last user message -> answer text. First match wins."""
     replies: dict[str, Reply] = field(default_factory=dict)
     """Substring of the last user message ("" matches all) -> scripted reply, sent before any fault."""
+    pass_rates: dict[tuple[str, str], float] = field(default_factory=dict)
+    """(model name, substring of the last user message) -> chance of answering ``pass_answer`` rather
+    than ``fail_answer``: a sampled case with a known pass rate. First match wins, before ``answers``."""
+    pass_answer: str = "pass"
+    fail_answer: str = "fail"
     default_answer: Answer = echo_last_user
     latency_s: float = 0.0
     fault_script: list[str] = field(default_factory=list)
@@ -144,6 +149,11 @@ class FakeState:
 
     def answer(self, messages: list[dict[str, Any]], body: dict[str, Any]) -> str:
         last_user = echo_last_user(messages, body)
+        for (model, needle), rate in self.pass_rates.items():
+            if body.get("model") == model and needle in last_user:
+                with self.lock:
+                    draw = self.rng.random()
+                return self.pass_answer if draw < rate else self.fail_answer
         for needle, text in self.answers.items():
             if needle in last_user:
                 return text

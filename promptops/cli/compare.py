@@ -15,17 +15,32 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def drift_options(f: F) -> F:
-    """--alpha, --format and -o, shared by compare and drift."""
-    f = output_option(f)
-    f = format_option(REPORT_FORMATS)(f)
+def correction_option(f: F) -> F:
+    return click.option(
+        "--correction",
+        type=click.Choice(["holm", "bh"]),
+        default="holm",
+        show_default=True,
+        help="Error control over all case and suite tests of the report: holm (chance of any false "
+        "regression <= alpha) or bh (Benjamini-Hochberg: share of false regressions <= alpha).",
+    )(f)
+
+
+def alpha_option(f: F) -> F:
     return click.option(
         "--alpha",
         type=click.FloatRange(0, 1, min_open=True, max_open=True),
         default=0.05,
         show_default=True,
-        help="Significance level of the one-sided Fisher exact test for verdict flips with repeats.",
+        help="Level of the whole report: with no real change, the chance of flagging any regression.",
     )(f)
+
+
+def drift_options(f: F) -> F:
+    """--alpha, --correction, --format and -o, shared by compare and drift."""
+    f = output_option(f)
+    f = format_option(REPORT_FORMATS)(f)
+    return alpha_option(correction_option(f))
 
 
 def emit_drift_report(
@@ -44,7 +59,9 @@ def emit_drift_report(
 @click.argument("baseline")
 @click.argument("candidate")
 @drift_options
-def command(baseline: str, candidate: str, alpha: float, fmt: str, output: str | None) -> None:
+def command(
+    baseline: str, candidate: str, alpha: float, correction: str, fmt: str, output: str | None
+) -> None:
     """Drift report between two saved runs: BASELINE and CANDIDATE (id, id prefix, folder or 'latest').
 
     Pairs cases by suite, case and model (or by suite and case when each run used
@@ -57,5 +74,5 @@ def command(baseline: str, candidate: str, alpha: float, fmt: str, output: str |
 
     project = load_project()
     runs = [open_run(project.runs_dir, ref) for ref in (baseline, candidate)]
-    report = compare_runs(runs[0], runs[1], alpha=alpha)
+    report = compare_runs(runs[0], runs[1], alpha=alpha, correction=correction)  # type: ignore[arg-type]
     raise SystemExit(emit_drift_report(project, report, runs[1], fmt, output))

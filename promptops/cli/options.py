@@ -58,11 +58,57 @@ def var_option(f: F) -> F:
     )(f)
 
 
+class RepeatParam(click.ParamType):
+    """``--repeat``: a whole number of samples, or ``auto`` (sample each case until it is decided)."""
+
+    name = "N|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        text = str(value).strip().lower()
+        if text == "auto":
+            return "auto"
+        try:
+            number = int(text)
+        except ValueError:
+            number = 0
+        if number < 1:
+            self.fail(f"expects a whole number of samples of at least 1, or auto; got {value!r}", param, ctx)
+        return number
+
+
+def max_repeat_option(f: F) -> F:
+    return click.option(
+        "--max-repeat",
+        type=click.IntRange(min=1),
+        default=None,
+        help="With --repeat auto: the most samples per case and side (default 80).",
+    )(f)
+
+
+def sequential_design(repeat: int | str | None, max_repeat: int | None) -> Any:
+    """The ``SequentialDesign`` of ``--repeat auto``; None for a fixed repeat (no --max-repeat then)."""
+    from promptops.errors import UsageError
+
+    if repeat != "auto":
+        if max_repeat is not None:
+            raise UsageError("--max-repeat caps --repeat auto; give --repeat auto with it, or drop it")
+        return None
+    from promptops.statistics import SequentialDesign
+
+    return SequentialDesign() if max_repeat is None else SequentialDesign(max_repeat=max_repeat)
+
+
 def run_options(f: F) -> F:
     """--repeat, -j, --filter, --timeout, --shard and --judge-repeat, for every command that runs a plan."""
     decorators = [
         click.option(
-            "--repeat", type=click.IntRange(min=1), default=None, help="Samples per case and model."
+            "--repeat",
+            type=RepeatParam(),
+            default=None,
+            help="Samples per case and model; auto (drift, test --base-ref) samples each case until the "
+            "comparison is decided.",
         ),
         click.option(
             "-j",
@@ -102,7 +148,7 @@ def run_options(f: F) -> F:
 
 def make_run_options(
     models: tuple[str, ...],
-    repeat: int | None,
+    repeat: int | str | None,
     concurrency: int | None,
     case_filter: str | None,
     timeout: float | None,
@@ -112,7 +158,18 @@ def make_run_options(
     replay: bool = False,
     judge_repeat: int = 1,
 ) -> Any:
-    """The ``RunOptions`` that the shared run options describe (imported lazily: start-up stays fast)."""
+    """The ``RunOptions`` that the shared run options describe (imported lazily: start-up stays fast).
+
+    ``--repeat auto`` reaches here only from commands that run one side: it needs two to compare.
+    """
+    from promptops.errors import UsageError
+
+    if repeat == "auto":
+        raise UsageError(
+            "--repeat auto samples until a comparison is decided, so it needs two sides: use it with "
+            "promptops drift or promptops test --base-ref"
+        )
+    assert repeat is None or isinstance(repeat, int)
     from promptops.plan import RunOptions, parse_shard
 
     return RunOptions(

@@ -8,14 +8,18 @@ import click
 if TYPE_CHECKING:
     from promptops.config import Project
     from promptops.plan import RunOptions
+    from promptops.statistics import SequentialDesign
 
+from promptops.cli.compare import correction_option
 from promptops.cli.options import (
     REPORT_FORMATS,
     format_option,
     make_run_options,
+    max_repeat_option,
     model_option,
     output_option,
     run_options,
+    sequential_design,
 )
 
 
@@ -23,6 +27,7 @@ from promptops.cli.options import (
 @click.argument("suites", nargs=-1)
 @model_option
 @run_options
+@max_repeat_option
 @click.option(
     "--no-cache", is_flag=True, help="Do not answer from the response cache (answers still refresh it)."
 )
@@ -42,8 +47,9 @@ from promptops.cli.options import (
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     default=0.05,
     show_default=True,
-    help="With --base-ref: significance level for regressions with repeats.",
+    help="With --base-ref: level of the drift report (the chance of any false regression).",
 )
+@correction_option
 @click.option(
     "--resume",
     metavar="RUN",
@@ -55,16 +61,18 @@ from promptops.cli.options import (
 def command(
     suites: tuple[str, ...],
     models: tuple[str, ...],
-    repeat: int | None,
+    repeat: int | str | None,
     concurrency: int | None,
     case_filter: str | None,
     timeout: float | None,
     shard: str | None,
     judge_repeat: int,
+    max_repeat: int | None,
     no_cache: bool,
     replay: bool,
     base_ref: str | None,
     alpha: float,
+    correction: str,
     resume: str | None,
     fmt: str,
     output: str | None,
@@ -85,9 +93,10 @@ def command(
     project = load_project()
     if base_ref and resume:
         raise UsageError("--resume and --base-ref cannot be combined")
+    design = sequential_design(repeat, max_repeat) if base_ref else None
     options = make_run_options(
         models,
-        repeat,
+        None if design else repeat,
         concurrency,
         case_filter,
         timeout,
@@ -97,7 +106,12 @@ def command(
         judge_repeat=judge_repeat,
     )
     if base_ref:
-        raise SystemExit(run_test_against_ref(project, suites, options, base_ref, alpha, fmt, output))
+        code = run_test_against_ref(
+            project, suites, options, base_ref, alpha, correction, design, fmt, output
+        )
+        raise SystemExit(code)
+    if max_repeat is not None:
+        raise UsageError("--max-repeat caps --repeat auto, which needs --base-ref (or promptops drift)")
     saved = open_run(project.runs_dir, resume) if resume else None
     if saved is not None:
         # a resumed run keeps the options it was started with
@@ -115,6 +129,8 @@ def run_test_against_ref(
     options: RunOptions,
     base_ref: str,
     alpha: float,
+    correction: str,
+    design: SequentialDesign | None,
     fmt: str,
     output: str | None,
 ) -> int:
@@ -124,23 +140,29 @@ def run_test_against_ref(
     """
     from promptops.cli.compare import emit_drift_report
     from promptops.cli.progress import make_progress, report_outcome
-    from promptops.drift import compare_runs
-    from promptops.refs import run_against_ref
+    from promptops.drift import compare_runs, run_two_sides
+    from promptops.refs import plans_against_ref
     from promptops.results import SavedRun
+    from promptops.runner import run_plan
     from promptops.versions import prompt_changes
 
-    base, candidate = run_against_ref(project, suites, options, base_ref, progress=make_progress)
-    if base is None:
+    base_plan, candidate_plan = plans_against_ref(project, suites, options, base_ref)
+    if base_plan is None:
+        candidate = run_plan(candidate_plan, progress=make_progress())
         click.echo(
             f"no suite's prompt exists at {base_ref}: nothing to compare; plain test results follow", err=True
         )
         return report_outcome(project, candidate, fmt, output)
+    sides = run_two_sides(base_plan, candidate_plan, design, alpha, make_progress)
+    base, candidate = sides.baseline, sides.candidate
     report = compare_runs(
         SavedRun(base.folder, base.meta),
         SavedRun(candidate.folder, candidate.meta),
         alpha=alpha,
         baseline_label=base_ref,
         candidate_label="working tree",
+        correction=correction,  # type: ignore[arg-type]
+        sequential=sides.sequential or None,
     )
     changed = {s.candidate.prompt for s in report.suites if s.candidate is not None}
     report.prompts = prompt_changes(project, base_ref, sorted(changed))

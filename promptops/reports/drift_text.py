@@ -202,22 +202,23 @@ def _counts_line(suite: SuiteDrift) -> Text:
 
 
 def power_sentence(suite: SuiteDrift) -> str | None:
-    """What the suite could see: "at repeat 3 this suite cannot see drops under 45 points"."""
+    """What the suite could see and what it saw: "at repeat 3 this suite cannot see drops under 45 points"."""
+    parts = []
     repeat = suite.detectable_repeat
-    if repeat is None or repeat < 2:
-        return None
-    change = ""
+    if repeat is not None and repeat >= 2:
+        if suite.detectable_drop is None:
+            parts.append(f"at repeat {repeat} this suite cannot see a drop in a single case at all")
+        else:
+            parts.append(
+                f"at repeat {repeat} this suite cannot see drops under {suite.detectable_drop * 100:.0f} "
+                "points in a single case"
+            )
     if suite.change is not None and suite.change_low is not None and suite.change_high is not None:
-        change = (
-            f"; change in pass rate {suite.change * 100:+.0f} pts "
+        parts.append(
+            f"change in pass rate {suite.change * 100:+.0f} pts "
             f"(95% interval {suite.change_low * 100:+.0f} to {suite.change_high * 100:+.0f})"
         )
-    if suite.detectable_drop is None:
-        return f"at repeat {repeat} this suite cannot see a drop in a single case at all{change}"
-    return (
-        f"at repeat {repeat} this suite cannot see drops under {suite.detectable_drop * 100:.0f} points "
-        f"in a single case{change}"
-    )
+    return "; ".join(parts) or None
 
 
 def _samples(side: CaseSide | None) -> str:
@@ -242,7 +243,9 @@ def _heading(case: CaseDrift, mark: str, style: str) -> Text:
         if flipped and case.method == "deterministic":
             heading.append(" (one sample per side)", style="dim")
         elif flipped and case.p_value is not None:
-            heading.append(f" (p = {case.p_value:.3g})", style="dim")
+            adjusted = case.p_value_adjusted
+            extra = f", adjusted {adjusted:.3g}" if adjusted is not None and adjusted != case.p_value else ""
+            heading.append(f" (p = {case.p_value:.3g}{extra})", style="dim")
     if case.gap:
         heading.append(f"  gap hint: {case.gap}", style="dim")
     return heading

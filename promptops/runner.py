@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,8 +168,38 @@ def _warm_provider(plan: Plan, executor: Executor) -> None:
         get_litellm()
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+async def _until_terminated(work: Awaitable[None]) -> None:
+    """Await ``work``; SIGTERM cancels it like Ctrl-C does, and the run ends as interrupted.
+
+    A SIGTERM handler that raised inside whatever code was running (litellm's, say)
+    left half-cancelled tasks that printed tracebacks at exit; cancelling the task
+    lets every call unwind through its own cleanup first.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    terminated = False
+
+    def terminate() -> None:
+        nonlocal terminated
+        terminated = True
+        if task is not None:
+            task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, terminate)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+        pass
+    try:
+        await work
+    except asyncio.CancelledError:
+        if terminated:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        try:
+            loop.remove_signal_handler(signal.SIGTERM)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
 
 
 def run_plan(
@@ -207,13 +237,8 @@ def run_plan(
     _warm_provider(plan, executor)
     started = time.perf_counter()
     progress.start(meta.planned_calls - len(plan.done))
-    previous = signal.getsignal(signal.SIGTERM)
     try:
-        signal.signal(signal.SIGTERM, _raise_interrupt)
-    except ValueError:  # not the main thread (e.g. inside a server); Ctrl-C still works
-        previous = None
-    try:
-        asyncio.run(executor.run(plan, on_result))
+        asyncio.run(_until_terminated(executor.run(plan, on_result)))
     except KeyboardInterrupt:
         writer.close()
         kept = len(plan.done) + new_results
@@ -222,8 +247,6 @@ def run_plan(
             f"resume with: promptops test --resume {meta.run_id}"
         ) from None
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
         writer.close()
         executor.close()
         progress.finish()

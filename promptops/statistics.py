@@ -45,6 +45,7 @@ __all__ = [
     "CORRECTIONS",
     "Batch",
     "BatchOutcome",
+    "RepeatPlan",
     "RiskDifference",
     "SuiteTest",
     "SUITE_ALPHA_SHARE",
@@ -61,6 +62,7 @@ __all__ = [
     "fisher_one_sided",
     "fisher_power",
     "minimum_detectable_drop",
+    "plan_repeats",
     "repeats_for_power",
     "risk_difference",
     "sequential_update",
@@ -753,3 +755,62 @@ def run_sequential(
         state.decided |= active & fixed
         requests = np.where(fixed, 0, requests)
     return state
+
+
+@dataclass(frozen=True)
+class RepeatPlan:
+    """How many samples finding a drop takes, fixed and with ``--repeat auto``."""
+
+    level: float
+    """Per-case level at the first Holm step of a report with this many cases."""
+    fixed_repeat: int | None
+    """Samples per side a fixed ``--repeat`` needs for the wanted power (None: over 2,000)."""
+    fixed_power_at_10: float
+    """Power of a fixed ``--repeat 10``, for comparison."""
+    auto_power: float
+    """Share of simulated ``--repeat auto`` runs that reach the evidence bar for the drop."""
+    auto_mean_samples: float
+    """Mean samples per side ``--repeat auto`` spends on the dropping case."""
+    auto_mean_unchanged: float
+    """Mean samples per side it spends on an unchanged case at the baseline rate."""
+
+
+def plan_repeats(
+    p_base: float,
+    p_cand: float,
+    power: float,
+    alpha: float,
+    cases: int,
+    design: SequentialDesign | None = None,
+    simulations: int = 4000,
+) -> RepeatPlan:
+    """Samples per side needed to find a drop from ``p_base`` to ``p_cand`` in one case of a report.
+
+    The fixed count comes from the exact power of Fisher's test at the case's
+    Holm level; the ``--repeat auto`` figures from ``simulations`` seeded
+    Bernoulli runs of ``run_sequential``, the loop the CLI runs.
+    """
+    design = design or SequentialDesign()
+    suites = 1 if cases >= 2 else 0
+    case_weight, _ = family_weights(cases, suites)
+    level = alpha * case_weight
+    rng = np.random.default_rng(20260301)
+    bar = case_evidence_bar(cases, suites, alpha)
+
+    def simulate(base: float, cand: float) -> SequentialState:
+        def draw(batch: Batch) -> BatchOutcome:
+            n = batch.requests
+            return BatchOutcome(n, rng.binomial(n, base), rng.binomial(n, cand))
+
+        return run_sequential(design, np.zeros(simulations, bool), bar, draw)
+
+    dropping = simulate(p_base, p_cand)
+    unchanged = simulate(p_base, p_base)
+    return RepeatPlan(
+        level=level,
+        fixed_repeat=repeats_for_power(p_base, p_cand, level, power),
+        fixed_power_at_10=fisher_power(p_base, p_cand, 10, level),
+        auto_power=float((dropping.reason == "drop").mean()),
+        auto_mean_samples=float(dropping.pairs.mean()),
+        auto_mean_unchanged=float(unchanged.pairs.mean()),
+    )

@@ -148,3 +148,30 @@ def test_compare_with_benjamini_hochberg_names_the_rule(sampled_project: Path, r
     assert case["p_value_adjusted"] >= case["p_value"]
     text = run_cli("compare", runs[0].name, runs[1].name, "--correction", "bh").output
     assert "Benjamini–Hochberg" in text and "this suite cannot see drops under" in text
+
+
+def test_plan_repeats_states_fixed_and_auto_costs(run_cli) -> None:
+    from promptops.statistics import fisher_power, repeats_for_power
+
+    result = run_cli("plan-repeats", "--from", "0.9", "--to", "0.5", "--cases", "20", "--power", "0.95")
+    assert result.exit_code == 0, result.output
+    needed = repeats_for_power(0.9, 0.5, 0.05 * 0.8 / 20, 0.95)
+    assert needed is not None and fisher_power(0.9, 0.5, needed, 0.002) >= 0.95
+    assert f"fixed --repeat {needed}: finds it 95% of the time" in result.output
+    assert "fixed --repeat 10: finds it 6% of the time" in result.output
+    assert "--repeat auto --max-repeat 80: finds it" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--from", "0.5", "--to", "0.9"], "must be below", id="rise"),
+        pytest.param(["--from", "1.5", "--to", "0.5"], "--from", id="rate-above-one"),
+        pytest.param(["--from", "0.9", "--to", "0.5", "--cases", "0"], "--cases", id="no-cases"),
+        pytest.param(["--from", "0.9", "--to", "0.5", "--max-repeat", "0"], "--max-repeat", id="cap-zero"),
+    ],
+)
+def test_plan_repeats_bad_input_exits_2(run_cli, args, message) -> None:
+    result = run_cli("plan-repeats", *args)
+    assert result.exit_code == 2 and message in result.output
+    assert "Traceback" not in result.output

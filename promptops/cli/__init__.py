@@ -60,7 +60,7 @@ def _register() -> None:
 
     for module in (cache, compare, drift, init, merge, models, record, render, test):
         cli.add_command(module.command)
-    from promptops.cli import escalate, github, golden, import_, lint, report, versions, watch
+    from promptops.cli import escalate, github, golden, import_, lint, plan_repeats, report, versions, watch
 
     for command in (
         escalate.command,
@@ -68,6 +68,7 @@ def _register() -> None:
         golden.command,
         import_.command,
         lint.command,
+        plan_repeats.command,
         report.command,
         versions.log_command,
         versions.show_command,

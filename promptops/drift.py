@@ -1159,6 +1159,48 @@ def _default_labels(base_meta: RunMeta, base: _Side, cand_meta: RunMeta, cand: _
     return labels if labels[0] != labels[1] else (describe(base_prompts, True), describe(cand_prompts, True))
 
 
+_PROMPT_DIFF_LINES = 60
+
+
+def prompt_changes_between(baseline: RunMeta, candidate: RunMeta) -> list[PromptChange]:
+    """The prompts whose text differs between two runs, from the text each run kept.
+
+    ``promptops test --base-ref`` replaces these with the diffs of the files at the git ref; two saved
+    runs (``compare``) have only what their metadata kept.
+    """
+    old_plans = {s.prompt: s for s in baseline.suites}
+    changes: list[PromptChange] = []
+    for new in {s.prompt: s for s in candidate.suites}.values():
+        old = old_plans.get(new.prompt)
+        if old is None or old.prompt_fingerprint == new.prompt_fingerprint:
+            continue
+        if old.prompt_source is None or new.prompt_source is None:
+            continue
+        lines = list(
+            difflib.unified_diff(
+                old.prompt_source.splitlines(),
+                new.prompt_source.splitlines(),
+                f"{new.prompt}@{old.prompt_version}",
+                f"{new.prompt}@{new.prompt_version}",
+                lineterm="",
+                n=1,
+            )
+        )
+        changes.append(
+            PromptChange(
+                prompt=new.prompt,
+                file=new.file,
+                baseline_version=old.prompt_version,
+                candidate_version=new.prompt_version,
+                baseline_fingerprint=old.prompt_fingerprint,
+                candidate_fingerprint=new.prompt_fingerprint,
+                diff="\n".join(line[:_DIFF_LINE_CHARS] for line in lines[:_PROMPT_DIFF_LINES]),
+                truncated=len(lines) > _PROMPT_DIFF_LINES,
+            )
+        )
+    return changes
+
+
 def compare_results(
     baseline_meta: RunMeta,
     baseline_results: Iterable[SampleResult],
@@ -1255,6 +1297,7 @@ def compare_results(
         suite_regressions=suite_regressions,
         suites=suites,
         cases=cases,
+        prompts=prompt_changes_between(baseline_meta, candidate_meta),
     )
 
 

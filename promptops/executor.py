@@ -292,6 +292,9 @@ class Executor:
         cached: bool,
     ) -> SampleResult:
         graded = await evaluate(call, completion, JudgeCalls(self, limiter))
+        if graded.passed is False:
+            # what the model was given, so diagnosis can tell a missing fact from one it ignored
+            base = {**base, "messages": call.messages, "reference": call.case.reference}
         return SampleResult(
             **base,
             output=completion.text,

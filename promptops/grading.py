@@ -288,6 +288,13 @@ def _evaluate_sync(output: str, spec: AssertionSpec, ctx: AssertionContext) -> A
     return evaluate_assertion(output, spec, ctx)
 
 
+def failed_check_details(spec: AssertionSpec, ctx: AssertionContext) -> dict[str, Any]:
+    """What diagnosis needs of a failing assertion: what it expected and its other settings."""
+    expected = ctx.golden if spec.base_type == "golden" else spec.value
+    options = spec.model_dump(exclude_defaults=True, exclude={"type", "value", "gap", "description"})
+    return {"expected": expected, "options": options}
+
+
 async def grade_output(
     setup: GradingSetup | None,
     calls: ModelCalls,
@@ -317,6 +324,7 @@ async def grade_output(
                 gap=spec.gap,
                 error=result.error,
                 judge=trace,
+                **({} if result.passed or result.error else failed_check_details(spec, ctx)),
             )
         )
     failed = any(not o.passed and not o.error for o in outcomes)

@@ -320,6 +320,13 @@ class Prompt:
     def version(self) -> str:
         return self.front_matter.version
 
+    def source_text(self) -> str:
+        """The text the fingerprint covers: front matter, body and each included partial."""
+        parts = [f"---\n{self.front_matter_text.rstrip()}\n---\n{self.body}"]
+        for name in self.includes:
+            parts.append(f"\n{{# {name} #}}\n{self.source.read(name) or ''}")
+        return "".join(parts)
+
     def used_variables(self) -> set[str]:
         """Variables the template body reads (not counting loop or set variables)."""
         _, _, used = _parse_template(self.environment, self.relpath, self.file)

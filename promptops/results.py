@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -83,6 +83,12 @@ class AssertionOutcome(_Record):
     """No verdict could be reached (judge answer not understood, judge call failed, user code raised)."""
     judge: JudgeTrace | None = None
     """Model-graded and embedding types: the calls behind the verdict."""
+    expected: Any = None
+    """What the assertion compared the output with (its value, or the accepted output for ``golden``);
+    kept on failing assertions only, for diagnosis."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """The assertion's other settings (threshold, ignore_order, tolerance, min, max ...), kept on failing
+    assertions only, so diagnosis can try the assertion again on a repaired answer."""
 
 
 class SampleResult(_Record):
@@ -131,6 +137,11 @@ class SampleResult(_Record):
     a new snapshot behind the same alias."""
     system_fingerprint: str | None = None
     """The provider's ``system_fingerprint`` of the backend that answered, when it sends one."""
+    messages: list[dict[str, str]] | None = None
+    """The rendered messages sent, kept on failing samples only: diagnosis checks whether the expected
+    content was in the prompt."""
+    reference: str | None = None
+    """The case's reference answer (from the suite), kept on failing samples only."""
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -145,6 +156,13 @@ class SuitePlan(_Record):
     prompt_fingerprint: str
     models: list[str]
     cases: int
+    prompt_source: str | None = None
+    """The prompt's text as tested (front matter, body, included partials): for the diff of a prompt
+    change and for reading the prompt's shape (examples, structured output)."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Call parameters of the prompt and suite (before the model's own)."""
+    golden_cases: int = 0
+    """Accepted outputs the suite had when the run started."""
 
 
 class RunMeta(_Record):
@@ -346,6 +364,30 @@ def open_run(runs_dir: Path, ref: str) -> SavedRun:
     except (ValidationError, OSError, json.JSONDecodeError) as exc:
         raise UsageError(f"unreadable run metadata: {exc}", file=str(folder / "meta.json")) from None
     return SavedRun(folder, meta)
+
+
+def failure_history(runs_dir: Path) -> dict[tuple[str, str, str], set[str]]:
+    """(suite, case, model) → the prompt fingerprints it failed with, over every finished run.
+
+    A case that keeps failing across prompt fingerprints is a case prompt edits have not fixed.
+    Unfinished or foreign folders carry no verdicts and are skipped.
+    """
+    history: dict[tuple[str, str, str], set[str]] = {}
+    if not runs_dir.is_dir():
+        return history
+    for folder in sorted(runs_dir.iterdir()):
+        try:
+            meta = RunMeta.model_validate_json((folder / "meta.json").read_text(encoding="utf-8"))
+            summary = RunSummary.model_validate_json((folder / "summary.json").read_text(encoding="utf-8"))
+        except (OSError, ValidationError, ValueError):
+            continue
+        fingerprints = {s.name: s.prompt_fingerprint for s in meta.suites}
+        for verdict in summary.cases:
+            if verdict.status == "failed" and verdict.suite in fingerprints:
+                history.setdefault((verdict.suite, verdict.case, verdict.model), set()).add(
+                    fingerprints[verdict.suite]
+                )
+    return history
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -82,6 +82,9 @@ def _suite_plans(plan: Plan) -> list[SuitePlan]:
             prompt_fingerprint=s.prompt.fingerprint,
             models=[m.alias for m in plan.models_for(s)],
             cases=len(plan.selected_cases(s)),
+            prompt_source=s.prompt.source_text(),
+            params=s.params(),
+            golden_cases=len(s.goldens),
         )
         for s in plan.suites
     ]

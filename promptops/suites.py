@@ -58,6 +58,8 @@ class Case(_Strict):
     vars: dict[str, Any] = Field(default_factory=dict)
     gap: GapType | None = None
     """What a failure of this case reveals: knowledge, behavior, skill or reliability."""
+    reference: str | None = None
+    """The right answer, or the facts it rests on: diagnosis checks whether the prompt holds it."""
     assert_: list[AssertionSpec] = Field(default_factory=list, alias="assert")
     repeat: int | None = Field(default=None, ge=1)
     """Samples per model for this case; overrides the suite's repeat."""

@@ -1,4 +1,4 @@
-"""Gap classification and escalation rules on planted runs."""
+"""Diagnosis (each signal, on planted answers and prompts) and escalation rules (and their holes)."""
 
 from __future__ import annotations
 
@@ -9,108 +9,421 @@ import pytest
 from promptops.config import Constraints
 from promptops.errors import ConfigError
 from promptops.escalation import (
-    CaseSignal,
+    PROBE_WEIGHT,
+    Attribution,
+    CaseDiagnosis,
+    CaseFacts,
+    Evidence,
+    FailedCheck,
     GroupContext,
     builtin_rules,
     classify_case,
     escalate_groups,
     is_external,
     parse_rules,
+    signals,
 )
-from promptops.results import AssertionOutcome
+
+TRIAGE_SYSTEM = "You route support emails. Answer with exactly one label from: refund, shipping, account."
+POLICY = (
+    "Policy excerpt: employees may carry over up to 5 unused days into the next year. "
+    "Sick leave needs a doctor's note after 3 consecutive days."
+)
 
 
-def failed(kind: str, gap: str | None = None) -> AssertionOutcome:
-    return AssertionOutcome(type=kind, passed=False, score=0.0, reason=f"{kind} failed", gap=gap)  # type: ignore[arg-type]
-
-
-def signal(
-    case: str = "c1",
+def facts(
+    check: FailedCheck,
+    outputs: list[tuple[str, int]] | str,
+    prompt: list[tuple[str, str]] | None = None,
     *,
-    assertions: list[AssertionOutcome] | None = None,
-    hint: str | None = None,
-    samples: int = 1,
     passed: int = 0,
-    distinct: int = 1,
-) -> CaseSignal:
-    return CaseSignal(
+    hint: str | None = None,
+    attribution: Attribution | None = None,
+    probes: list[Evidence] | None = None,
+) -> CaseFacts:
+    answers = [(outputs, 1)] if isinstance(outputs, str) else outputs
+    failing = sum(count for _, count in answers)
+    return CaseFacts(
+        suite="s",
+        case="c1",
+        prompt="p",
+        model="m",
+        model_id="openai/gpt-x",
+        status="failed",
+        samples=failing + passed,
+        passed_samples=passed,
+        hint=hint,  # type: ignore[arg-type]
+        checks=[check],
+        outputs=answers,
+        messages=None if prompt is None else [{"role": r, "content": c} for r, c in prompt],
+        attribution=attribution,
+        probes=probes or [],
+    )
+
+
+def check(kind: str, expected: object = None, **options: object) -> FailedCheck:
+    return FailedCheck(type=kind, reason=f"{kind} failed", expected=expected, options=options)
+
+
+# --- each signal ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failed", "answer", "prompt", "gap", "signal"),
+    [
+        pytest.param(
+            check("equals", "refund"),
+            "Label: refund.",
+            [("system", TRIAGE_SYSTEM)],
+            "behavior",
+            "form-repair",
+            id="label-in-a-prefix",
+        ),
+        pytest.param(
+            check("equals", "refund"),
+            "Refund",
+            [("system", TRIAGE_SYSTEM)],
+            "behavior",
+            "form-repair",
+            id="letter-case",
+        ),
+        pytest.param(
+            check("is-json"),
+            'Sure!\n```json\n{"a": 1}\n```',
+            [("user", "x")],
+            "behavior",
+            "form-repair",
+            id="fenced-json",
+        ),
+        pytest.param(
+            check("json-schema", {"type": "object", "required": ["id"]}),
+            "{'id': 7}",
+            [("user", "x")],
+            "behavior",
+            "form-repair",
+            id="python-dict-for-json",
+        ),
+        pytest.param(
+            check("equals", "$12.50"),
+            "Express delivery costs $12.50.",
+            [("user", "How much is express?")],
+            "behavior",
+            "answer-in-prose",
+            id="answer-in-prose",
+        ),
+        pytest.param(
+            check("contains", "2024-03-05"),
+            "It ships on March 5, 2024.",
+            [("user", "When?")],
+            "behavior",
+            "same-value-other-form",
+            id="date-in-another-format",
+        ),
+        pytest.param(
+            check("contains", "16 weeks"),
+            "Parental leave is sixteen weeks.",
+            [("user", "How long?")],
+            "behavior",
+            "same-value-other-form",
+            id="number-in-words",
+        ),
+        pytest.param(
+            check("json-match", {"order_id": "A-17", "total": 42.5}),
+            '{"orderId": "A-17", "sum": "42.50"}',
+            [("user", "order A-17, 42.50")],
+            "behavior",
+            "same-value-other-form",
+            id="json-values-under-other-keys",
+        ),
+        pytest.param(
+            check("icontains", "4.99"),
+            "I'm not sure what the Plus plan costs.",
+            [("user", "Plus price?")],
+            "knowledge",
+            "refusal",
+            id="refusal-fact-not-in-prompt",
+        ),
+        pytest.param(
+            check("icontains", "5 days"),
+            "I don't have access to the leave policy.",
+            [("system", POLICY), ("user", "How many unused days can I carry over?")],
+            "skill",
+            "refusal",
+            id="refusal-although-the-prompt-holds-it",
+        ),
+        pytest.param(
+            check("equals", "Halyard"),
+            "Our loyalty programme is called Nimbus Rewards.",
+            [("user", "What is the loyalty programme called?")],
+            "knowledge",
+            "different-value",
+            id="private-name-checked-with-equals",
+        ),
+        pytest.param(
+            check("regex", r"12\.50"),
+            "Express costs $15.",
+            [("user", "How much is express?")],
+            "knowledge",
+            "different-value",
+            id="price-checked-with-regex",
+        ),
+        pytest.param(
+            check("icontains", "5 days"),
+            "You can carry over all unused days.",
+            [("system", POLICY), ("user", "How many unused days can I carry over?")],
+            "skill",
+            "grounded",
+            id="fact-in-the-supplied-context",
+        ),
+        pytest.param(
+            check("icontains", "3 days"),
+            "You get 10 days of bereavement leave.",
+            [("system", POLICY), ("user", "How many days of bereavement leave do we get?")],
+            "knowledge",
+            "different-value",
+            id="a-number-found-only-in-an-unrelated-sentence",
+        ),
+        pytest.param(
+            check("equals", "refund"),
+            "shipping",
+            [("system", TRIAGE_SYSTEM)],
+            "skill",
+            "option-label",
+            id="wrong-label-among-the-options",
+        ),
+        pytest.param(
+            check("equals", "refund"),
+            "Thanks for writing in, we will look into it.",
+            [("user", "money back pls")],
+            "behavior",
+            "format-check",
+            id="prose-where-a-label-was-expected",
+        ),
+        pytest.param(
+            check("starts-with", "Hi Tom,"),
+            "Sure, you can share folders.",
+            [("system", 'Start every reply with "Hi Tom,". Be brief.')],
+            "behavior",
+            "instruction",
+            id="instruction-not-followed",
+        ),
+        pytest.param(
+            check("icontains", "thank you"),
+            "We got your review.",
+            [("user", "I left a review")],
+            "behavior",
+            "style",
+            id="house-style",
+        ),
+        pytest.param(
+            check("word-count", max=10),
+            "word " * 40,
+            [("user", "x")],
+            "behavior",
+            "format-check",
+            id="length-only",
+        ),
+        pytest.param(
+            check("json-match", {"order_id": "ORD-4821"}),
+            '{"order_id": "ORD-4812"}',
+            [("user", "Order ORD-4821 was charged twice")],
+            "skill",
+            "grounded",
+            id="field-in-the-input",
+        ),
+        pytest.param(
+            check("json-match", {"tier": "Summit Club"}),
+            '{"tier": "Gold"}',
+            [("user", "Order 7, my tier?")],
+            "knowledge",
+            "different-value",
+            id="field-not-in-the-input",
+        ),
+        pytest.param(
+            check("json-match", {"urgent": True}),
+            '{"urgent": false}',
+            [("user", "The stove caught fire!")],
+            "skill",
+            "label-choice",
+            id="a-yes-no-judgement",
+        ),
+    ],
+)
+def test_signal_decides_the_gap(failed, answer, prompt, gap, signal) -> None:
+    result = classify_case(facts(failed, answer, prompt))
+    assert result.gap == gap, result.evidence
+    assert result.evidence[0].signal == signal
+    assert result.evidence[0].text and result.confidence > 0.5
+
+
+def test_grounded_flag_follows_the_evidence() -> None:
+    grounded = classify_case(
+        facts(
+            check("icontains", "5 days"),
+            "All of them.",
+            [("system", POLICY), ("user", "unused days carry over?")],
+        )
+    )
+    missing = classify_case(facts(check("icontains", "4.99"), "It costs $9.", [("user", "price?")]))
+    assert grounded.grounded is True and missing.grounded is False
+
+
+def test_reliability_only_when_samples_disagree_in_verdict() -> None:
+    flips = classify_case(
+        facts(check("equals", "refund"), [("shipping", 2)], [("system", TRIAGE_SYSTEM)], passed=3)
+    )
+    assert flips.gap == "reliability"
+    assert (
+        flips.evidence[0].signal == "samples-disagree" and "3 of 5 samples passed" in flips.evidence[0].text
+    )
+    assert "skill" in flips.gaps  # the failing samples' own gap stays listed
+    spread = classify_case(
+        facts(check("equals", "refund"), [("shipping", 6), ("account", 4)], [("system", TRIAGE_SYSTEM)])
+    )
+    assert spread.gap == "skill" and "reliability" not in spread.gaps
+    assert spread.spread is not None and "'shipping' ×6" in spread.spread
+
+
+def test_hint_wins_and_a_disagreement_is_reported() -> None:
+    agreed = classify_case(
+        facts(check("equals", "refund"), "Refund.", [("system", TRIAGE_SYSTEM)], hint="behavior")
+    )
+    assert agreed.gap == "behavior" and agreed.hint_disagrees is None
+    overruled = classify_case(
+        facts(check("equals", "refund"), "Refund.", [("system", TRIAGE_SYSTEM)], hint="skill")
+    )
+    assert overruled.gap == "skill" and overruled.hint == "skill"
+    assert overruled.hint_disagrees is not None and overruled.hint_disagrees.startswith(
+        "the evidence points to behavior"
+    )
+    per_assertion = FailedCheck(type="equals", reason="r", expected="refund", gap="knowledge")
+    assert classify_case(facts(per_assertion, "bug", [("system", TRIAGE_SYSTEM)])).gap == "knowledge"
+
+
+def test_a_probe_outcome_outranks_every_heuristic() -> None:
+    probe = Evidence(
+        signal="probe",
+        gap="knowledge",
+        weight=PROBE_WEIGHT,
+        source="probe",
+        text="with the policy supplied as context, 5 of 5 samples passed",
+    )
+    result = classify_case(
+        facts(check("equals", "refund"), "shipping", [("system", TRIAGE_SYSTEM)], probes=[probe])
+    )
+    assert result.gap == "knowledge" and result.confidence >= 0.95
+    assert any(e.source == "probe" for e in result.evidence)
+
+
+def test_without_the_answer_the_assertion_type_is_all_there_is() -> None:
+    result = classify_case(
+        CaseFacts(
+            suite="s",
+            case="c",
+            prompt="p",
+            model="m",
+            model_id="x",
+            status="failed",
+            samples=1,
+            passed_samples=0,
+            checks=[check("regex", r"^\d+$"), check("latency", max=10)],
+        )
+    )
+    assert result.gap == "behavior" and result.evidence[0].signal == "assertion-type"
+
+
+def test_the_prompt_change_that_removed_an_option_is_behavior() -> None:
+    diff = (
+        "--- p@1.0.0\n+++ p@1.1.0\n"
+        "-Answer with exactly one label from: refund, shipping, account.\n+Say what it is about."
+    )
+    change = Attribution(cause="prompt-change", text="the prompt changed", prompt_diff=diff)
+    result = classify_case(
+        facts(
+            check("icontains", "shipping"),
+            "The parcel got wet.",
+            [("system", "Say what it is about.")],
+            attribution=change,
+        )
+    )
+    assert result.gap == "behavior" and "removed the line" in result.evidence[0].text
+    assert result.attribution is not None and result.attribution.cause == "prompt-change"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("$4.99", "number"),
+        ("1,200", "number"),
+        ("5 GB", "number"),
+        ("2025-03-05", "date"),
+        ("March 5", "date"),
+        ("9:30 am", "time"),
+        ("ORD-4821", "code"),
+        ("THAW25", "code"),
+        ("claims@larkspur.example", "email"),
+        ("Halyard", "name"),
+        ("Summit Club", "name"),
+        ("refund", "label"),
+        ("product-question", "label"),
+        ("Hi Tom,", "style"),
+        ("portable document format", "phrase"),
+    ],
+)
+def test_kind_of_an_expected_answer(text, kind) -> None:
+    assert signals.kind_of(text) == kind
+
+
+def test_values_compare_across_formats() -> None:
+    [a], [b] = signals.values_in("1,200 dollars"), signals.values_in("$1200")
+    assert a.same(b)
+    assert signals.contains_value("Up to 5 unused days a year", "5 days")
+    assert not signals.contains_value("after 3 consecutive days", "5 days")
+    assert signals.in_option_list("Answer with one label from: refund, shipping, account.", "shipping") == [
+        "refund",
+        "account",
+    ]
+    assert signals.in_option_list("Express costs $12.50 and takes 2 business days.", "$12.50") == []
+
+
+# --- rules --------------------------------------------------------------------------------------
+
+
+def diagnosed(
+    case: str,
+    gap: str,
+    *,
+    grounded: bool | None = None,
+    cause: str | None = None,
+    gaps: list[str] | None = None,
+) -> CaseDiagnosis:
+    return CaseDiagnosis(
         suite="s",
         case=case,
         prompt="p",
         model="m",
         model_id="openai/gpt-x",
         status="failed",
-        samples=samples,
-        passed_samples=passed,
-        errored_samples=0,
-        gap_hint=hint,  # type: ignore[arg-type]
-        failed_assertions=assertions if assertions is not None else [failed("equals")],
-        distinct_failed_outputs=distinct,
-        prompt_fingerprint="f1",
+        samples=1,
+        passed_samples=0,
+        pass_rate=0.0,
+        gap=gap,
+        gaps=gaps or [gap],
+        confidence=0.9,
+        grounded=grounded,  # type: ignore[arg-type]
+        evidence=[Evidence(signal="grounded", gap=gap, weight=3, text=f"{gap} evidence")],  # type: ignore[arg-type]
+        attribution=Attribution(cause=cause, text=f"{cause} text", prompt_diff="-a\n+b") if cause else None,  # type: ignore[arg-type]
     )
 
 
-# --- classification -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("kind", "gap"),
-    [
-        pytest.param("icontains", "knowledge", id="contains-knowledge"),
-        pytest.param("contains-all", "knowledge", id="contains-all-knowledge"),
-        pytest.param("is-json", "behavior", id="json-validity-behavior"),
-        pytest.param("regex", "behavior", id="regex-behavior"),
-        pytest.param("word-count", "behavior", id="length-behavior"),
-        pytest.param("not-icontains", "behavior", id="negated-behavior"),
-        pytest.param("equals", "skill", id="label-skill"),
-        pytest.param("json-match", "skill", id="fields-skill"),
-        pytest.param("one-of", "skill", id="one-of-skill"),
-        pytest.param("my-plugin-type", "skill", id="unknown-skill"),
-    ],
-)
-def test_gap_from_assertion_type(kind, gap) -> None:
-    result = classify_case(signal(assertions=[failed(kind)]))
-    assert result.gaps == [gap]
-    assert result.evidence[0].decided_by == "assertion-type"
-
-
-def test_budget_assertions_show_no_gap() -> None:
-    assert classify_case(signal(assertions=[failed("latency"), failed("cost")])).gaps == []
-
-
-def test_precedence_assertion_override_then_case_hint_then_type() -> None:
-    by_override = classify_case(signal(assertions=[failed("icontains", gap="skill")], hint="behavior"))
-    assert by_override.gaps == ["skill"] and by_override.evidence[0].decided_by == "assertion-gap"
-    by_hint = classify_case(signal(assertions=[failed("icontains")], hint="behavior"))
-    assert by_hint.gaps == ["behavior"] and by_hint.evidence[0].decided_by == "case-hint"
-    by_type = classify_case(signal(assertions=[failed("icontains")]))
-    assert by_type.gaps == ["knowledge"]
-
-
-def test_a_case_can_show_several_gaps() -> None:
-    result = classify_case(signal(assertions=[failed("icontains"), failed("is-json")], samples=5, passed=2))
-    assert result.gaps == ["knowledge", "behavior", "reliability"]
-    assert [e.decided_by for e in result.evidence][-1] == "samples"
-    assert "2 of 5 samples passed" in result.evidence[-1].detail
-
-
-def test_disagreeing_failures_are_reliability() -> None:
-    assert "reliability" in classify_case(signal(samples=4, passed=0, distinct=3)).gaps
-    assert "reliability" not in classify_case(signal(samples=4, passed=0, distinct=1)).gaps
-
-
-# --- rules -------------------------------------------------------------------------------------
-
-
-def context(gap_cases: list[CaseSignal] | None = None, **overrides) -> GroupContext:
-    cases = [classify_case(s) for s in (gap_cases or [])]
+def context(gap_cases: list[CaseDiagnosis] | None = None, **overrides) -> GroupContext:
     ctx = GroupContext(
         prompt="p",
         model="m",
         model_id="openai/gpt-x",
         suites=["s"],
         total_cases=10,
-        cases=cases,
+        cases=[c.model_copy() for c in gap_cases or []],
         few_shot=False,
         structured_output=False,
         external_model=True,
@@ -128,10 +441,10 @@ def fired(ctx: GroupContext, constraints: Constraints | None = None, rules=None)
     return {e.rule: e for e in found}
 
 
-KNOWLEDGE = [signal("k1", assertions=[failed("icontains")])]
-BEHAVIOR = [signal("b1", assertions=[failed("is-json")])]
-SKILL = [signal("s1", assertions=[failed("equals")])]
-RELIABLE = [signal("r1", samples=5, passed=3)]
+KNOWLEDGE = [diagnosed("k1", "knowledge", grounded=False)]
+BEHAVIOR = [diagnosed("b1", "behavior")]
+SKILL = [diagnosed("s1", "skill", grounded=True)]
+RELIABLE = [diagnosed("r1", "reliability")]
 
 
 @pytest.mark.parametrize(
@@ -287,7 +600,72 @@ def test_rationale_names_constraints_and_evidence() -> None:
     assert "weekly" in item.rationale
     assert item.constraints_weighed == ["update_frequency=weekly"]
     assert [(e.suite, e.case) for e in item.evidence] == [("s", "k1")]
-    assert item.evidence[0].reasons == ["icontains: icontains failed"]
+    assert item.evidence[0].reasons == ["knowledge evidence"]
+
+
+def test_behavior_persisting_two_versions_on_a_short_prompt_still_gets_advice() -> None:
+    for versions in (2, 3, 5):
+        hit = fired(context(BEHAVIOR, persists={("s", "b1"): versions}, prompt_tokens=120))
+        assert "behavior-prompt-rework" in hit, (versions, sorted(hit))
+        assert "behavior-fine-tune-persistent" not in hit
+    long_prompt = fired(context(BEHAVIOR, persists={("s", "b1"): 3}, prompt_tokens=1200))
+    assert "behavior-fine-tune-persistent" in long_prompt and "behavior-prompt-rework" not in long_prompt
+
+
+def test_one_persisted_case_does_not_silence_prompt_first_for_the_others() -> None:
+    cases = [diagnosed("old", "behavior"), diagnosed("new1", "behavior"), diagnosed("new2", "behavior")]
+    hit = fired(context(cases, persists={("s", "old"): 4}, prompt_tokens=1500))
+    assert [e.case for e in hit["behavior-prompt-first"].evidence] == ["new1", "new2"]
+    assert [e.case for e in hit["behavior-fine-tune-persistent"].evidence] == ["old"]
+
+
+def test_never_fine_tune_facts_whatever_the_label() -> None:
+    # hinted skill, but the evidence shows a fact the prompt does not hold
+    hinted = diagnosed("h1", "skill", grounded=False)
+    hinted.evidence = [
+        Evidence(signal="missing-fact", gap="knowledge", weight=2.5, text="'Halyard' is not in the prompt")
+    ]
+    plain = diagnosed("s1", "skill", grounded=True)
+    ctx = context([hinted, plain], persists={("s", "h1"): 4, ("s", "s1"): 4})
+    found = escalate_groups([ctx], builtin_rules().rules, Constraints())
+    tuned = [e for e in found if e.technique == "fine-tuning"]
+    assert [c.case for e in tuned for c in e.evidence] == ["s1"]
+    assert ctx.cases[0].technique == "prompt-engineering"
+
+
+def test_fine_tuning_rules_from_a_project_file_cannot_reach_facts_either() -> None:
+    rules = parse_rules(
+        "version: 1\nrules:\n  - id: tune-everything\n    when: {gap: knowledge}\n"
+        "    then: {technique: fine-tuning, rationale: tune}\n",
+        "team-rules.yaml",
+    ).rules
+    assert "tune-everything" not in fired(context(KNOWLEDGE), rules=rules)
+
+
+def test_no_retrieval_for_a_grounded_case_even_when_hinted_knowledge() -> None:
+    hinted = diagnosed("g1", "knowledge", grounded=True)
+    hit = fired(context([hinted]))
+    assert "knowledge-rag" not in hit and "knowledge-rag-fast-changing" not in hit
+
+
+def test_a_prompt_caused_regression_is_fixed_in_the_prompt_only() -> None:
+    cases = [
+        diagnosed("p1", "knowledge", grounded=False, cause="prompt-change"),
+        diagnosed("p2", "skill", cause="prompt-change"),
+    ]
+    ctx = context(cases, persists={("s", "p1"): 3, ("s", "p2"): 3}, baseline="p@1.0.0")
+    found = escalate_groups([ctx], builtin_rules().rules, Constraints(update_frequency="daily"))
+    assert {e.rule for e in found} == {"prompt-regression"}
+    assert "p@1.0.0" in found[0].rationale and "caused" in found[0].rationale
+    assert [c.technique for c in ctx.cases] == ["prompt-engineering", "prompt-engineering"]
+
+
+def test_a_model_regression_weighs_pinning_against_adapting() -> None:
+    ctx = context([diagnosed("m1", "behavior", cause="model-change")], baseline="openai/gpt-old")
+    hit = fired(ctx)
+    assert "model-regression" in hit and "behavior-prompt-first" in hit
+    assert "Pin openai/gpt-old" in hit["model-regression"].next_steps[0]
+    assert ctx.cases[0].technique == "prompt-engineering"  # adapting the prompt is the case's own remedy
 
 
 @pytest.mark.parametrize(
@@ -408,31 +786,37 @@ def test_invalid_rules_file_from_the_cli(make_project, run_cli, fake_server) -> 
 
 
 def test_escalate_from_a_saved_run_and_a_report_file(make_project, run_cli, fake_server, tmp_path) -> None:
-    fake_server.state.answers = {"charged twice": "bug", "crashes": "bug"}
+    fake_server.state.answers = {"charged twice": "bug", "crashes": "Label: bug."}
     make_project()
     report = tmp_path / "report.json"
     assert run_cli("test", "--format", "json", "-o", str(report)).exit_code == 1
     text = run_cli("escalate").output
     assert "skill → prompt-engineering" in text and "triage::refund-basic" in text
     data = json.loads(run_cli("escalate", str(report), "--format", "json").stdout)
-    assert data["cases"][0]["gaps"] == ["skill"]
-    assert data["cases"][0]["evidence"][0]["decided_by"] == "case-hint"
+    cases = {c["case"]: c for c in data["cases"]}
+    assert cases["refund-basic"]["gap"] == "skill" and cases["refund-basic"]["hint"] == "skill"
+    assert cases["crash"]["gap"] == "behavior" and cases["crash"]["evidence"][0]["signal"] == "form-repair"
+    assert cases["crash"]["grounded"] is True  # 'bug' is one of the labels the prompt offers
+    saved = json.loads(report.read_text())["escalation"]["cases"]
+    assert [(c["case"], c["gap"], c["confidence"], c["technique"]) for c in saved] == [
+        (c["case"], c["gap"], c["confidence"], c["technique"]) for c in data["cases"]
+    ]
     assert run_cli("escalate", "nope").exit_code == 2
 
 
 def test_nothing_to_escalate(make_project, run_cli, fake_server) -> None:
     fake_server.state.answers = {"charged twice": "refund", "crashes": "bug"}
     make_project()
-    assert run_cli("test").exit_code == 0
-    result = run_cli("escalate")
-    assert result.exit_code == 0, result.output
-    assert "nothing to escalate" in result.output
+    run_cli("test")
+    assert "nothing to escalate" in run_cli("escalate").output
 
 
-def test_escalate_a_drift_report_file(make_project, run_cli, fake_server, tmp_path) -> None:
-    """The JSON that `drift` writes (escalation key included) is a valid input of `escalate`."""
+def test_drift_attributes_and_a_saved_drift_report_repeats_the_diagnosis(
+    make_project, run_cli, fake_server, tmp_path
+) -> None:
+    """The JSON that `drift` writes is a valid input of `escalate`, which repeats its diagnosis."""
     fake_server.state.default_answer = lambda messages, body: (
-        "refund" if body["model"] == "fake-model" else "something else"
+        "refund" if body["model"] == "fake-model" else "Refund."
     )
     make_project()
     report = tmp_path / "drift.json"
@@ -440,7 +824,35 @@ def test_escalate_a_drift_report_file(make_project, run_cli, fake_server, tmp_pa
         "drift", "--baseline", "fake", "--candidate", "other", "--format", "json", "-o", str(report)
     )
     assert result.exit_code == 1, result.output
-    data = json.loads(run_cli("escalate", str(report), "--format", "json").stdout)
-    assert data["source"].count("..") == 1
-    assert {c["case"] for c in data["cases"]} == {"refund-basic", "crash"}
-    assert any(e["gap"] == "skill" for e in data["escalations"])
+    written = json.loads(report.read_text())["escalation"]
+    refund = next(c for c in written["cases"] if c["case"] == "refund-basic")
+    assert refund["attribution"]["cause"] == "model-change" and refund["gap"] == "skill"  # the hint wins
+    assert refund["hint_disagrees"].startswith("the evidence points to behavior")
+    crash = next(c for c in written["cases"] if c["case"] == "crash")
+    assert crash["attribution"]["cause"] == "already-failing"
+    assert any(e["rule"] == "model-regression" for e in written["escalations"])
+    again = json.loads(run_cli("escalate", str(report), "--format", "json").stdout)
+    assert again["source"].count("..") == 1
+    assert again["cases"] == written["cases"]
+
+
+def test_a_pull_request_regression_shows_the_prompt_hunk(make_project, run_cli, fake_server) -> None:
+    from git_repo import commit_all, git, set_prompt
+
+    root = make_project()
+    git(root, "init", "-q", "-b", "main")
+    commit_all(root, "triage prompt")
+    fake_server.state.default_answer = lambda messages, body: (
+        "refund" if "exactly one word" in messages[0]["content"] else "It is about a refund."
+    )
+    set_prompt(root, "1.1.0", "whatever suits")
+    result = run_cli("test", "--base-ref", "HEAD", "--format", "json")
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    escalation = report["escalation"]
+    case = next(c for c in escalation["cases"] if c["case"] == "refund-basic")
+    assert case["attribution"]["cause"] == "prompt-change"
+    assert "-Reply with exactly one word" in case["attribution"]["prompt_diff"]
+    assert case["technique"] == "prompt-engineering" and case["rule"] == "prompt-regression"
+    assert case["attribution"]["prompt_diff"] == report["prompts"][0]["diff"]
+    assert {e["technique"] for e in escalation["escalations"]} & {"rag", "fine-tuning"} == set()

@@ -51,7 +51,9 @@ def test_base_ref_reports_regressions_fixes_and_changes(make_project, run_cli, f
     assert statuses == {"refund-basic": "regression", "crash": "fix", "greeting": "changed"}
     assert report["baseline_label"] == "main" and report["candidate_label"] == "working tree"
     escalations = report["escalation"]["escalations"]
-    assert any(e["gap"] == "skill" for e in escalations)
+    # the same model passed with the prompt at main: the edit caused it, so the edit is what to fix
+    assert [e["rule"] for e in escalations] == ["prompt-regression"]
+    assert escalations[0]["technique"] == "prompt-engineering"
     text = run_cli("test", "--base-ref", "main").output
     assert "refund-basic" in text and "Regressions" in text
 

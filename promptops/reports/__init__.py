@@ -112,11 +112,16 @@ def drift_report_data(
     *,
     with_results: bool = False,
     always_escalate: bool = False,
+    stored: EscalationReport | None = None,
 ) -> ReportData:
-    """A drift report with its escalation and, when given, the candidate run behind it."""
+    """A drift report with its escalation and, when given, the candidate run behind it.
+
+    ``stored`` is the escalation a saved JSON report holds: its case diagnoses are kept, so a report
+    read again gives the diagnosis it was written with.
+    """
     from promptops.escalation import escalate_drift
 
-    found = escalate_drift(project, drift)
+    found = escalate_drift(project, drift, candidate, stored=stored)
     keep = always_escalate or bool(found.cases or found.escalations)
     return ReportData(
         drift=drift,
@@ -150,7 +155,7 @@ def load_report_data(project: Project | None, reference: str, *, always_escalate
             raise UsageError(f"not a JSON report: {exc}", file=reference) from None
         if not isinstance(payload, dict):
             raise UsageError("not a promptops JSON report", file=reference)
-        payload.pop("escalation", None)
+        saved_escalation = payload.pop("escalation", None)
         if "baseline_run" in payload:
             from promptops.drift import DriftReport
 
@@ -158,7 +163,13 @@ def load_report_data(project: Project | None, reference: str, *, always_escalate
                 drift = DriftReport.model_validate(payload)
             except ValidationError as exc:
                 raise UsageError(f"invalid drift report: {exc.errors()[0]['msg']}", file=reference) from None
-            return drift_report_data(project, drift, always_escalate=always_escalate)
+            stored = None
+            if isinstance(saved_escalation, dict):
+                try:
+                    stored = EscalationReport.model_validate(saved_escalation)
+                except ValidationError:
+                    stored = None  # an older report: diagnose again from what the drift report holds
+            return drift_report_data(project, drift, always_escalate=always_escalate, stored=stored)
         if "run_id" not in payload or project is None:
             raise UsageError("expected a drift report or a test report (--format json)", file=reference)
         reference = str(payload["run_id"])

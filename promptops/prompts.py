@@ -86,13 +86,21 @@ class FrontMatter(BaseModel):
         return {name: spec or InputSpec() for name, spec in self.inputs.items()}
 
 
-def semver_key(version: str) -> tuple[int, int, int, int, str]:
-    """Sort key for semantic versions (a pre-release sorts before its release)."""
+def semver_key(version: str) -> tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]:
+    """Sort key by semantic-versioning precedence (semver.org §11).
+
+    A pre-release sorts before its release; its dot-separated identifiers compare one by one, numeric
+    ones as numbers (``alpha.9`` < ``alpha.10``) and below alphanumeric ones, and a shorter list of
+    equal identifiers first (``alpha`` < ``alpha.1``). Build metadata (``+...``) does not count.
+    """
     match = _SEMVER.match(version)
     if not match:
         raise ValueError(f"not a semantic version: {version!r}")
     pre = version.split("+", 1)[0].partition("-")[2]
-    return (int(match[1]), int(match[2]), int(match[3]), 0 if pre else 1, pre)
+    identifiers = (
+        tuple((0, int(part)) if part.isdigit() else (1, part) for part in pre.split(".")) if pre else ()
+    )
+    return (int(match[1]), int(match[2]), int(match[3]), 0 if pre else 1, identifiers)
 
 
 @dataclass(frozen=True)

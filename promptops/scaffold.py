@@ -7,6 +7,7 @@ from pathlib import Path
 from promptops.errors import UsageError
 
 CONFIG = """\
+# yaml-language-server: $schema=schemas/promptops.schema.json
 version: 1
 prompts: prompts
 suites: suites
@@ -38,6 +39,7 @@ You are a helpful support assistant. Answer in one short sentence.
 """
 
 SUITE = """\
+# yaml-language-server: $schema=../schemas/suite.schema.json
 prompt: support/answer
 description: Short answers to common questions
 cases:
@@ -60,13 +62,30 @@ FILES = {
 }
 
 
+SCHEMA_DIR = "schemas"
+"""Where ``init`` writes the JSON Schemas that the starter files name for editors."""
+
+
+def _files() -> dict[str, str]:
+    import json
+
+    from promptops.schemas import SCHEMA_FILES, SCHEMAS
+
+    schemas = {
+        f"{SCHEMA_DIR}/{SCHEMA_FILES[name]}": json.dumps(make(), indent=2, ensure_ascii=False) + "\n"
+        for name, make in SCHEMAS.items()
+    }
+    return {**FILES, **schemas}
+
+
 def scaffold_project(root: Path, *, force: bool = False) -> list[str]:
-    """Write the starter files under ``root``; returns the paths written."""
-    existing = [name for name in FILES if (root / name).exists()]
+    """Write the starter files and their JSON Schemas under ``root``; returns the paths written."""
+    files = _files()
+    existing = [name for name in files if (root / name).exists()]
     if existing and not force:
         raise UsageError(f"{existing[0]} already exists; use --force to overwrite")
     written = []
-    for name, text in FILES.items():
+    for name, text in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -77,3 +96,21 @@ def scaffold_project(root: Path, *, force: bool = False) -> list[str]:
         ignore.write_text("\n".join([*lines, ".promptops/"]) + "\n", encoding="utf-8")
         written.append(".gitignore")
     return written
+
+
+def in_git_repository(root: Path) -> bool:
+    """Whether ``root`` is inside a git working tree (prompt versions come from git history)."""
+    import git
+
+    try:
+        git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return False
+    return True
+
+
+def init_git_repository(root: Path) -> None:
+    """``git init`` at ``root``."""
+    import git
+
+    git.Repo.init(root)

@@ -263,7 +263,7 @@ def _safe_semver_key(version: str) -> tuple[Any, ...]:
     try:
         return semver_key(version)
     except ValueError:
-        return (-1, -1, -1, 0, version)
+        return (-1, -1, -1, 0, ((1, version),))
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,15 @@ class PromptOpsGroup(click.Group):
 
 @click.group(cls=PromptOpsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="promptops")
-def cli() -> None:
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Colour the output (default: on a terminal, unless NO_COLOR is set).",
+)
+@click.option("-q", "--quiet", count=True, help="Print less: -q drops progress, -qq also the report.")
+@click.option("-v", "--verbose", count=True, help="Print more: a line per finished model call.")
+@click.pass_context
+def cli(ctx: click.Context, color: bool | None, quiet: int, verbose: int) -> None:
     """Prompts as versioned, tested software.
 
     Run golden test suites against models, flag drift, and gate merges on the
@@ -53,6 +61,9 @@ def cli() -> None:
     error (provider unreachable, storage), 4 internal error (a bug; PROMPTOPS_DEBUG=1
     shows the traceback).
     """
+    from promptops.cli.console import ConsoleSettings
+
+    ctx.obj = ConsoleSettings(color=color, verbosity=verbose - quiet)
 
 
 def _register() -> None:
@@ -60,7 +71,18 @@ def _register() -> None:
 
     for module in (cache, compare, drift, init, merge, models, record, render, test):
         cli.add_command(module.command)
-    from promptops.cli import escalate, github, golden, import_, lint, plan_repeats, report, versions, watch
+    from promptops.cli import (
+        escalate,
+        github,
+        golden,
+        import_,
+        lint,
+        plan_repeats,
+        report,
+        schema,
+        versions,
+        watch,
+    )
 
     for command in (
         escalate.command,
@@ -70,6 +92,7 @@ def _register() -> None:
         lint.command,
         plan_repeats.command,
         report.command,
+        schema.command,
         versions.log_command,
         versions.show_command,
         versions.diff_command,

@@ -44,7 +44,10 @@ def command(base_ref: str | None, fmt: str, output: str | None) -> None:
         raise SystemExit(report.exit_code)
     if output is not None:
         Path(output).write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    from promptops.cli.console import use_color
+
+    color = use_color()
     for finding in findings:
-        click.secho(str(finding), fg="red" if finding.level == "error" else "yellow", err=False)
+        click.secho(str(finding), fg="red" if finding.level == "error" else "yellow", color=color)
     click.echo(f"{report.errors} errors, {report.warnings} warnings")
     raise SystemExit(report.exit_code)

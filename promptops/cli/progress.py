@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from promptops.cli.console import use_color, verbosity
 from promptops.config import Project
 from promptops.errors import UsageError
 from promptops.results import SampleResult
@@ -27,7 +28,7 @@ class BarProgress(ProgressSink):
             MofNCompleteColumn(),
             TextColumn("{task.fields[status]}"),
             TimeElapsedColumn(),
-            console=Console(stderr=True),
+            console=Console(stderr=True, no_color=not use_color(sys.stderr)),
             transient=True,
         )
         self.task = self.bar.add_task("run", total=0, status="")
@@ -47,12 +48,13 @@ class BarProgress(ProgressSink):
 
 
 class PlainProgress(ProgressSink):
-    """A line when the run starts and about every 10 s, for logs that are read later."""
+    """A line when the run starts and about every 10 s, for logs that are read later (-v: every call)."""
 
-    def __init__(self) -> None:
+    def __init__(self, every_call: bool = False) -> None:
         self.total = 0
         self.done = 0
         self.last = time.monotonic()
+        self.every_call = every_call
 
     def start(self, total: int) -> None:
         self.total = total
@@ -60,6 +62,15 @@ class PlainProgress(ProgressSink):
 
     def advance(self, result: SampleResult) -> None:
         self.done += 1
+        if self.every_call:
+            status = "error" if result.error else ("passed" if result.passed else "failed")
+            source = "cached" if result.cached else f"{result.latency_ms or 0:.0f} ms"
+            click.echo(
+                f"  [{self.done}/{self.total}] {result.suite}::{result.case} [{result.model}] "
+                f"#{result.sample} {status} ({source})",
+                err=True,
+            )
+            return
         now = time.monotonic()
         if now - self.last >= 10:
             self.last = now
@@ -67,6 +78,12 @@ class PlainProgress(ProgressSink):
 
 
 def make_progress() -> ProgressSink:
+    """A bar on a terminal, plain lines elsewhere; nothing with -q, a line per call with -v."""
+    level = verbosity()
+    if level < 0:
+        return ProgressSink()
+    if level > 0:
+        return PlainProgress(every_call=True)
     interactive = sys.stderr.isatty() and not os.environ.get("CI")
     return BarProgress() if interactive else PlainProgress()
 
@@ -113,11 +130,14 @@ def emit_report(data: object, fmt: str, output: str | None) -> None:
             raise UsageError(
                 f"unknown report format {name!r}; use one or more of {', '.join(REPORT_FORMATS)}"
             )
-    color = sys.stdout.isatty()
+    color = use_color()
     if not output:
         if len(formats) > 1:
             raise UsageError("several --format values need -o FILE to write them to")
-        click.echo(render_report(data, formats[0], color=color and formats[0] == "text"), nl=False)
+        if formats[0] != "text" or verbosity() > -2:
+            text_color = color and formats[0] == "text"
+            # click strips colour codes off a non-terminal unless told: --color means colour anyway
+            click.echo(render_report(data, formats[0], color=text_color), nl=False, color=text_color)
         return
     if len(formats) == 1:
         Path(output).write_text(render_report(data, formats[0]), encoding="utf-8")
@@ -126,4 +146,5 @@ def emit_report(data: object, fmt: str, output: str | None) -> None:
         stem = base.with_suffix("") if base.suffix in FORMAT_SUFFIXES.values() else base
         for name in formats:
             Path(str(stem) + FORMAT_SUFFIXES[name]).write_text(render_report(data, name), encoding="utf-8")
-    click.echo(render_report(data, "text", color=color), nl=False)
+    if verbosity() > -2:
+        click.echo(render_report(data, "text", color=color), nl=False, color=color)

@@ -56,9 +56,13 @@ class ReportData:
 
 
 def render_json(data: ReportData) -> str:
-    """The drift report when there is one, else the run summary; either with an ``escalation`` key."""
+    """The drift report when there is one, else the run summary; either with an ``escalation`` key.
+
+    ``kind`` says which (``drift`` or ``test``), so a reader needs no guess from the keys.
+    """
     body = data.drift if data.drift is not None else data.summary
-    payload = json.loads(body.model_dump_json()) if body is not None else {}
+    kind = "drift" if data.drift is not None else "test"
+    payload = {"kind": kind, **(json.loads(body.model_dump_json()) if body is not None else {})}
     payload["escalation"] = json.loads(data.escalation.model_dump_json()) if data.escalation else None
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
@@ -156,7 +160,11 @@ def load_report_data(project: Project | None, reference: str, *, always_escalate
         if not isinstance(payload, dict):
             raise UsageError("not a promptops JSON report", file=reference)
         saved_escalation = payload.pop("escalation", None)
-        if "baseline_run" in payload:
+        kind = payload.pop("kind", None)
+        if kind in ("lint", "watch"):
+            hint = "github comment --lint" if kind == "lint" else "watch --format markdown"
+            raise UsageError(f"a {kind} report, not a test or drift report (see {hint})", file=reference)
+        if kind == "drift" or (kind is None and "baseline_run" in payload):
             from promptops.drift import DriftReport
 
             try:

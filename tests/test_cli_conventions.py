@@ -56,7 +56,7 @@ def test_versions_sort_by_semver_precedence() -> None:
     ],
 )
 def test_lint_accepts_a_pre_release_bump(make_project, run_cli, older: str, newer: str) -> None:
-    root = make_project({"suites/triage.yaml": None})
+    root = make_project()
     git(root, "init", "-q", "-b", "main")
     set_prompt(root, older)
     commit_all(root, "first")

@@ -16,7 +16,8 @@ model (a model upgrade). Each pair gets one status:
     similarity below ``change_threshold``, or any structural difference between
     JSON outputs).
 ``error``
-    every sample of one side errored, so nothing can be compared.
+    a side has no verdict: its samples errored (all of them, or enough that the
+    missing answers could still fail the case), so nothing can be compared.
 ``added`` / ``removed``
     the case ran on one side only.
 
@@ -51,6 +52,7 @@ from promptops.errors import EXIT_FAILED, EXIT_INFRA, EXIT_OK, UsageError
 from promptops.results import (
     AssertionOutcome,
     CaseStatus,
+    CaseTally,
     ErrorInfo,
     RunMeta,
     SampleResult,
@@ -120,7 +122,6 @@ _DIFF_MAX_LINES = 30
 _DIFF_LINE_CHARS = 200
 _JSON_MAX_CHANGES = 20
 _JSON_VALUE_CHARS = 200
-_MAX_FAILED_ASSERTIONS = 10
 # distinct outputs remembered per case and side; repeats at high temperature could
 # otherwise keep every sample's text in memory
 _MAX_DISTINCT_OUTPUTS = 32
@@ -363,7 +364,8 @@ class CaseSide(_Model):
     prompt_version: str
     """Declared version of the prompt the side rendered."""
     verdict: CaseStatus
-    """``passed`` when the pass rate reaches the threshold, ``error`` when every sample errored."""
+    """The case verdict, as ``promptops test`` gives it (``results.CaseTally.verdict``): ``failed`` when
+    the samples with output miss the threshold, else ``error`` when a sample errored, else ``passed``."""
     samples: int
     """Samples run, errored ones included."""
     passed_samples: int
@@ -457,7 +459,7 @@ class StatusCounts(_Model):
     flaky: int = 0
     """Verdict flips within sampling noise."""
     errors: int = 0
-    """Cases with a side whose samples all errored."""
+    """Cases with a side that has no verdict (its samples errored)."""
     added: int = 0
     """Cases only in the candidate."""
     removed: int = 0
@@ -500,7 +502,7 @@ class SuiteSide(_Model):
     failed: int
     """Cases whose verdict is failed."""
     errors: int
-    """Cases whose samples all errored."""
+    """Cases without a verdict: a sample errored and the others do not fail the case."""
     pass_rate: float | None
     """Passed share of the cases with a verdict."""
     interval: Interval | None
@@ -674,46 +676,24 @@ class _Outputs:
 
 
 @dataclass
-class _CaseTally:
-    model_id: str
-    prompt_version: str
-    line: int | None
-    threshold: float
-    gap: GapType | None
-    samples: int = 0
-    passed: int = 0
-    errored: int = 0
+class _CaseTally(CaseTally):
+    """The case's tally (its verdict) plus its distinct outputs, to show and diff a representative one."""
+
     passing_outputs: _Outputs = field(default_factory=_Outputs)
     failing_outputs: _Outputs = field(default_factory=_Outputs)
-    failed_assertions: dict[str, tuple[int, AssertionOutcome]] = field(default_factory=dict)
-    error: tuple[int, ErrorInfo] | None = None
-    duration_ms: float = 0.0
 
-    @property
-    def produced(self) -> int:
-        return self.samples - self.errored
-
-    @property
-    def pass_rate(self) -> float | None:
-        return self.passed / self.produced if self.produced else None
-
-    @property
-    def verdict(self) -> CaseStatus:
-        rate = self.pass_rate
-        if rate is None:
-            return "error"
-        # the same tolerance as results.summarize, so drift and `promptops test` agree
-        return "passed" if rate + 1e-9 >= self.threshold else "failed"
+    def add(self, result: SampleResult) -> None:
+        super().add(result)
+        if result.error is None and result.output is not None:
+            outputs = self.passing_outputs if result.passed else self.failing_outputs
+            outputs.add(result.output, result.sample)
 
     def representative(self) -> str | None:
         """The most frequent output among the samples that agree with the verdict."""
-        agreeing = self.passing_outputs if self.verdict == "passed" else self.failing_outputs
+        verdict = self.verdict
+        agreeing = {"passed": self.passing_outputs, "failed": self.failing_outputs}.get(verdict)
         fallback = self.passing_outputs.most_common() or self.failing_outputs.most_common()
-        return agreeing.most_common() or fallback
-
-    def distinct_failures(self) -> list[AssertionOutcome]:
-        ordered = sorted(self.failed_assertions.values(), key=lambda item: item[0])
-        return [outcome for _, outcome in ordered[:_MAX_FAILED_ASSERTIONS]]
+        return (agreeing.most_common() if agreeing is not None else None) or fallback
 
 
 @dataclass
@@ -749,40 +729,24 @@ def _fold(results: Iterable[SampleResult]) -> _Side:
     for result in results:
         tally = side.cases.get((result.suite, result.case, result.model))
         if tally is None:
-            tally = side.cases[(result.suite, result.case, result.model)] = _CaseTally(
-                result.model_id, result.prompt_version, result.line, result.threshold, result.gap
-            )
+            tally = side.cases[(result.suite, result.case, result.model)] = _CaseTally.first(result)
             side.case_ids.setdefault((result.suite, result.model), []).append(result.case)
+        tally.add(result)
         group = side.groups.get((result.suite, result.model))
         if group is None:
             group = side.groups[(result.suite, result.model)] = _GroupTally(
                 result.model_id, result.prompt, result.prompt_version, result.prompt_fingerprint
             )
-        tally.samples += 1
         group.samples += 1
         if result.error is not None or result.output is None:
-            tally.errored += 1
-            if result.error is not None and (tally.error is None or result.sample < tally.error[0]):
-                tally.error = (result.sample, result.error)
             continue
         group.produced += 1
         if result.latency_ms is not None:
             group.latencies.append(result.latency_ms)
-            tally.duration_ms += result.latency_ms
         if result.cost_usd is None:
             group.cost_known = False
         else:
             group.cost += result.cost_usd
-        if result.passed:
-            tally.passed += 1
-            tally.passing_outputs.add(result.output, result.sample)
-            continue
-        tally.failing_outputs.add(result.output, result.sample)
-        for outcome in result.assertions:
-            key = f"{outcome.type}:{outcome.reason}"
-            known = tally.failed_assertions.get(key)
-            if not outcome.passed and (known is None or result.sample < known[0]):
-                tally.failed_assertions[key] = (result.sample, outcome)
     return side
 
 
@@ -849,7 +813,7 @@ def _classify(
     if cand is None:
         return CaseDrift(**entry, status="removed")
     base_rate, cand_rate = base.pass_rate, cand.pass_rate
-    if base_rate is None or cand_rate is None:
+    if base.verdict == "error" or cand.verdict == "error" or base_rate is None or cand_rate is None:
         return CaseDrift(**entry, status="error")
 
     entry["delta"] = cand_rate - base_rate
@@ -1346,13 +1310,11 @@ def compare_runs(
         UsageError: The runs share no suite, a run has no results, or the models
             of a suite cannot be paired.
     """
-    from promptops.runner import _latest_results
-
     return compare_results(
         baseline.meta,
-        _latest_results(baseline.folder),
+        baseline.results(),
         candidate.meta,
-        _latest_results(candidate.folder),
+        candidate.results(),
         alpha=alpha,
         change_threshold=change_threshold,
         baseline_label=baseline_label,
@@ -1396,10 +1358,8 @@ def _paired_cases(base_plan: Plan, cand_plan: Plan) -> tuple[list[tuple[str, str
 
 def _passes_by_sample(outcome: RunOutcome) -> dict[tuple[str, str], dict[int, bool | None]]:
     """(suite, case) -> sample index -> passed (None when the call errored); the last result of a call."""
-    from promptops.runner import _latest_results
-
     found: dict[tuple[str, str], dict[int, bool | None]] = {}
-    for result in _latest_results(outcome.folder):
+    for result in outcome.results():
         passed = None if result.error is not None or result.output is None else bool(result.passed)
         found.setdefault((result.suite, result.case), {})[result.sample] = passed
     return found

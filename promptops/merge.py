@@ -7,7 +7,7 @@ import shutil
 from promptops.config import Project
 from promptops.errors import UsageError
 from promptops.results import RunWriter, SavedRun, SuitePlan, new_run_id, read_results, summarize
-from promptops.runner import RunOutcome, _latest_results
+from promptops.runner import RunOutcome
 
 
 def merge_runs(project: Project, runs: list[SavedRun]) -> RunOutcome:
@@ -46,6 +46,7 @@ def merge_runs(project: Project, runs: list[SavedRun]) -> RunOutcome:
             "planned_calls": sum(r.meta.planned_calls for r in runs),
             "shard": None,
             "merged_from": [r.meta.run_id for r in runs],
+            "resumes": 0,  # the merged record holds one result per call
         }
     )
     folder = project.runs_dir / meta.run_id
@@ -53,7 +54,7 @@ def merge_runs(project: Project, runs: list[SavedRun]) -> RunOutcome:
     seen: set[tuple[str, str, str, int]] = set()
     try:
         for run in runs:
-            for result in _latest_results(run.folder):
+            for result in run.results():
                 if result.key in seen:
                     raise UsageError(
                         f"{result.suite}::{result.case} [{result.model}] sample {result.sample} "

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -191,6 +191,9 @@ class RunMeta(_Record):
     """Judge calls per model-graded verdict (``--judge-repeat``)."""
     merged_from: list[str] = Field(default_factory=list)
     """Run ids combined into this one by ``promptops merge``."""
+    resumes: int = 0
+    """Times the run was resumed. A resume redoes the calls that errored, appending their new
+    results, so a resumed run may hold several results for a call (the last one counts)."""
 
 
 class CaseVerdict(_Record):
@@ -318,7 +321,9 @@ class SavedRun:
     meta: RunMeta
 
     def results(self) -> Iterator[SampleResult]:
-        return read_results(self.folder / "results.jsonl")
+        """The run's results: one per call, the last one written (see ``RunMeta.resumes``)."""
+        path = self.folder / "results.jsonl"
+        return _last_per_call(path) if self.meta.resumes else read_results(path)
 
     def summary(self) -> RunSummary | None:
         path = self.folder / "summary.json"
@@ -341,6 +346,17 @@ def read_results(path: Path) -> Iterator[SampleResult]:
                 if not line.endswith("\n"):
                     return
                 raise UsageError("corrupt run record line", file=str(path), line=number) from None
+
+
+def _last_per_call(path: Path) -> Iterator[SampleResult]:
+    """The last result of each call, in file order; two passes keep only keys and line numbers in memory."""
+    last_line: dict[tuple[str, str, str, int], int] = {}
+    for number, result in enumerate(read_results(path)):
+        last_line[result.key] = number
+    keep = set(last_line.values())
+    for number, result in enumerate(read_results(path)):
+        if number in keep:
+            yield result
 
 
 def open_run(runs_dir: Path, ref: str) -> SavedRun:
@@ -403,38 +419,134 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+TallyT = TypeVar("TallyT", bound="CaseTally")
+MAX_FAILED_ASSERTIONS = 10
+"""Distinct failing assertions kept per case (the first sample that failed each)."""
+
+
+def excerpt(text: str | None, limit: int = 200) -> str | None:
+    if text is None:
+        return None
+    flat = text.strip()
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 @dataclass
-class _CaseTally:
+class CaseTally:
+    """The samples of one case on one model, folded as they stream in; it owns the case's verdict.
+
+    ``promptops test``, drift, escalation, the reports and the pytest plugin all
+    judge a case through ``verdict``, so they cannot disagree. Only counts and the
+    first failure are kept, so memory stays small for huge runs. Where a choice
+    depends on arrival order (results arrive as calls complete), the lowest sample
+    index wins, so the same results always give the same tally.
+    """
+
+    model_id: str
+    prompt_version: str
     line: int | None
     threshold: float
     gap: GapType | None
     samples: int = 0
     passed: int = 0
     errored: int = 0
-    failed_assertions: dict[str, AssertionOutcome] = field(default_factory=dict)
-    output_excerpt: str | None = None
-    error: ErrorInfo | None = None
+    failed_assertions: dict[str, tuple[int, AssertionOutcome]] = field(default_factory=dict)
+    first_failure: tuple[int, str] | None = None
+    """(sample, output) of the failing sample with the lowest index."""
+    error: tuple[int, ErrorInfo] | None = None
+    """(sample, error) of the errored sample with the lowest index."""
     duration_ms: float = 0.0
+    """Summed latency of the samples that produced output."""
     votes: dict[int, list[int]] | None = None
     """Per graded assertion (by position): [passing votes, failing votes]."""
 
-    def count_votes(self, outcomes: list[AssertionOutcome]) -> None:
+    @classmethod
+    def first(cls: type[TallyT], result: SampleResult) -> TallyT:
+        """An empty tally for the case ``result`` belongs to."""
+        return cls(result.model_id, result.prompt_version, result.line, result.threshold, result.gap)
+
+    def add(self, result: SampleResult) -> None:
+        """Fold in one sample."""
+        self.samples += 1
+        self._count_votes(result.assertions)
+        if result.error is not None or result.output is None:
+            self.errored += 1
+            if result.error is not None and (self.error is None or result.sample < self.error[0]):
+                self.error = (result.sample, result.error)
+            return
+        if result.latency_ms is not None:
+            self.duration_ms += result.latency_ms
+        if result.passed:
+            self.passed += 1
+            return
+        if self.first_failure is None or result.sample < self.first_failure[0]:
+            self.first_failure = (result.sample, result.output)
+        for outcome in result.assertions:
+            key = f"{outcome.type}:{outcome.reason}"
+            known = self.failed_assertions.get(key)
+            if not outcome.passed and (known is None or result.sample < known[0]):
+                self.failed_assertions[key] = (result.sample, outcome)
+
+    def _count_votes(self, outcomes: list[AssertionOutcome]) -> None:
         for index, outcome in enumerate(outcomes):
             if outcome.judge is None or not outcome.judge.votes:
                 continue
-            counts = (self.votes if self.votes is not None else self._new_votes()).setdefault(index, [0, 0])
+            if self.votes is None:
+                self.votes = {}
+            counts = self.votes.setdefault(index, [0, 0])
             for vote in outcome.judge.votes:
                 if vote is not None:
                     counts[0 if vote else 1] += 1
-
-    def _new_votes(self) -> dict[int, list[int]]:
-        self.votes = {}
-        return self.votes
 
     def agreement(self) -> float | None:
         """The lowest majority share among graded assertions with at least two understood votes."""
         shares = [max(p, f) / (p + f) for p, f in (self.votes or {}).values() if p + f >= 2]
         return min(shares) if shares else None
+
+    @property
+    def produced(self) -> int:
+        """Samples that produced an output."""
+        return self.samples - self.errored
+
+    @property
+    def pass_rate(self) -> float | None:
+        """Passed share of the samples that produced output; None when all errored."""
+        return self.passed / self.produced if self.produced else None
+
+    @property
+    def verdict(self) -> CaseStatus:
+        """``failed`` when the samples with output already miss the threshold; otherwise ``error`` when
+        any sample errored (its answer could still fail the case), else ``passed``."""
+        rate = self.pass_rate
+        if rate is not None and rate + 1e-9 < self.threshold:
+            return "failed"
+        return "error" if self.errored else "passed"
+
+    def distinct_failures(self) -> list[AssertionOutcome]:
+        """The distinct failing assertions, in the order of the samples that first failed them."""
+        ordered = sorted(self.failed_assertions.values(), key=lambda item: item[0])
+        return [outcome for _, outcome in ordered[:MAX_FAILED_ASSERTIONS]]
+
+    def case_verdict(self, suite: str, case: str, model: str) -> CaseVerdict:
+        """The tally as the run summary's verdict for ``suite::case`` on ``model``."""
+        return CaseVerdict(
+            suite=suite,
+            case=case,
+            model=model,
+            line=self.line,
+            status=self.verdict,
+            samples=self.samples,
+            passed_samples=self.passed,
+            errored_samples=self.errored,
+            pass_rate=self.pass_rate,
+            threshold=self.threshold,
+            gap=self.gap,
+            failed_assertions=self.distinct_failures(),
+            output_excerpt=excerpt(self.first_failure[1]) if self.first_failure else None,
+            error=self.error[1] if self.error else None,
+            duration_ms=round(self.duration_ms, 3),
+            judge_agreement=self.agreement(),
+        )
 
 
 @dataclass
@@ -452,18 +564,11 @@ class _GroupTally:
     judge_cost_known: bool = True
 
 
-def excerpt(text: str | None, limit: int = 200) -> str | None:
-    if text is None:
-        return None
-    flat = text.strip()
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 def summarize(
     meta: RunMeta, results: Iterable[SampleResult], finished_at: str | None = None, duration_s: float = 0.0
 ) -> RunSummary:
     """Fold the sample results of a run into case verdicts and per-suite/model totals."""
-    cases: dict[tuple[str, str, str], _CaseTally] = {}
+    cases: dict[tuple[str, str, str], CaseTally] = {}
     groups: dict[tuple[str, str], _GroupTally] = {}
     completed = 0
     for result in results:
@@ -471,9 +576,8 @@ def summarize(
         case_key = (result.suite, result.case, result.model)
         tally = cases.get(case_key)
         if tally is None:
-            # only what the verdict needs is kept, so memory stays small for huge runs
-            tally = cases[case_key] = _CaseTally(result.line, result.threshold, result.gap)
-        tally.samples += 1
+            tally = cases[case_key] = CaseTally.first(result)
+        tally.add(result)
         group = groups.setdefault((result.suite, result.model), _GroupTally(result.model_id))
         group.samples += 1
         group.cached += int(result.cached)
@@ -483,61 +587,18 @@ def summarize(
                 group.judge_cost_known = False
             else:
                 group.judge_cost += result.judge_cost_usd
-        tally.count_votes(result.assertions)
-        if result.error is not None:
-            tally.errored += 1
-            tally.error = tally.error or result.error
+        if result.error is not None or result.output is None:
             continue
         if result.latency_ms is not None:
             group.latencies.append(result.latency_ms)
-            tally.duration_ms += result.latency_ms
         group.prompt_tokens += result.prompt_tokens or 0
         group.completion_tokens += result.completion_tokens or 0
         if result.cost_usd is None:
             group.cost_known = False
         else:
             group.cost += result.cost_usd
-        if result.passed:
-            tally.passed += 1
-        else:
-            if tally.output_excerpt is None:
-                tally.output_excerpt = excerpt(result.output)
-            for outcome in result.assertions:
-                if not outcome.passed:
-                    tally.failed_assertions.setdefault(f"{outcome.type}:{outcome.reason}", outcome)
 
-    verdicts: list[CaseVerdict] = []
-    for (suite, case, model), tally in cases.items():
-        produced = tally.samples - tally.errored
-        rate = tally.passed / produced if produced else None
-        threshold = tally.threshold
-        status: CaseStatus
-        if rate is not None and rate + 1e-9 < threshold:
-            status = "failed"
-        elif tally.errored:
-            status = "error"
-        else:
-            status = "passed"
-        verdicts.append(
-            CaseVerdict(
-                suite=suite,
-                case=case,
-                model=model,
-                line=tally.line,
-                status=status,
-                samples=tally.samples,
-                passed_samples=tally.passed,
-                errored_samples=tally.errored,
-                pass_rate=rate,
-                threshold=threshold,
-                gap=tally.gap,
-                failed_assertions=list(tally.failed_assertions.values())[:10],
-                output_excerpt=tally.output_excerpt,
-                error=tally.error,
-                duration_ms=round(tally.duration_ms, 3),
-                judge_agreement=tally.agreement(),
-            )
-        )
+    verdicts = [tally.case_verdict(*key) for key, tally in cases.items()]
     verdicts.sort(key=lambda v: (v.suite, v.model, v.line or 0, v.case))
 
     statuses: dict[tuple[str, str], Counter[str]] = {}

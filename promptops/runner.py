@@ -28,7 +28,6 @@ from promptops.results import (
     SuitePlan,
     new_run_id,
     now_iso,
-    read_results,
     summarize,
 )
 
@@ -52,7 +51,8 @@ class RunOutcome:
     """Calls that went to a provider (not answered by the cache or a recording)."""
 
     def results(self) -> Iterator[SampleResult]:
-        return read_results(self.folder / "results.jsonl")
+        """The run's results, one per call (``SavedRun.results``)."""
+        return SavedRun(self.folder, self.meta).results()
 
     @property
     def replay_misses(self) -> list[str]:
@@ -222,7 +222,8 @@ def run_plan(
     project = plan.project
     if resume is not None:
         prepare_resume(plan, resume)
-        meta, folder = resume.meta, resume.folder
+        meta = resume.meta.model_copy(update={"resumes": resume.meta.resumes + 1})
+        folder = resume.folder
     else:
         meta = new_run_meta(plan, run_id)
         folder = project.runs_dir / meta.run_id
@@ -253,21 +254,6 @@ def run_plan(
         writer.close()
         executor.close()
         progress.finish()
-    results = _latest_results(folder) if resume is not None else read_results(folder / "results.jsonl")
-    summary = summarize(meta, results, duration_s=time.perf_counter() - started)
+    summary = summarize(meta, SavedRun(folder, meta).results(), duration_s=time.perf_counter() - started)
     writer.finish(summary)
     return RunOutcome(folder, meta, summary, provider_calls=executor.provider_calls)
-
-
-def _latest_results(folder: Path) -> Iterator[SampleResult]:
-    """Results of a run, keeping the last one per call (a resumed call may follow its error).
-
-    Two passes over the file keep only keys and line numbers in memory.
-    """
-    last_line: dict[tuple[str, str, str, int], int] = {}
-    for number, result in enumerate(read_results(folder / "results.jsonl")):
-        last_line[result.key] = number
-    keep = set(last_line.values())
-    for number, result in enumerate(read_results(folder / "results.jsonl")):
-        if number in keep:
-            yield result

@@ -151,9 +151,7 @@ def compare_alias(
     project: Project | None, alias: str, model_id: str, baseline: SavedRun | None, candidate: SavedRun
 ) -> AliasWatch:
     """Compare the candidate run of ``alias`` with its baseline (only the baseline's results for it)."""
-    from promptops.runner import _latest_results
-
-    now = served_models(_latest_results(candidate.folder), alias)
+    now = served_models(candidate.results(), alias)
     if baseline is None:
         return AliasWatch(
             alias=alias,
@@ -162,12 +160,12 @@ def compare_alias(
             candidate_run=candidate.meta.run_id,
             served_now=now,
         )
-    before = served_models(_latest_results(baseline.folder), alias)
+    before = served_models(baseline.results(), alias)
     drift = compare_results(
         baseline.meta,
-        (r for r in _latest_results(baseline.folder) if r.model == alias),
+        (r for r in baseline.results() if r.model == alias),
         candidate.meta,
-        _latest_results(candidate.folder),
+        candidate.results(),
         baseline_label=f"{alias} at {baseline.meta.started_at}",
         candidate_label=f"{alias} now",
     )

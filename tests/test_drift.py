@@ -559,8 +559,10 @@ def test_errors_when_a_side_has_no_output() -> None:
     down, partial = only_case(report, "down"), only_case(report, "partial")
     assert down.status == "error" and down.candidate.verdict == "error"
     assert down.candidate.error.type == "RateLimitError"
-    # one of two samples produced output and passed: the comparison uses it
-    assert partial.status == "unchanged" and partial.candidate.pass_rate == 1.0
+    # one of two samples passed, the other timed out: at threshold 1.0 the missing answer could still
+    # fail the case, so it has no verdict, as `promptops test` says (see test_verdicts.py)
+    assert partial.status == "error" and partial.candidate.verdict == "error"
+    assert partial.candidate.pass_rate == 1.0 and partial.candidate.errored_samples == 1
     assert report.status == "error" and report.exit_code == 3
 
 
@@ -770,8 +772,8 @@ def test_schema_is_versioned_documented_and_strict() -> None:
         DriftReport.model_validate({**data, "unexpected": 1})
 
 
-def write_run(folder: Path, run_id: str, results: list[SampleResult]) -> SavedRun:
-    run_meta = meta(run_id)
+def write_run(folder: Path, run_id: str, results: list[SampleResult], *, resumes: int = 0) -> SavedRun:
+    run_meta = meta(run_id).model_copy(update={"resumes": resumes})
     writer = RunWriter(folder / run_id, run_meta)
     for result in results:
         writer.append(result)
@@ -783,7 +785,7 @@ def test_compare_runs_reads_run_folders_and_keeps_the_last_result_per_call(tmp_p
     base = write_run(tmp_path, "r1", [sample("a", True), sample("b", True)])
     # a resumed run: b errored, then its retry passed
     cand = write_run(
-        tmp_path, "r2", [sample("a", False), sample("b", None, error="Timeout"), sample("b", True)]
+        tmp_path, "r2", [sample("a", False), sample("b", None, error="Timeout"), sample("b", True)], resumes=1
     )
     report = compare_runs(base, cand)
     assert (report.baseline_run, report.candidate_run) == ("r1", "r2")

@@ -1,0 +1,127 @@
+"""The one case verdict: `promptops test`, drift and escalation fold samples the same way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import config_text
+from fake_openai import FakeOpenAIServer
+from test_drift import meta, sample, write_run
+
+from promptops.drift import compare_results
+from promptops.escalation import escalate_drift, escalate_run
+from promptops.results import CaseTally, SampleResult, summarize
+
+
+def _samples(passes: int, fails: int, errors: int, threshold: float) -> list[SampleResult]:
+    """One case's samples: ``passes`` passing, ``fails`` failing, then ``errors`` timed out."""
+    kinds = [True] * passes + [False] * fails + [None] * errors
+    return [
+        sample("c", kind, index=i, threshold=threshold, error="Timeout" if kind is None else None)
+        for i, kind in enumerate(kinds)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("passes", "fails", "errors", "threshold", "verdict"),
+    [
+        pytest.param(1, 0, 1, 1.0, "error", id="pass+timeout@1.0"),
+        pytest.param(2, 0, 0, 1.0, "passed", id="all-pass"),
+        pytest.param(1, 1, 0, 1.0, "failed", id="pass+fail@1.0"),
+        pytest.param(0, 1, 1, 1.0, "failed", id="fail+timeout@1.0"),
+        pytest.param(1, 1, 1, 0.5, "error", id="pass+fail+timeout@0.5"),
+        pytest.param(0, 0, 2, 1.0, "error", id="all-timeout"),
+        pytest.param(3, 1, 0, 0.75, "passed", id="at-threshold"),
+    ],
+)
+def test_test_and_drift_give_a_case_the_same_verdict(
+    passes: int, fails: int, errors: int, threshold: float, verdict: str
+) -> None:
+    results = _samples(passes, fails, errors, threshold)
+    run = summarize(meta("r2").model_copy(update={"planned_calls": len(results)}), results)
+    baseline = [sample("c", True, index=i, threshold=threshold) for i in range(len(results))]
+    drift = compare_results(meta("r1"), baseline, meta("r2"), results)
+    case = drift.cases[0]
+    assert run.cases[0].status == verdict
+    assert case.candidate is not None and case.candidate.verdict == verdict
+    # no verdict on one side is an error for the comparison, and exit 3 for both commands
+    if verdict == "error":
+        assert case.status == "error" and run.exit_code == drift.exit_code == 3
+
+
+def test_one_passing_and_one_timed_out_sample_is_an_error_for_test_and_drift(
+    make_project, run_cli, fake_server: FakeOpenAIServer
+) -> None:
+    """The example that once split the commands: `test` said error, `drift` said unchanged."""
+    fake_server.state.answers = {"charged twice": "refund", "crashes": "bug"}
+    make_project(config=config_text(fake_server.api_base).replace("retries: 3", "retries: 0"))
+    args = ("--repeat", "2", "-j", "1", "--filter", "refund-basic", "--format", "json")
+
+    fake_server.state.fault_script[:] = ["timeout"]
+    tested = run_cli("test", *args)
+    assert tested.exit_code == 3, tested.output
+    case = json.loads(tested.stdout)["cases"][0]
+    assert (case["status"], case["passed_samples"], case["errored_samples"]) == ("error", 1, 1)
+
+    fake_server.state.fault_script[:] = ["timeout"]  # the baseline's first sample times out
+    drifted = run_cli("drift", "--baseline", "fake", "--candidate", "other", "--no-cache", *args)
+    assert drifted.exit_code == 3, drifted.output
+    report = json.loads(drifted.stdout)
+    entry = report["cases"][0]
+    assert entry["status"] == "error" and entry["baseline"]["verdict"] == "error"
+    assert entry["candidate"]["verdict"] == "passed"
+    assert report["status"] == "error"
+
+
+def test_escalation_classifies_a_case_the_same_from_a_run_and_from_a_drift_report(tmp_path: Path) -> None:
+    """The same failing samples get the same diagnosis from `escalate RUN` and from a drift's escalation."""
+    failing = [
+        sample("c", False, "bug", index=0),
+        sample("c", False, "  Question ", index=1),
+        sample("d", False, "Label: refund.", index=0, gap="skill"),
+        sample("d", False, "Label: refund.", index=1, gap="skill"),
+        sample("e", True, "refund", index=0),
+        sample("e", False, "I'm not sure, I don't have access to that", index=1),
+    ]
+    run = write_run(tmp_path, "r2", failing)
+    run_meta = run.meta.model_copy(update={"planned_calls": len(failing)})
+    from_run = escalate_run(None, run_meta, summarize(run_meta, failing), run.results())
+    # the baseline failed the same way: the drift adds no cause of its own
+    report = compare_results(meta("r1"), failing, run_meta, run.results())
+    from_drift = escalate_drift(None, report, run)
+
+    def diagnosed(found) -> dict[str, tuple[Any, ...]]:
+        return {
+            c.case: (c.gap, c.gaps, c.spread, c.grounded, [(e.signal, e.gap) for e in c.evidence])
+            for c in found.cases
+        }
+
+    assert diagnosed(from_run) == diagnosed(from_drift)
+    assert set(diagnosed(from_run)) == {"c", "d", "e"}
+
+
+def test_tally_is_the_same_whatever_order_the_samples_arrive_in() -> None:
+    """Results arrive as calls complete; the lowest sample index decides what is shown."""
+    results = [
+        sample("c", False, "first", index=0, reason="expected 'refund', got 'first'"),
+        sample("c", False, "second", index=1, reason="expected 'refund', got 'second'"),
+        sample("c", None, index=2, error="Timeout"),
+        sample("c", None, index=3, error="RateLimitError"),
+    ]
+    verdicts = []
+    for ordered in (results, results[::-1]):
+        tally = CaseTally.first(ordered[0])
+        for result in ordered:
+            tally.add(result)
+        verdicts.append(tally.case_verdict("s", "c", "m"))
+    assert verdicts[0] == verdicts[1]
+    verdict = verdicts[0]
+    assert verdict.status == "failed" and verdict.output_excerpt == "first"
+    assert verdict.error is not None and verdict.error.type == "Timeout"
+    assert [o.reason for o in verdict.failed_assertions] == [
+        "expected 'refund', got 'first'",
+        "expected 'refund', got 'second'",
+    ]

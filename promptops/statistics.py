@@ -668,6 +668,8 @@ def case_evidence_bar(cases: int, suites: int, alpha: float) -> float:
     and an anytime-valid p-value is 1 / max e, so reaching this bar decides.
     """
     case_weight, _ = family_weights(cases, suites)
+    if case_weight <= 0:
+        return math.inf  # no case in the family: nothing to decide
     return math.log(1.0 / (alpha * case_weight))
 
 

@@ -175,3 +175,36 @@ def test_plan_repeats_bad_input_exits_2(run_cli, args, message) -> None:
     result = run_cli("plan-repeats", *args)
     assert result.exit_code == 2 and message in result.output
     assert "Traceback" not in result.output
+
+
+def test_base_ref_repeat_auto_samples_both_refs(sampled_project: Path, run_cli, fake_server) -> None:
+    from git_repo import commit_all, git
+
+    (sampled_project / ".gitignore").write_text(".promptops/\n")
+    git(sampled_project, "init", "-q", "-b", "main")
+    commit_all(sampled_project, "Add the sampled prompt")
+    # both refs run the same model: every case keeps its rate, so nothing may be flagged
+    fake_server.state.pass_rates = {
+        ("fake-model", "case steady"): 0.7,
+        ("fake-model", "case dropping"): 0.9,
+        ("fake-model", "case always"): 1.0,
+    }
+    result = run_cli(
+        "test",
+        "sampled",
+        "--base-ref",
+        "main",
+        "--repeat",
+        "auto",
+        "--max-repeat",
+        "24",
+        "--no-cache",
+        "--format",
+        "json",
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["sampling"] == "auto" and report["counts"]["regressions"] == 0
+    stops = {c["case"]: c["sequential_stop"] for c in report["cases"]}
+    assert set(stops.values()) <= {"futile", "cap"}
+    assert all(4 <= c["baseline"]["samples"] <= 24 for c in report["cases"])

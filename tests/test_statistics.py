@@ -152,6 +152,7 @@ def test_family_gives_suites_a_fifth_of_alpha() -> None:
     assert cases.rejected.tolist() == [True, False]
     assert suites.rejected.tolist() == [True]
     assert case_evidence_bar(20, 1, 0.05) == pytest.approx(math.log(20 / (0.05 * 0.8)))
+    assert case_evidence_bar(0, 0, 0.05) == math.inf
 
 
 def test_fisher_power_against_enumeration() -> None:

@@ -110,7 +110,14 @@ async def evaluate(call: PlannedCall, completion: Completion, calls: JudgeCalls)
         prompt=suite.prompt.name,
     )
     return await grade_output(
-        call.grading, calls, suite, case, completion.text, ctx, suite.case_assertions(case)
+        call.grading,
+        calls,
+        suite,
+        case,
+        completion.text,
+        ctx,
+        suite.case_assertions(case),
+        no_content=completion.no_content,
     )
 
 
@@ -232,7 +239,9 @@ class Executor:
             return SampleResult(
                 **base, error=_error_info(exc), attempts=getattr(exc, "promptops_attempts", 1)
             )
-        if self.cache is not None:
+        # a null answer is not kept: it is often passing (a filter, an overloaded backend), and the
+        # cache keeps text only, so a replay would turn it into an ordinary empty answer
+        if self.cache is not None and completion.no_content is None:
             self.cache.put(
                 key,
                 call.model.model,

@@ -303,9 +303,17 @@ async def grade_output(
     output: str,
     ctx: AssertionContext,
     specs: list[AssertionSpec],
+    *,
+    no_content: str | None = None,
 ) -> Graded:
-    """Run every assertion on ``output``; any failure fails the sample, else any error errors it."""
+    """Run every assertion on ``output``; any failure fails the sample, else any error errors it.
+
+    ``no_content`` (the model's content was null) fails the sample with that reason, whatever the
+    assertions say: a ``not-contains`` must not pass on an answer that never came.
+    """
     outcomes: list[AssertionOutcome] = []
+    if no_content is not None:
+        outcomes.append(AssertionOutcome(type="answer", passed=False, score=0.0, reason=no_content))
     judge_calls = 0
     costs: list[float | None] = []
     for spec in specs:

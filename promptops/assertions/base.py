@@ -210,12 +210,28 @@ def _finished(result: AssertionResult, spec: AssertionSpec) -> AssertionResult:
     return AssertionResult(result.passed, score, result.reason, votes=result.votes)
 
 
+def _crashed(spec: AssertionSpec, exc: BaseException) -> AssertionResult:
+    """An assertion that raised: no verdict, and the run goes on."""
+    detail = " ".join(str(exc).split())[:200]
+    return AssertionResult(
+        False, 0.0, f"{spec.type} could not be evaluated: {type(exc).__name__}: {detail}", error=True
+    )
+
+
 def evaluate_assertion(output: str, spec: AssertionSpec, ctx: AssertionContext) -> AssertionResult:
-    """Run one deterministic assertion; ``not-`` inverts the verdict and the score."""
+    """Run one deterministic assertion; ``not-`` inverts the verdict and the score.
+
+    Whatever the output holds (200 KB of brackets, text nested past the recursion limit), an
+    exception in a type is an errored result, never a crash of the run.
+    """
     kind = _loaded_registry()[spec.base_type]
     if kind.fn is None:
         raise ValueError(f"{spec.type} calls a model: evaluate it with evaluate_graded_assertion")
-    return _finished(kind.fn(output, spec, ctx), spec)
+    try:
+        result = kind.fn(output, spec, ctx)
+    except Exception as exc:  # noqa: BLE001  (a type's failure on odd output is data, not a crash)
+        return _crashed(spec, exc)
+    return _finished(result, spec)
 
 
 async def evaluate_graded_assertion(
@@ -225,4 +241,8 @@ async def evaluate_graded_assertion(
     kind = _loaded_registry()[spec.base_type]
     if kind.graded is None:
         return evaluate_assertion(output, spec, ctx)
-    return _finished(await kind.graded(output, spec, ctx, grader), spec)
+    try:
+        result = await kind.graded(output, spec, ctx, grader)
+    except Exception as exc:  # noqa: BLE001  (as above: errored, never a crash)
+        return _crashed(spec, exc)
+    return _finished(result, spec)

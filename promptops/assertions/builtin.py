@@ -22,6 +22,7 @@ from promptops.assertions.base import (
     AssertionSpec,
     register_assertion,
 )
+from promptops.assertions.regex_worker import REGEX_TIMEOUT_S, RegexTimeout, bounded_search
 
 __all__ = ["excerpt", "find_json", "parse_json_output", "strip_code_fence"]
 
@@ -59,7 +60,10 @@ def strip_code_fence(text: str) -> str:
 
 def parse_json_output(text: str) -> Any:
     """Parse the whole output (optionally one fenced block) as JSON; raises ``ValueError``."""
-    return json.loads(strip_code_fence(text))
+    try:
+        return json.loads(strip_code_fence(text))
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to parse") from None
 
 
 def _scan_json(text: str) -> Any | None:
@@ -70,6 +74,10 @@ def _scan_json(text: str) -> Any | None:
                 value, _ = decoder.raw_decode(text, index)
             except json.JSONDecodeError:
                 continue
+            except RecursionError:
+                # every later bracket starts inside the same runaway nesting: scanning on would
+                # cost a recursion per character (200 KB of "[" took 18 s)
+                return None
             return value
     return None
 
@@ -307,9 +315,19 @@ def icontains_all(output: str, spec: AssertionSpec, ctx: AssertionContext) -> As
 @register_assertion("regex", check=_check_regex)
 def regex(output: str, spec: AssertionSpec, ctx: AssertionContext) -> AssertionResult:
     """The regular expression matches somewhere in the output (``re.search``)."""
-    match = re.search(spec.value, output)
-    if match:
-        return _result(True, f"/{spec.value}/ matched {quoted(match.group(0))}")
+    try:
+        # a worker process with a deadline: a backtracking pattern cannot stall the run
+        matched = bounded_search(spec.value, output)
+    except RegexTimeout:
+        return AssertionResult(
+            False,
+            0.0,
+            f"/{spec.value}/ did not finish within {REGEX_TIMEOUT_S:g} s on {len(output):,} characters "
+            "(catastrophic backtracking? make the pattern's repetitions unambiguous)",
+            error=True,
+        )
+    if matched is not None:
+        return _result(True, f"/{spec.value}/ matched {quoted(matched)}")
     return _result(False, f"/{spec.value}/ did not match {quoted(output)}")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import time
 from dataclasses import dataclass
 from types import ModuleType
@@ -76,6 +77,30 @@ class Completion:
     """The model id the provider says answered (it can differ from the requested alias or id)."""
     system_fingerprint: str | None = None
     """The provider's backend configuration fingerprint, when it sends one (OpenAI does)."""
+    no_content: str | None = None
+    """Why the answer carries no text (its content was null), as a reason; None for an ordinary answer."""
+
+    def __post_init__(self) -> None:
+        # every answer, from a provider, the cache or a recording, passes here: text that cannot be
+        # written as UTF-8 (a lone surrogate such as "\ud800") would fail every later write
+        clean = clean_text(self.text)
+        if clean is not self.text:
+            object.__setattr__(self, "text", clean)
+
+
+class MalformedAnswerError(Exception):
+    """The provider answered with success, but with no usable completion in the body."""
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: Any) -> str:
+    """``text`` as a string that UTF-8 can carry: lone surrogates become U+FFFD."""
+    if not isinstance(text, str):
+        return "" if text is None else str(text)
+    # a Python str holds astral characters whole, so any surrogate code point in it is a lone one
+    return _SURROGATES.sub("\ufffd", text) if _SURROGATES.search(text) else text
 
 
 def _cost(response: Any) -> float | None:
@@ -108,11 +133,22 @@ async def acomplete(
         **kwargs,
     )
     latency_ms = (time.perf_counter() - started) * 1000
-    choice = response.choices[0]
-    text = choice.message.content or ""
+    choices = getattr(response, "choices", None) or []
+    if not choices:
+        raise MalformedAnswerError(f"{model.alias}: the provider answered with no choices (an empty answer)")
+    choice = choices[0]
+    message = getattr(choice, "message", None)
+    content = getattr(message, "content", None)
     usage = getattr(response, "usage", None)
+    no_content = None
+    if content is None:
+        finish = getattr(choice, "finish_reason", None)
+        refusal = getattr(message, "refusal", None)
+        no_content = f"the model answered with null content (finish_reason {finish!r})" + (
+            f", refusing: {clean_text(refusal)[:200]}" if isinstance(refusal, str) and refusal else ""
+        )
     return Completion(
-        text=text,
+        text=content if isinstance(content, str) else "",
         prompt_tokens=getattr(usage, "prompt_tokens", None),
         completion_tokens=getattr(usage, "completion_tokens", None),
         cost_usd=_cost(response),
@@ -120,6 +156,7 @@ async def acomplete(
         finish_reason=getattr(choice, "finish_reason", None),
         served_model=_text_or_none(getattr(response, "model", None)),
         system_fingerprint=_text_or_none(getattr(response, "system_fingerprint", None)),
+        no_content=no_content,
     )
 
 

@@ -281,10 +281,21 @@ def test_example_project_shows_every_gap(tmp_path: Path, run_cli, monkeypatch: p
         verdicts[(case["model"], case["gap"])].add(case["status"])
     for gap in ("knowledge", "behavior", "skill", "reliability"):
         assert verdicts[("default", gap)] == {"passed", "failed"}, (gap, verdicts)
-    # the second model answers differently: some verdicts change between the models
-    status = {(c["suite"], c["case"], c["model"]): c["status"] for c in cases}
-    changed = [key for key in status if key[2] == "default" and status[key] != status[(*key[:2], "gemma")]]
-    assert changed
+    # the second model answers differently: verdicts change between the models in both directions,
+    # and on the side that fails, the case names its failed assertions and the output that failed them
+    by_key = {(c["suite"], c["case"], c["model"]): c for c in cases}
+    flips: dict[str, list[dict[str, Any]]] = {"worse on gemma": [], "better on gemma": []}
+    for (suite, case, model), smollm in by_key.items():
+        if model != "default":
+            continue
+        gemma = by_key[(suite, case, "gemma")]
+        if smollm["status"] == "passed" and gemma["status"] == "failed":
+            flips["worse on gemma"].append(gemma)
+        elif smollm["status"] == "failed" and gemma["status"] == "passed":
+            flips["better on gemma"].append(smollm)
+    assert all(flips.values()), flips
+    for failing in (c for side in flips.values() for c in side):
+        assert failing["failed_assertions"] and failing["output_excerpt"], failing
     # reliability cases sample five times at temperature > 0; a flaky one passes some samples
     sampled = [c for c in cases if c["gap"] == "reliability" and c["model"] == "default"]
     assert all(c["samples"] == 5 for c in sampled)

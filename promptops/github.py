@@ -304,7 +304,7 @@ def comment_report(
     """
     from promptops.config import find_project_root, load_project
     from promptops.lint import load_lint_report
-    from promptops.reports import load_report_data
+    from promptops.report_data import load_report_data
     from promptops.reports.markdown import render_markdown
 
     root = find_project_root()

@@ -48,7 +48,7 @@ def emit_drift_report(
 ) -> int:
     """Print (and with ``output``, write) a drift report with its escalation; returns its exit code."""
     from promptops.cli.progress import emit_report
-    from promptops.reports import drift_report_data
+    from promptops.report_data import drift_report_data
 
     data = drift_report_data(project, report, candidate, with_results="html" in fmt)
     emit_report(data, fmt, output)

@@ -19,7 +19,7 @@ def command(source: str, fmt: str, output: str | None) -> None:
     from pathlib import Path
 
     from promptops.config import find_project_root, load_project
-    from promptops.reports import load_report_data
+    from promptops.report_data import load_report_data
     from promptops.reports.escalation_text import render_escalation_text
 
     project = load_project() if find_project_root() is not None else None

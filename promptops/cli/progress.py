@@ -12,7 +12,7 @@ import click
 from promptops.cli.console import use_color, verbosity
 from promptops.config import Project
 from promptops.errors import UsageError
-from promptops.results import SampleResult
+from promptops.results import SampleResult, SavedRun
 from promptops.runner import ProgressSink, RunOutcome
 
 
@@ -91,18 +91,10 @@ def make_progress() -> ProgressSink:
 def report_outcome(project: Project, outcome: RunOutcome, fmt: str, output: str | None) -> int:
     """Print (and with ``output``, write) a run's report; returns the exit code."""
     from promptops.errors import EXIT_INFRA
-    from promptops.escalation import escalate_run
-    from promptops.reports import ReportData
+    from promptops.report_data import run_report_data
 
-    escalation = None
-    if any(c.status == "failed" for c in outcome.summary.cases):
-        escalation = escalate_run(project, outcome.meta, outcome.summary, outcome.results())
-    data = ReportData(
-        summary=outcome.summary,
-        meta=outcome.meta,
-        escalation=escalation,
-        run_folder=project.relpath(outcome.folder),
-    )
+    run = SavedRun(outcome.folder, outcome.meta)
+    data = run_report_data(project, run, outcome.summary, with_results="html" in fmt)
     emit_report(data, fmt, output)
     misses = outcome.replay_misses
     if misses:

@@ -18,9 +18,9 @@ def command(source: str, fmt: str, output: str | None) -> None:
     """
     from promptops.cli.progress import emit_report
     from promptops.config import find_project_root, load_project
-    from promptops.reports import load_report_data
+    from promptops.report_data import load_report_data
 
     project = load_project() if find_project_root() is not None else None
-    data = load_report_data(project, source)
+    data = load_report_data(project, source, with_results="html" in fmt)
     emit_report(data, fmt, output)
     raise SystemExit(data.exit_code)

@@ -856,3 +856,25 @@ def test_a_pull_request_regression_shows_the_prompt_hunk(make_project, run_cli, 
     assert case["technique"] == "prompt-engineering" and case["rule"] == "prompt-regression"
     assert case["attribution"]["prompt_diff"] == report["prompts"][0]["diff"]
     assert {e["technique"] for e in escalation["escalations"]} & {"rag", "fine-tuning"} == set()
+
+
+def test_every_report_shows_the_same_diagnosis(make_project, run_cli, fake_server, tmp_path) -> None:
+    """test's text, the JSON report, escalate and the pull-request Markdown agree on each case."""
+    fake_server.state.answers = {"charged twice": "Refund.", "crashes": "question"}
+    make_project()
+    text = run_cli("test").output
+    assert "Diagnosis (2 failing cases)" in text
+    assert "triage::crash [fake] skill 99% → prompt-engineering" in text
+    assert "option-label: the prompt offers 'bug' among 'refund', 'question'" in text
+    assert "hint skill; the evidence points to behavior" in text  # refund-basic carries gap: skill
+    report = tmp_path / "report.json"
+    run_cli("report", "latest", "--format", "json", "-o", str(report))
+    cases = {c["case"]: c for c in json.loads(report.read_text())["escalation"]["cases"]}
+    assert cases["crash"]["gap"] == "skill" and cases["crash"]["confidence"] == 0.99
+    markdown = run_cli("report", "latest", "--format", "markdown").stdout
+    assert "- diagnosis: **skill** (99%) — option-label" in markdown
+    assert "remedy: prompt-engineering (`skill-few-shot`)" in markdown
+    again = json.loads(run_cli("escalate", str(report), "--format", "json").stdout)
+    assert {c["case"]: (c["gap"], c["technique"]) for c in again["cases"]} == {
+        k: (c["gap"], c["technique"]) for k, c in cases.items()
+    }

@@ -123,6 +123,8 @@ class CaseDiagnosis(_Model):
     confidence: float = 0.0
     """0-1: the deciding gap's share of the evidence weight, lowered when little was known."""
     evidence: list[Evidence] = Field(default_factory=list)
+    evidence_gap: GapType | None = None
+    """The gap the evidence points to; differs from ``gap`` only when a hint overrides it."""
     hint: GapType | None = None
     """The suite's ``gap:`` hint for the case or a failing assertion."""
     hint_disagrees: str | None = None

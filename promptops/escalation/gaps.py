@@ -101,6 +101,8 @@ def repaired(check: FailedCheck, output: str) -> tuple[str, str] | None:
     spec = _spec(check)
     if spec is None or spec.negated or _base(check) not in REPAIRABLE:
         return None
+    if _base(check) == "golden" and signals.loose_json(str(check.expected or "")) is None:
+        return None  # a similarity threshold moves with any edit: the values decide, not a re-run
     candidates = signals.repairs(output)
     for how, text in candidates:
         if text != output and _passes(check, spec, text):
@@ -223,6 +225,15 @@ class _Judge:
     ) -> Evidence:
         """Evidence about one expected value the answer lacks."""
         options = alternatives or [expected]
+        if expected == "null" and actual not in (None, ""):
+            return self.ev(
+                "grounded",
+                "skill",
+                2.5,
+                f"the answer fills in {_q(actual)} where nothing was expected (null): "
+                "the input does not hold it",
+                check,
+            )
         kind = signals.kind_of(expected)
         found = next(((o, f) for o in options if (f := self.prompt_has(o)) is not None), None)
         got = _q(actual) if actual is not None else _q(self.short or self.output)
@@ -321,7 +332,9 @@ class _Judge:
                 names = re.findall(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s[A-Z][a-z]+)*", source)
                 return [n for n in names if signals.norm(n) != signals.norm(expected)][:3]
             return []
-        return [v.raw for v in signals.values_in(source) if v.kind == kind][:3]
+        return list(
+            dict.fromkeys(v.raw for v in signals.values_in(source) if v.kind == kind and not v.spelled)
+        )[:3]
 
 
 # --- one answer against one failing check -------------------------------------------------------
@@ -349,7 +362,7 @@ def _json_items(check: FailedCheck, output: str) -> tuple[list[tuple[str, Any]],
         if value is not None and any(signals.same_scalar(value, v) for _, v in actual_leaves):
             moved.append(path)
             continue
-        shown = json.dumps(value) if isinstance(value, bool) else ("" if value is None else str(value))
+        shown = json.dumps(value) if isinstance(value, (bool, type(None))) else str(value)
         wrong.append((shown, None if here is _MISSING else here))
     return wrong, moved
 
@@ -612,6 +625,7 @@ def classify_case(facts: CaseFacts) -> CaseDiagnosis:
         pass_rate=facts.pass_rate,
         prompt_fingerprint=facts.prompt_fingerprint,
         gap=gap,
+        evidence_gap=found_gap,
         gaps=gaps,
         confidence=round(min(0.99, confidence), 2),
         evidence=evidence[:12],

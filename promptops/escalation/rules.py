@@ -404,7 +404,9 @@ def is_case_rule(rule: Rule) -> bool:
 def _case_holds(rule: Rule, ctx: GroupContext, case: CaseDiagnosis) -> bool:
     """The conditions of ``rule`` about one case: its gap, cause and persistence."""
     when = rule.when
-    if when.gap is not None and case.gap != when.gap:
+    # a hint decides the gap, but the remedy for what the evidence shows stays open (the guards may
+    # rule out the hinted gap's remedy, e.g. retrieval for content already in the prompt)
+    if when.gap is not None and when.gap not in (case.gap, case.evidence_gap):
         return False
     cause = case.attribution.cause if case.attribution else None
     if when.cause is not None and cause not in when.cause:

@@ -179,6 +179,9 @@ class Value:
     currency: str | None = None
     after: tuple[str, ...] = ()
     """The unit and the word after it ("5 unused days": unused, day), so a unit one word away matches."""
+    spelled: bool = False
+    """Written as a word ("sixteen"): the same value as a digit, but too common ("one of") to count as
+    a different value given."""
 
     def same(self, other: Value) -> bool:
         if self.kind != other.kind:
@@ -293,6 +296,7 @@ def values_in(text: str) -> list[Value]:
                     match.end(),
                     unit=unit,
                     after=(unit,) if unit else (),
+                    spelled=True,
                 )
             )
     found.sort(key=lambda v: v.start)
@@ -387,10 +391,8 @@ _GENERIC = frozenset(
 
 
 def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+    # a crude stem: the first four letters tell "change"/"changes" and "carry"/"carried" together
+    return word[:4]
 
 
 def _topic_words(messages: list[dict[str, str]], expected: str) -> set[str]:
@@ -463,10 +465,10 @@ def in_option_list(sentence: str, expected: str) -> list[str]:
     # the first item may carry the lead-in ("is it an image"), the others must be short
     first = re.sub(r"^.*\b(?:an?|the)\s+", "", parts[0]) if len(parts[0].split()) > 3 else parts[0]
     items = [first, *parts[1:]]
-    short = [p for p in items if 0 < len(p.split()) <= 3]
+    short = [p for p in items if 0 < len(p.split()) <= 3 and not re.search(r"[()\[\]{}<>=]", p)]
     if n not in short:
         return []
-    others = [p for p in short if p != n]
+    others = list(dict.fromkeys(p for p in short if p != n))
     return (
         others if len(others) >= 2 or (len(others) == 1 and "," not in flat and " or " in f" {flat} ") else []
     )

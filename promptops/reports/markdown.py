@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from html import escape
 
 from promptops.drift import CaseDrift, CaseSide, DriftReport, SuiteDrift
-from promptops.escalation import Escalation, EscalationReport
+from promptops.escalation import CaseDiagnosis, Escalation, EscalationReport
 from promptops.lint import LintReport
 from promptops.reports import ReportData
 from promptops.results import CaseVerdict, RunMeta, RunSummary
@@ -198,7 +198,32 @@ class _Links:
         return self.to(self.files.get(suite), line)
 
 
-def _drift_case(case: CaseDrift, links: _Links) -> str:
+Diagnoses = dict[tuple[str, str, str], CaseDiagnosis]
+
+
+def _diagnoses(data: ReportData) -> Diagnoses:
+    cases = data.escalation.cases if data.escalation is not None else []
+    return {(c.suite, c.case, c.model): c for c in cases}
+
+
+def _diagnosis_line(diagnosis: CaseDiagnosis | None) -> list[str]:
+    """The case's gap, confidence, deciding evidence and remedy: the same diagnosis as every command's."""
+    if diagnosis is None or diagnosis.gap is None:
+        return []
+    top = next((e for e in diagnosis.evidence if e.gap == diagnosis.gap), None)
+    why = f" — {top.signal}: {_cell(top.text)}" if top else ""
+    remedy = f" · remedy: {diagnosis.technique} (`{diagnosis.rule}`)" if diagnosis.technique else ""
+    lines = [f"- diagnosis: **{diagnosis.gap}** ({diagnosis.confidence:.0%}){why}{remedy}"]
+    if diagnosis.hint_disagrees:
+        lines.append(f"- hint `{diagnosis.hint}`; {_cell(diagnosis.hint_disagrees)}")
+    if diagnosis.spread:
+        lines.append(f"- {_cell(diagnosis.spread)}")
+    if diagnosis.attribution is not None and diagnosis.attribution.cause != "already-failing":
+        lines.append(f"- cause: {diagnosis.attribution.cause}: {_cell(diagnosis.attribution.text)}")
+    return lines
+
+
+def _drift_case(case: CaseDrift, links: _Links, diagnoses: Diagnoses | None = None) -> str:
     models = " → ".join(dict.fromkeys(m for m in (case.baseline_model, case.candidate_model) if m))
     p = f", p = {case.p_value:.3f}" if case.p_value is not None else ""
     new = " (new case)" if case.status == "added" else ""
@@ -213,6 +238,7 @@ def _drift_case(case: CaseDrift, links: _Links) -> str:
             )
         for outcome in case.candidate.failed_assertions[:4]:
             lines.append(f"- `{outcome.type}`: {_cell(outcome.reason)}")
+        lines.extend(_diagnosis_line((diagnoses or {}).get((case.suite, case.case, case.candidate.model))))
     diff = case.diff
     if diff is not None and diff.kind == "json" and diff.json_changes:
         for change in diff.json_changes[:8]:
@@ -224,7 +250,7 @@ def _drift_case(case: CaseDrift, links: _Links) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _failure(verdict: CaseVerdict, links: _Links) -> str:
+def _failure(verdict: CaseVerdict, links: _Links, diagnoses: Diagnoses | None = None) -> str:
     samples = (
         f" ({verdict.passed_samples}/{verdict.samples - verdict.errored_samples} samples)"
         if (verdict.samples > 1)
@@ -238,6 +264,7 @@ def _failure(verdict: CaseVerdict, links: _Links) -> str:
         lines.append(f"- error: {_cell(verdict.error.type)}: {_cell(verdict.error.message)}")
     for outcome in verdict.failed_assertions[:4]:
         lines.append(f"- `{outcome.type}`: {_cell(outcome.reason)}")
+    lines.extend(_diagnosis_line((diagnoses or {}).get((verdict.suite, verdict.case, verdict.model))))
     if verdict.output_excerpt is not None:
         lines.append(_code(verdict.output_excerpt))
     return "\n".join(lines) + "\n"
@@ -289,7 +316,8 @@ def _escalation_items(report: EscalationReport, introduced: set[tuple[str, str]]
         more = f" and {len(e.evidence) - 8} more" if len(e.evidence) > 8 else ""
         weighed = f"\n  Weighed: {', '.join(e.constraints_weighed)}." if e.constraints_weighed else ""
         items.append(
-            f"- {flag}{tag}**{e.gap or 'budget'} → {e.technique}** ({e.confidence}) · `{_cell(e.prompt)}` on "
+            f"- {flag}{tag}**{e.gap or e.cause or 'budget'} → {e.technique}** ({e.confidence}) · "
+            f"`{_cell(e.prompt)}` on "
             f"`{_cell(e.model)}`{scope} · rule `{e.rule}`\n  {_cell(e.rationale)}{weighed}\n{steps}\n"
             + (f"  Evidence: {evidence}{more}\n" if evidence else "")
         )
@@ -360,6 +388,7 @@ def render_markdown(data: ReportData, *, max_chars: int = MAX_CHARS) -> str:
     if drift is not None:
         files |= {s.suite: s.file for s in drift.suites if s.file}
     links = _Links(files, data.source_url)
+    found = _diagnoses(data)
     budget = _Budget(max_chars)
     budget.add(MARKER + "\n" + _verdict(data) + "\n")
     if data.lint is not None and data.lint.findings:
@@ -374,17 +403,17 @@ def render_markdown(data: ReportData, *, max_chars: int = MAX_CHARS) -> str:
         budget.add(_drift_table(drift) + "\n")
         cases = [c for c in drift.cases if c.introduced]
         introduced = {(c.suite, c.case) for c in cases}
-        budget.add_list("Introduced by this change", (_drift_case(c, links) for c in cases))
+        budget.add_list("Introduced by this change", (_drift_case(c, links, found) for c in cases))
     elif data.summary is not None:
         budget.add(_run_table(data.summary) + "\n")
         failures = [c for c in data.summary.cases if c.status != "passed"]
-        budget.add_list("Failures", (_failure(c, links) for c in failures))
+        budget.add_list("Failures", (_failure(c, links, found) for c in failures))
     if data.escalation is not None and data.escalation.escalations:
         budget.add_list("Escalations", _escalation_items(data.escalation, introduced))
     if drift is not None:
         budget.add_list(
             "Already failing on the base",
-            (_drift_case(c, links) for c in drift.cases if c.already_failing),
+            (_drift_case(c, links, found) for c in drift.cases if c.already_failing),
             collapsed=True,
         )
         budget.add_list("Fixes", (_drift_case(c, links) for c in drift.with_status("fix")), collapsed=True)

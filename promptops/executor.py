@@ -93,7 +93,38 @@ class AdaptiveLimiter:
             self._changed.notify_all()
 
 
-def _error_info(exc: BaseException) -> ErrorInfo:
+_CONNECT_FAILURES = frozenset(
+    {"APIConnectionError", "ConnectError", "ClientConnectorError", "ConnectionRefusedError", "gaierror"}
+)
+
+
+def _unreachable(exc: BaseException) -> BaseException | None:
+    """The connection failure behind ``exc``, if the provider could not be reached at all.
+
+    litellm reports a refused connection as ``InternalServerError (500) ... Connection error.``; the
+    cause chain still holds the socket's own error.
+    """
+    seen: BaseException | None = exc
+    found = None
+    for _ in range(12):
+        if seen is None:
+            break
+        if type(seen).__name__ in _CONNECT_FAILURES or isinstance(seen, ConnectionRefusedError):
+            found = seen
+        seen = seen.__cause__ or seen.__context__
+    return found
+
+
+def _error_info(exc: BaseException, model: ResolvedModel | None = None) -> ErrorInfo:
+    failure = _unreachable(exc) if model is not None else None
+    if model is not None and failure is not None:
+        where = model.api_base or f"the default endpoint of {model.model.partition('/')[0] or model.model}"
+        root = " ".join(str(failure).split()) or type(failure).__name__
+        return ErrorInfo(
+            type="ProviderUnreachable",
+            message=f"cannot reach model {model.alias!r} ({model.model}) at {where}: {root[:200]}; "
+            "is the server running, and is api_base in promptops.yaml right?",
+        )
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return ErrorInfo(type=type(exc).__name__, message=message[:500], status_code=status_code(exc))
 
@@ -237,7 +268,7 @@ class Executor:
             )
         except Exception as exc:  # noqa: BLE001  (a failed call is data, not a crash)
             return SampleResult(
-                **base, error=_error_info(exc), attempts=getattr(exc, "promptops_attempts", 1)
+                **base, error=_error_info(exc, call.model), attempts=getattr(exc, "promptops_attempts", 1)
             )
         # a null answer is not kept: it is often passing (a filter, an overloaded backend), and the
         # cache keeps text only, so a replay would turn it into an ordinary empty answer
@@ -413,7 +444,7 @@ class JudgeCalls:
                 model, lambda: request(model, messages, params, executor.timeout_s), self.limiter
             )
         except Exception as exc:  # noqa: BLE001  (the judge failed: an errored assertion)
-            info = _error_info(exc)
+            info = _error_info(exc, model)
             raise JudgeCallError(f"{info.type}: {info.message}") from None
         if executor.cache is not None:
             executor.cache.put(
@@ -489,6 +520,6 @@ class JudgeCalls:
                 model, lambda: aembed(model, texts, executor.timeout_s), self.limiter
             )
         except Exception as exc:  # noqa: BLE001  (the embedding call failed: an errored assertion)
-            info = _error_info(exc)
+            info = _error_info(exc, model)
             raise JudgeCallError(f"{info.type}: {info.message}") from None
         return result

@@ -114,9 +114,10 @@ def command(
         raise UsageError("--max-repeat caps --repeat auto, which needs --base-ref (or promptops drift)")
     saved = open_run(project.runs_dir, resume) if resume else None
     if saved is not None:
-        # a resumed run keeps the options it was started with
+        # a resumed run keeps the options it was started with; where answers come from (the cache,
+        # --replay) is the caller's choice
         suite_files, options = options_from_meta(saved.meta)
-        options = dataclasses.replace(options, use_cache=not no_cache)
+        options = dataclasses.replace(options, use_cache=not no_cache, replay=replay or options.replay)
         suites = tuple(str(project.root / f) for f in suite_files)
     plan = build_plan(project, load_suites(project, suites), options)
     outcome = run_plan(plan, progress=make_progress(), resume=saved)

@@ -129,14 +129,15 @@ def main() -> None:
         action_dir = _snapshot(work / "action-source")
         store = work / "cache-store"
         store.mkdir()
-        first_dir = work / "first"
-        first_dir.mkdir()
-        first = _one_run(first_dir, python, action_dir, args.extras, None)
-        archive, save_s, size = _save(first_dir, str(first["key"]), store)
-        shutil.rmtree(first_dir)
-        second_dir = work / "second"
-        second_dir.mkdir()
-        second = _one_run(second_dir, python, action_dir, args.extras, archive)
+        # a new runner has the same paths (HOME, the tool cache): the restored environment's scripts
+        # name its interpreter by absolute path
+        runner = work / "runner"
+        runner.mkdir()
+        first = _one_run(runner, python, action_dir, args.extras, None)
+        archive, save_s, size = _save(runner, str(first["key"]), store)
+        shutil.rmtree(runner)
+        runner.mkdir()
+        second = _one_run(runner, python, action_dir, args.extras, archive)
     extras = args.extras or "none"
     print(f"action install, extras: {extras}")
     for label, run in (("first run (empty caches)", first), ("second run (cache restored)", second)):

@@ -151,3 +151,27 @@ def test_watch_workflow_runs_on_a_schedule_with_issue_rights_only() -> None:
     uses = [s.get("uses", "") for s in workflow["jobs"]["watch"]["steps"]]
     assert any(u.startswith("actions/cache/restore@") for u in uses)
     assert any(u.startswith("actions/cache/save@") for u in uses)
+
+
+def test_action_lock_pins_every_dependency_within_its_range() -> None:
+    """constraints.txt, the lock the action installs with and keys its caches on, fits pyproject.toml."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    from packaging.requirements import Requirement
+
+    def canonical(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    lock = ROOT / ".github/actions/promptops/constraints.txt"
+    pins = dict(
+        (canonical(line.split("==")[0]), line.split("==")[1])
+        for line in lock.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for text in [*project["dependencies"], *project["optional-dependencies"]["local"]]:
+        requirement = Requirement(text)
+        name = canonical(requirement.name)
+        assert name in pins, f"{name} is not pinned in {lock.name}"
+        assert requirement.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]}"
+    steps = {s.get("id"): s for s in yaml.safe_load(ACTION.read_text())["runs"]["steps"]}
+    assert "constraints.txt" in steps["lock"]["run"]

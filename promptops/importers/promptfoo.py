@@ -432,18 +432,7 @@ class _Importer:
         elif isinstance(raw, dict):
             entries = [(k, ("prompts", k), v if isinstance(v, str) else None) for k, v in raw.items()]
         elif raw is None:
-            self.report.notes.append(
-                "the config has no prompts: a pass-through prompt {{ prompt }} was written"
-            )
-            return [
-                _Prompt(
-                    "prompt",
-                    "Imported from promptfoo (no prompts in the config)",
-                    [(None, "{{ prompt }}")],
-                    self.config_file,
-                    {"prompt"},
-                )
-            ]
+            return [self._placeholder_prompt("the config has no prompts")]
         prompts: list[_Prompt] = []
         names: dict[str, Any] = {}
         for item, path, label in entries:
@@ -478,7 +467,20 @@ class _Importer:
                     continue
                 prompt.variables = _template_variables(prompt)
                 prompts.append(prompt)
+        if not prompts:
+            return [self._placeholder_prompt("no prompt of the config could be carried over")]
         return prompts
+
+    def _placeholder_prompt(self, why: str) -> _Prompt:
+        """A pass-through prompt, so that the tests still have a suite to live in."""
+        self.report.notes.append(f"{why}: a pass-through prompt {{{{ prompt }}}} was written in its place")
+        return _Prompt(
+            "prompt",
+            f"Imported from promptfoo ({why}; replace this prompt)",
+            [(None, "{{ prompt }}")],
+            self.config_file,
+            {"prompt"},
+        )
 
     def _prompt_texts(self, item: str, where: str) -> list[tuple[str, list[tuple[str | None, str]]]]:
         """(name hint, messages) for one prompt entry: inline text or a ``file://`` reference."""

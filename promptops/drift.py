@@ -562,7 +562,7 @@ class SuiteDrift(_Model):
     """The suite's pass rate dropped and ``p_value_adjusted`` <= alpha: a suite-level regression, counted
     in ``DriftReport.suite_regressions`` even when no single case regressed."""
     suite_test: str | None = None
-    """``cmh stratified by case`` (exact) or ``cmh stratified by case (normal)`` for very large suites."""
+    """``cmh stratified by case``: the exact conditional test with each case as a stratum."""
     change: float | None = None
     """Change in pass rate with the case as the unit: mean over pooled cases of (candidate − baseline)."""
     change_low: float | None = None
@@ -1022,7 +1022,7 @@ def _test_report(
                 "candidate_sample_pass_rate": float(cand_rate),
                 "sample_delta": float(cand_rate - base_rate),
                 "p_value": rise.p_value if cand_rate > base_rate else drop.p_value,
-                "suite_test": SUITE_TEST_NAME + (" (normal)" if drop.method == "cmh-normal" else ""),
+                "suite_test": SUITE_TEST_NAME,
                 "change": change.estimate if change else None,
                 "change_low": change.low if change else None,
                 "change_high": change.high if change else None,

@@ -104,15 +104,15 @@ def test_cmh_does_not_pool_easy_and_hard_cases() -> None:
     assert cmh_one_sided([10, 1], [10, 10], [10, 1], [10, 10]).p_value > 0.5
 
 
-def test_cmh_normal_approximation_agrees_with_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cmh_window_around_the_mean_matches_the_full_law(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(2)
-    xb, xc = rng.binomial(10, 0.7, 2000), rng.binomial(10, 0.68, 2000)
-    tens = np.full(2000, 10)
-    exact = cmh_one_sided(xb, tens, xc, tens)
-    monkeypatch.setattr("promptops.statistics._EXACT_SUPPORT_LIMIT", 0)
-    normal = cmh_one_sided(xb, tens, xc, tens)
-    assert (exact.method, normal.method) == ("cmh-exact", "cmh-normal")
-    assert normal.p_value == pytest.approx(exact.p_value, rel=0.02)
+    xb, xc = rng.binomial(10, 0.7, 20000), rng.binomial(10, 0.7, 20000)
+    tens = np.full(20000, 10)
+    windowed = [cmh_one_sided(xb, tens, xc, tens, alt).p_value for alt in ("drop", "rise")]
+    monkeypatch.setattr("promptops.statistics._WINDOW_TAIL", 1e-300)  # wide enough to hold the whole law
+    full = [cmh_one_sided(xb, tens, xc, tens, alt).p_value for alt in ("drop", "rise")]
+    assert windowed == pytest.approx(full, abs=1e-10)
+    assert 0 < windowed[0] < 1 and windowed[0] + windowed[1] >= 1
 
 
 def test_risk_difference_is_a_mean_over_cases() -> None:

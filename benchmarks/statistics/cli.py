@@ -85,7 +85,8 @@ def run_drift(
         previous = Path.cwd()
         os.chdir(folder)
         try:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            errors = io.StringIO()
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(errors):
                 try:
                     cli.main(
                         [
@@ -106,6 +107,8 @@ def run_drift(
                     )
                 except SystemExit:
                     pass
+            if not out.exists():
+                raise SystemExit(f"promptops drift wrote no report: {errors.getvalue().strip()[-600:]}")
             return json.loads(out.read_text())
         finally:
             os.chdir(previous)

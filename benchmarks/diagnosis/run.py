@@ -41,6 +41,7 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 import yaml  # noqa: E402
 from app import ALREADY_FAILING, CASES, PR_CASES, PROMPTS, PROMPTS_V2, SUITES  # noqa: E402
 from fake_openai import FakeOpenAIServer, FakeState  # noqa: E402
+from holdout import HOLDOUT  # noqa: E402
 
 GAPS = ("knowledge", "behavior", "skill", "reliability")
 TECHNIQUE = {
@@ -189,6 +190,33 @@ def print_matrix(tally: Tally) -> None:
         print(f"{gap:<18}" + "".join(f"{n:>13}" for n in row) + f"{accuracy:>11} of {total}")
 
 
+def holdout() -> tuple[int, list[str]]:
+    """The second set, diagnosed directly: right answers and the misses."""
+    from promptops.escalation import CaseFacts, FailedCheck, classify_case
+
+    right, misses = 0, []
+    for case in HOLDOUT:
+        failing = sum(count for _, count in case["outputs"])
+        facts = CaseFacts(
+            suite="holdout",
+            case=case["id"],
+            prompt="airline",
+            model="m",
+            model_id="m",
+            status="failed",
+            samples=failing + case["passed"],
+            passed_samples=case["passed"],
+            checks=[FailedCheck(case["type"], "failed", expected=case["expected"], options=case["options"])],
+            outputs=case["outputs"],
+            messages=[{"role": role, "content": text} for role, text in case["messages"]],
+        )
+        gap = classify_case(facts).gap
+        right += gap == case["truth"]
+        if gap != case["truth"]:
+            misses.append(f"[holdout] {case['id']}: true {case['truth']}, got {gap}")
+    return right, misses
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="list every misjudged case")
@@ -270,6 +298,7 @@ def main() -> int:
             if second.get(k) != v
         )
 
+    held_right, held_misses = holdout()
     print("Diagnosis benchmark: Larkspur Outfitters support desk, 7 suites, no gap hints")
     print(f"  {len(CASES)} cases on the candidate model, {len(not_failing)} of them passing (controls)")
     print(
@@ -299,10 +328,11 @@ def main() -> int:
         ("pull-request attribution (prompt change)", pr_attributed, pr_tally.total),
         ("drift gap and remedy = test run's", same_as_test, drift_cases),
         ("escalate REPORT.json = the command's diagnosis", agree, total),
+        ("exact gap, second set (airline, written after the code)", held_right, len(HOLDOUT)),
     ]
     for label, right, n in rows:
         share = right / n if n else 0.0
-        print(f"  {label:<52} {right:>4}/{n:<4} {share:6.1%}")
+        print(f"  {label:<58} {right:>4}/{n:<4} {share:6.1%}")
     forbidden = combined.forbidden + drift_tally.forbidden
     print("\nForbidden advice:")
     for label in (
@@ -310,10 +340,10 @@ def main() -> int:
         "fine-tuning for a missing fact",
         "RAG/fine-tuning for a prompt-caused regression",
     ):
-        print(f"  {label:<52} {forbidden[label]:>4}")
+        print(f"  {label:<58} {forbidden[label]:>4}")
     print(f"\n{time.perf_counter() - started:.1f} s")
-    if args.verbose or combined.right < combined.total:
-        misses = combined.misses + [f"[drift] {m}" for m in drift_tally.misses] + disagree
+    if args.verbose or combined.right < combined.total or held_misses:
+        misses = combined.misses + [f"[drift] {m}" for m in drift_tally.misses] + disagree + held_misses
         if misses:
             print("\nMisjudged:")
             for line in misses if args.verbose else misses[:15]:

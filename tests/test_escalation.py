@@ -878,3 +878,12 @@ def test_every_report_shows_the_same_diagnosis(make_project, run_cli, fake_serve
     assert {c["case"]: (c["gap"], c["technique"]) for c in again["cases"]} == {
         k: (c["gap"], c["technique"]) for k, c in cases.items()
     }
+
+
+def test_a_reference_answer_counts_as_expected_content() -> None:
+    refusal = FailedCheck(type="word-count", reason="3 words outside [10, 80]", options={"min": 10})
+    base = facts(refusal, "I don't know.", [("system", POLICY), ("user", "How many unused days carry over?")])
+    assert classify_case(base).gap == "knowledge"  # nothing says what the answer should have held
+    base.reference = "up to 5 unused days"
+    result = classify_case(base)
+    assert result.gap == "skill" and result.grounded is True

@@ -213,10 +213,16 @@ class MiniLM:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        # One BLAS thread: on a busy 2-core machine OpenBLAS's spinning threads made batches
-        # 10-20x slower (measured by benchmarks/similar.py); the matrices here are small anyway.
-        with self._threads.limit(limits=1, user_api="blas"):
-            return self._encode(texts, out)
+        return self._encode(texts, out)
+
+    def single_threaded_blas(self) -> Any:
+        """A context in which BLAS uses one thread (process-wide; callers hold it around many batches).
+
+        On a busy 2-core machine OpenBLAS's spinning threads made batches 10-20x slower, and
+        so did two batches encoded in parallel threads (its locks spin too); the matrices here
+        are small, so one thread loses little on a quiet machine.
+        """
+        return self._threads.limit(limits=1, user_api="blas")
 
     def _encode(self, texts: Sequence[str], out: Any) -> Any:
         np = self._np
@@ -260,8 +266,18 @@ def builtin_model() -> MiniLM:
 
 
 def embed_builtin(texts: Sequence[str]) -> list[list[float]]:
-    """Vectors of ``texts`` from the built-in model, as plain lists."""
-    return [[float(v) for v in row] for row in builtin_model().encode(texts)]
+    """Vectors of ``texts`` from the built-in model, as plain lists rounded to 6 decimals.
+
+    Rounded so that a vector read back from the cache (stored as JSON) is the same vector.
+    """
+    model = builtin_model()
+    with model.single_threaded_blas():
+        vectors = model.encode(texts)
+    return rounded(vectors)
+
+
+def rounded(vectors: Any) -> list[list[float]]:
+    return [[round(float(v), 6) for v in row] for row in vectors]
 
 
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:

@@ -372,17 +372,19 @@ def _embedding_key(model_id: str, text: str) -> str:
 
 
 class BuiltinEmbedder:
-    """Batches the built-in model's texts from concurrent graders into one forward pass in a thread.
+    """Batches the built-in model's texts from concurrent graders into forward passes in a thread.
 
-    Graders ask for a few texts each; a numpy forward pass costs about the same
-    for one text as for a dozen, so texts that arrive while a batch is running
-    wait for the next one instead of starting their own.
+    Graders ask for a few texts each; batched, the per-call costs (tokenizer,
+    Python, many small matrix products) are paid once per batch, and a text that
+    several graders wait for (a shared reference) is encoded once. Texts that
+    arrive while a batch runs wait for the next one. One batch runs at a time:
+    two in parallel threads were slower, as OpenBLAS's locks spin.
     """
 
-    batch = 64
+    batch = 32
 
     def __init__(self) -> None:
-        self.pending: list[tuple[str, asyncio.Future[list[float]]]] = []
+        self.pending: dict[str, list[asyncio.Future[list[float]]]] = {}
         self.worker: asyncio.Task[None] | None = None
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
@@ -390,28 +392,43 @@ class BuiltinEmbedder:
         futures = []
         for text in texts:
             future: asyncio.Future[list[float]] = loop.create_future()
-            self.pending.append((text, future))
+            self.pending.setdefault(text, []).append(future)
             futures.append(future)
         if self.worker is None or self.worker.done():
             self.worker = asyncio.create_task(self._drain())
         return [await future for future in futures]
 
     async def _drain(self) -> None:
-        from promptops.embeddings import embed_builtin
+        from promptops.embeddings import builtin_model, rounded
 
         await asyncio.sleep(0)  # let graders scheduled in the same turn add their texts
-        while self.pending:
-            chosen, self.pending = self.pending[: self.batch], self.pending[self.batch :]
-            try:
-                vectors = await asyncio.to_thread(embed_builtin, [text for text, _ in chosen])
-            except Exception as exc:  # noqa: BLE001  (handed to every waiting grader)
-                for _, future in chosen:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), vector in zip(chosen, vectors, strict=True):
+        try:
+            model = await asyncio.to_thread(builtin_model)
+        except Exception as exc:  # noqa: BLE001  (handed to every waiting grader)
+            self._fail(list(self.pending.items()), exc)
+            self.pending.clear()
+            return
+        with model.single_threaded_blas():
+            while self.pending:
+                chosen = list(self.pending.items())[: self.batch]
+                for text, _ in chosen:
+                    del self.pending[text]
+                try:
+                    vectors = await asyncio.to_thread(model.encode, [text for text, _ in chosen])
+                except Exception as exc:  # noqa: BLE001  (handed to every waiting grader)
+                    self._fail(chosen, exc)
+                    continue
+                for (_, waiting), vector in zip(chosen, rounded(vectors), strict=True):
+                    for future in waiting:
+                        if not future.done():
+                            future.set_result(vector)
+
+    @staticmethod
+    def _fail(chosen: list[tuple[str, list[asyncio.Future[list[float]]]]], exc: Exception) -> None:
+        for _, waiting in chosen:
+            for future in waiting:
                 if not future.done():
-                    future.set_result(vector)
+                    future.set_exception(exc)
 
 
 @dataclass

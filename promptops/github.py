@@ -345,6 +345,7 @@ def find_issue(repo: Repository, marker: str = WATCH_MARKER) -> dict[str, Any] |
 
 def upsert_issue(repo: Repository, title: str, body: str, marker: str = WATCH_MARKER) -> tuple[str, int]:
     """Open the marked issue, or update (and reopen) it; returns (action, issue number)."""
+    body = redact(body)
     if marker not in body:
         body = f"{marker}\n{body}"
     existing = find_issue(repo, marker)

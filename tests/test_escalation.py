@@ -26,8 +26,9 @@ from promptops.escalation import (
 
 TRIAGE_SYSTEM = "You route support emails. Answer with exactly one label from: refund, shipping, account."
 POLICY = (
-    "Policy excerpt: employees may carry over up to 5 unused days into the next year. "
-    "Sick leave needs a doctor's note after 3 consecutive days."
+    "Policy excerpt: annual leave is 25 days. Employees may carry over up to 5 unused days into the next "
+    "year. Sick leave needs a doctor's note after 3 consecutive days. Parental leave is 16 weeks. "
+    "Leave requests go to your manager."
 )
 
 
@@ -887,3 +888,54 @@ def test_a_reference_answer_counts_as_expected_content() -> None:
     base.reference = "up to 5 unused days"
     result = classify_case(base)
     assert result.gap == "skill" and result.grounded is True
+
+
+@pytest.mark.parametrize(
+    ("failed", "answer", "prompt", "gap"),
+    [
+        pytest.param(
+            check("contains", "15%"),
+            "The discount is 10%.",
+            [("system", "Members get 15% off every order."), ("user", "What's the member discount?")],
+            "skill",
+            id="percent-in-a-short-prompt",
+        ),
+        pytest.param(
+            check("contains", "15%"),
+            "The discount is 10%.",
+            [("user", "What's the member discount?")],
+            "knowledge",
+            id="percent-not-in-the-prompt",
+        ),
+        pytest.param(
+            check("contains", "14:30"),
+            "It starts at 2:30 pm.",
+            [("user", "When is it?")],
+            "behavior",
+            id="time-in-another-format",
+        ),
+        pytest.param(
+            check("json-match", {"city": "Lyon"}),
+            '{"City": "Lyon"}',
+            [("user", "I live in Lyon")],
+            "behavior",
+            id="json-key-case",
+        ),
+        pytest.param(
+            check("equals", "Your refund of $42.10 was issued on 3 May."),
+            "Your refund of $40.00 was issued on 3 May.",
+            [("user", "Status of my refund?")],
+            "knowledge",
+            id="a-sentence-with-a-wrong-amount",
+        ),
+        pytest.param(
+            check("json-match", {"eta": "2025-06-01"}),
+            '{"eta": "unknown"}',
+            [("user", "When does 5521 arrive?")],
+            "knowledge",
+            id="unknown-in-a-json-field",
+        ),
+    ],
+)
+def test_more_answers_as_users_see_them(failed, answer, prompt, gap) -> None:
+    assert classify_case(facts(failed, answer, prompt)).gap == gap

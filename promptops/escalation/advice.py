@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 2
 _MAX_OUTPUTS = 8
 _OUTPUT_CHARS = 4000
+# cases whose answers and prompt are kept for diagnosis; past this, a case is judged from what its
+# verdict holds (the failing assertions and an excerpt), so memory stays bounded on huge runs
+MAX_GATHERED_CASES = 5000
+_PROMPT_CHARS = 60_000
 
 
 class GroupFacts(BaseModel):
@@ -107,7 +111,11 @@ def gather(
         key = (result.suite, result.case, result.model)
         if key not in wanted or result.passed is not False or result.output is None:
             continue
-        entry = found.setdefault(key, _Gathered())
+        entry = found.get(key)
+        if entry is None:
+            if len(found) >= MAX_GATHERED_CASES:
+                continue
+            entry = found[key] = _Gathered()
         text = result.output[:_OUTPUT_CHARS]
         if text in entry.outputs or len(entry.outputs) < _MAX_OUTPUTS:
             entry.outputs[text] += 1
@@ -115,7 +123,9 @@ def gather(
             if not outcome.passed:
                 entry.checks.setdefault(_check_key(outcome), _check_of(outcome))
         if entry.messages is None and result.messages is not None:
-            entry.messages = result.messages
+            entry.messages = [
+                {**m, "content": str(m.get("content", ""))[:_PROMPT_CHARS]} for m in result.messages
+            ]
         entry.reference = entry.reference or result.reference
     return found
 

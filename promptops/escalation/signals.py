@@ -280,7 +280,15 @@ def values_in(text: str) -> list[Value]:
                 span_end,
                 unit="%" if match.group("pct") else _unit(unit_word),
                 currency=currency,
-                after=tuple(u for u in (_unit(unit_word), _unit(match.group("unit2"))) if u),
+                after=tuple(
+                    u
+                    for u in (
+                        "%" if match.group("pct") else None,
+                        _unit(unit_word),
+                        _unit(match.group("unit2")),
+                    )
+                    if u
+                ),
             )
         )
     for match in _NUMBER_WORD.finditer(text):
@@ -400,14 +408,17 @@ def _topic_words(messages: list[dict[str, str]], expected: str) -> set[str]:
     user = next((str(m.get("content", "")) for m in reversed(messages) if m.get("role") == "user"), "")
     drop = {_stem(w) for w in significant(expected)} | {v.unit or "" for v in values_in(expected)}
     sentences = [s for _, s in prompt_sentences(messages)]
-    words = {_stem(w) for w in significant(user) if not any(c.isdigit() for c in w)} - drop - _GENERIC
-    # words that most sentences of the prompt share (the document's own subject) tell nothing apart
-    common = {
-        w
-        for w in words
-        if sum(w in {_stem(x) for x in significant(s)} for s in sentences) > len(sentences) / 2
+    words = {
+        _stem(w)
+        for w in significant(user)
+        if len(w) > 2 and w not in _GENERIC and not any(c.isdigit() for c in w)
     }
-    return words - common
+    words -= drop
+    if len(sentences) < 4:
+        return words
+    # words that most sentences of the prompt share (the document's own subject) tell nothing apart
+    stems = [{_stem(x) for x in significant(s)} for s in sentences]
+    return {w for w in words if sum(w in found for found in stems) <= len(sentences) / 2}
 
 
 def find_in_prompt(messages: list[dict[str, str]], expected: str) -> Found | None:

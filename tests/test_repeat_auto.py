@@ -208,3 +208,13 @@ def test_base_ref_repeat_auto_samples_both_refs(sampled_project: Path, run_cli, 
     stops = {c["case"]: c["sequential_stop"] for c in report["cases"]}
     assert set(stops.values()) <= {"futile", "cap"}
     assert all(4 <= c["baseline"]["samples"] <= 24 for c in report["cases"])
+
+
+def test_every_report_format_names_the_rule(sampled_project: Path, run_cli) -> None:
+    assert run_cli("test", "-m", "fake", "--repeat", "4", "--no-cache", "sampled").exit_code in (0, 1)
+    assert run_cli("test", "-m", "other", "--repeat", "4", "--no-cache", "sampled").exit_code == 1
+    runs = sorted((sampled_project / ".promptops" / "runs").iterdir(), key=lambda p: p.stat().st_mtime_ns)
+    for fmt in ("markdown", "junit", "html"):
+        out = sampled_project / f"drift.{fmt}"
+        run_cli("compare", runs[0].name, runs[1].name, "--format", fmt, "-o", str(out))
+        assert "Holm (family-wise) over" in out.read_text(), fmt

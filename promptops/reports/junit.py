@@ -138,6 +138,7 @@ def _drift_suites(root: ET.Element, drift: DriftReport) -> tuple[int, int, int]:
         ET.SubElement(properties, "property", name="baseline", value=_clean(drift.baseline_label))
         ET.SubElement(properties, "property", name="baseline_run", value=_clean(drift.baseline_run))
         ET.SubElement(properties, "property", name="candidate_run", value=_clean(drift.candidate_run))
+        ET.SubElement(properties, "property", name="significance", value=_clean(drift.rule()))
         statuses = [_candidate_case(element, c, drift.baseline_label) for c in cases]
         seconds = sum((c.candidate.duration_ms or 0) if c.candidate else 0 for c in cases) / 1000
         counts = _set_counts(element, statuses, seconds)
@@ -151,9 +152,6 @@ def _suite_drops(root: ET.Element, drift: DriftReport) -> tuple[int, int, int]:
     if not dropped:
         return 0, 0, 0
     element = ET.SubElement(root, "testsuite", name="suite-level drift")
-    # JUnit has no place for a report-wide note but a property: the rule that decided significance
-    properties = ET.SubElement(element, "properties")
-    ET.SubElement(properties, "property", name="significance", value=_clean(drift.rule()))
     for suite in dropped:
         assert suite.baseline is not None and suite.candidate is not None
         name = f"{suite.suite} [{suite.baseline.model} -> {suite.candidate.model}]"

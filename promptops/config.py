@@ -215,5 +215,5 @@ def load_project(start: Path | None = None) -> Project:
         )
     config_file = root / CONFIG_FILE
     config = load_config(config_file)
-    remember_project_secrets(config.models.values())
+    remember_project_secrets(config.models.values(), config.defaults.params)
     return Project(root=root, config=config, config_file=Path(display_path(config_file)))

@@ -63,7 +63,8 @@ _SHAPES = [
     re.compile(r"()\bxox[abposr]-[A-Za-z0-9\-]{10,}"),
     re.compile(r"()\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
 ]
-_KEY_LIKE_PARAM = re.compile(rf"(?i)^{_KEY_NAME}$")
+# in a configured api_base, ``code`` holds a key too (Azure Functions)
+_KEY_LIKE_PARAM = re.compile(rf"(?i)^(?:{_KEY_NAME}|code)$")
 
 _known: set[str] = set()
 
@@ -75,21 +76,27 @@ def remember_secrets(values: Iterable[Any]) -> None:
             _known.add(value.strip())
 
 
-def remember_project_secrets(models: Iterable[Any]) -> None:
-    """The secrets of a project's model aliases: key values, header values, key-like URL parameters."""
+def remember_project_secrets(models: Iterable[Any], default_params: dict[str, Any] | None = None) -> None:
+    """The secrets of a project's model aliases (key values, header values, key-like URL parameters)
+    and of its default call parameters."""
+    _remember_param_secrets(default_params or {})
     for alias in models:
         if isinstance(alias, str):
             continue
         if alias.api_key_env:
             remember_secrets([os.environ.get(alias.api_key_env)])
-        for name in ("extra_headers", "headers"):
-            headers = alias.params.get(name)
-            if isinstance(headers, dict):
-                remember_secrets(str(value) for value in headers.values())
-        for param in ("api_key", "aws_secret_access_key", "aws_session_token"):
-            remember_secrets([alias.params.get(param)])
+        _remember_param_secrets(alias.params)
         if alias.api_base:
             remember_secrets(url_secrets(alias.api_base))
+
+
+def _remember_param_secrets(params: dict[str, Any]) -> None:
+    for name in ("extra_headers", "headers"):
+        headers = params.get(name)
+        if isinstance(headers, dict):
+            remember_secrets(str(value) for value in headers.values())
+    for param in ("api_key", "aws_secret_access_key", "aws_session_token"):
+        remember_secrets([params.get(param)])
 
 
 def url_secrets(url: str) -> list[str]:

@@ -19,7 +19,8 @@ from conftest import FAKE_KEY_ENV, config_text
 from fake_github import FakeGitHub
 from fake_openai import AUTHORIZATION, BARE_KEY, FakeOpenAIServer, Reply
 
-from promptops.redaction import REDACTED, redact, remember_secrets, url_secrets
+from promptops.config import ModelAlias
+from promptops.redaction import REDACTED, redact, remember_project_secrets, remember_secrets, url_secrets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -132,3 +133,16 @@ def test_key_like_query_parameters_and_url_passwords_are_secrets() -> None:
         "S999",
         "pa55word",
     ]
+
+
+def test_header_values_and_url_secrets_of_the_config_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEAM_PROXY_CREDENTIAL_VALUE", "credential-4471-value")
+    alias = ModelAlias(
+        model="openai/x",
+        api_base="https://proxy.example/v1?code=QUERYVALUE-81",
+        api_key_env="TEAM_PROXY_CREDENTIAL_VALUE",
+        params={"extra_headers": {"X-Team-Auth": "hdr-value-5520"}},
+    )
+    remember_project_secrets([alias, "openai/plain"], {"headers": {"X-Org": "org-header-9911"}})
+    text = "echo: credential-4471-value hdr-value-5520 org-header-9911 code=QUERYVALUE-81"
+    assert redact(text) == f"echo: {REDACTED} {REDACTED} {REDACTED} code={REDACTED}"

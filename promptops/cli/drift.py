@@ -30,6 +30,7 @@ def command(
     replay: bool,
     alpha: float,
     correction: str,
+    semantic: bool,
     fmt: str,
     output: str | None,
 ) -> None:
@@ -78,5 +79,6 @@ def command(
         candidate_label=candidate,
         correction=correction,  # type: ignore[arg-type]
         sequential=sides.sequential or None,
+        semantic=semantic,
     )
     raise SystemExit(emit_drift_report(project, report, runs[1], fmt, output))

@@ -25,10 +25,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from promptops.errors import SuiteError
 from promptops.locations import read_yaml_model, write_readable_yaml
+from promptops.strict import StrictModel
 
 CACHE_FILE = "cache.sqlite3"
 RECORDING_SUFFIX = ".recording.yaml"
@@ -136,10 +137,8 @@ class ResponseCache:
         self._db.close()
 
 
-class JudgeRecording(BaseModel):
+class JudgeRecording(StrictModel):
     """A judge's answer (or an embedding, as JSON) recorded with the output it graded."""
-
-    model_config = ConfigDict(extra="forbid")
 
     key: str
     """Request hash of the judge or embedding call."""
@@ -150,10 +149,8 @@ class JudgeRecording(BaseModel):
     cost_usd: float | None = None
 
 
-class Recording(BaseModel):
+class Recording(StrictModel):
     """One recorded response in a recording file."""
-
-    model_config = ConfigDict(extra="forbid")
 
     case: str
     model: str
@@ -171,10 +168,8 @@ class Recording(BaseModel):
     """Answers of the judge and embedding calls that graded this output, for keyless replay."""
 
 
-class RecordingFile(BaseModel):
+class RecordingFile(StrictModel):
     """``suites/<suite>.recording.yaml``: responses a suite needs, for keyless replay."""
-
-    model_config = ConfigDict(extra="forbid")
 
     version: int = 1
     suite: str

@@ -11,21 +11,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
 from promptops.errors import ConfigError
-from promptops.locations import describe_validation_error, load_yaml, utf8_error_line, utf8_error_message
+from promptops.locations import (
+    parse_yaml_model,
+    read_yaml_text,
+)
 from promptops.redaction import remember_project_secrets
+from promptops.strict import StrictModel
 
 CONFIG_FILE = "promptops.yaml"
 STATE_DIR = ".promptops"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ModelAlias(_Strict):
+class ModelAlias(StrictModel):
     """A named model: a litellm model id plus how to call it."""
 
     model: str
@@ -38,7 +38,7 @@ class ModelAlias(_Strict):
     """Name of the environment variable holding the API key; keys are never written in config."""
 
 
-class Defaults(_Strict):
+class Defaults(StrictModel):
     model: str = "default"
     """Alias or litellm id used when a suite names no models."""
     params: dict[str, Any] = Field(default_factory=lambda: {"temperature": 0, "max_tokens": 256})
@@ -51,7 +51,7 @@ class Defaults(_Strict):
     """Embedding model for ``similar``; default: the alias ``embedding`` if defined, else the built-in one."""
 
 
-class RunSettings(_Strict):
+class RunSettings(StrictModel):
     concurrency: int = Field(default=16, ge=1)
     """Maximum provider calls in flight."""
     timeout_s: float = Field(default=60.0, gt=0)
@@ -64,12 +64,12 @@ class RunSettings(_Strict):
     """Cap of a single backoff delay, Retry-After included."""
 
 
-class RenderSettings(_Strict):
+class RenderSettings(StrictModel):
     max_output_bytes: int = Field(default=1_000_000, ge=1)
     """Largest text (UTF-8 bytes) one prompt may render to; a larger render is an error naming the prompt."""
 
 
-class Constraints(_Strict):
+class Constraints(StrictModel):
     """The six production constraints weighed by escalation rules."""
 
     data_privacy: Literal["external-ok", "internal-only"] | None = None
@@ -80,12 +80,12 @@ class Constraints(_Strict):
     control: Literal["output-structure", "knowledge-sources", "behavior"] | None = None
 
 
-class EscalationSettings(_Strict):
+class EscalationSettings(StrictModel):
     rules: str | None = None
     """Path to a rules YAML that extends the built-in escalation rules."""
 
 
-class ProjectConfig(_Strict):
+class ProjectConfig(StrictModel):
     """The contents of ``promptops.yaml``."""
 
     version: Literal[1] = 1
@@ -188,21 +188,16 @@ def display_path(path: Path) -> str:
 def load_config(path: Path) -> ProjectConfig:
     """Read and validate one ``promptops.yaml``."""
     shown = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(utf8_error_message(exc), file=shown, line=utf8_error_line(exc)) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config: {exc.strerror}", file=shown) from None
-    data = load_yaml(text, file=shown, error=ConfigError)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError("config must be a mapping of keys to values", file=shown, line=1)
-    try:
-        return ProjectConfig.model_validate(data)
-    except ValidationError as exc:
-        raise describe_validation_error(exc, data, file=shown, error=ConfigError) from None
+    text = read_yaml_text(path, file=shown, error=ConfigError, what="config")
+    config, _ = parse_yaml_model(
+        text,
+        ProjectConfig,
+        file=shown,
+        error=ConfigError,
+        not_a_mapping="config must be a mapping of keys to values",
+        empty_ok=True,
+    )
+    return config
 
 
 def load_project(start: Path | None = None) -> Project:

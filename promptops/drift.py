@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from promptops.assertions import GapType
 from promptops.assertions.builtin import parse_json_output
@@ -75,6 +75,7 @@ from promptops.statistics import (
     risk_difference,
     run_sequential,
 )
+from promptops.strict import DocumentedModel
 from promptops.versions import PromptChange
 
 if TYPE_CHECKING:
@@ -313,11 +314,7 @@ def diff_outputs(old: str, new: str) -> OutputDiff | None:
 # --- report schema ------------------------------------------------------------------------------
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-
-class Interval(_Model):
+class Interval(DocumentedModel):
     """A 95 % Wilson score interval of a pass rate."""
 
     low: float
@@ -326,7 +323,7 @@ class Interval(_Model):
     """Upper bound in [0, 1]."""
 
 
-class JsonChange(_Model):
+class JsonChange(DocumentedModel):
     """One structural difference between the JSON outputs of the two sides."""
 
     path: str
@@ -339,7 +336,7 @@ class JsonChange(_Model):
     """Candidate value (absent for ``removed``); long values are shortened to a JSON excerpt string."""
 
 
-class OutputDiff(_Model):
+class OutputDiff(DocumentedModel):
     """How the candidate's representative output differs from the baseline's."""
 
     kind: Literal["text", "json"]
@@ -354,7 +351,7 @@ class OutputDiff(_Model):
     """The diff or the list of changes was cut."""
 
 
-class CaseSide(_Model):
+class CaseSide(DocumentedModel):
     """One side's result for a case, over its samples."""
 
     model: str
@@ -388,7 +385,7 @@ class CaseSide(_Model):
     """Summed latency of the samples that produced output (for JUnit test times)."""
 
 
-class CaseDrift(_Model):
+class CaseDrift(DocumentedModel):
     """The drift status of one case between the two runs."""
 
     suite: str
@@ -445,7 +442,7 @@ class CaseDrift(_Model):
         )
 
 
-class StatusCounts(_Model):
+class StatusCounts(DocumentedModel):
     """Cases per drift status."""
 
     regressions: int = 0
@@ -482,7 +479,7 @@ _COUNT_FIELDS: dict[str, str] = {
 }
 
 
-class SuiteSide(_Model):
+class SuiteSide(DocumentedModel):
     """One side's totals for a suite and model."""
 
     model: str
@@ -517,7 +514,7 @@ class SuiteSide(_Model):
     """Mean cost of a call × 1,000; None when any call's cost is unknown."""
 
 
-class SuiteDrift(_Model):
+class SuiteDrift(DocumentedModel):
     """Drift of one suite between a baseline model and a candidate model."""
 
     suite: str
@@ -577,7 +574,7 @@ class SuiteDrift(_Model):
     """Samples per side that ``detectable_drop`` is stated for (the median over the pooled cases)."""
 
 
-class DriftReport(_Model):
+class DriftReport(DocumentedModel):
     """Behavioural drift between a baseline run and a candidate run."""
 
     version: int = DRIFT_SCHEMA_VERSION

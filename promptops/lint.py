@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from promptops.config import Project
 from promptops.errors import PromptOpsError, UsageError
 from promptops.locations import LineDict, load_yaml
 from promptops.prompts import Prompt, iter_prompt_names, load_prompt, project_source, split_front_matter
+from promptops.strict import DocumentedModel
 
 Level = Literal["error", "warning"]
 
@@ -154,10 +155,8 @@ def lint_project(project: Project, base_ref: str | None = None) -> list[Finding]
 LINT_SCHEMA_VERSION = 1
 
 
-class LintFinding(BaseModel):
+class LintFinding(DocumentedModel):
     """One lint finding as saved in a JSON lint report."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     level: Level
     file: str | None = None
@@ -166,10 +165,8 @@ class LintFinding(BaseModel):
     message: str
 
 
-class LintReport(BaseModel):
+class LintReport(DocumentedModel):
     """``promptops lint --format json``: what the pull-request comment and annotations show."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     version: int = LINT_SCHEMA_VERSION
     kind: Literal["lint"] = "lint"

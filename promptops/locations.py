@@ -1,13 +1,14 @@
 """YAML loading that remembers where every key and list item came from.
 
-Suites, config and front matter are validated by pydantic; when validation
-fails, the error's location path is walked through the loaded data to find the
-line of the offending key, so each message names the file and line.
+Config, suites, prompt front matter, rules, goldens and recordings are read by
+one validated YAML reader (``parse_yaml_model``); when validation fails, the
+error's location path is walked through the loaded data to find the line of the
+offending key, so each message names the file and line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -216,21 +217,65 @@ def plain(value: Any) -> Any:
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
+def read_yaml_text(path: Path, *, file: str, error: type[PromptOpsError], what: str = "file") -> str:
+    """The text of a YAML file; an unreadable or non-UTF-8 file raises ``error`` naming it (and the line)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(utf8_error_message(exc), file=file, line=utf8_error_line(exc)) from None
+    except OSError as exc:
+        raise error(f"cannot read {what}: {exc.strerror or exc}", file=file) from None
+
+
+def parse_yaml_model(
+    text: str,
+    model: type[ModelT],
+    *,
+    file: str,
+    error: type[PromptOpsError],
+    not_a_mapping: str = "expected a YAML mapping of keys to values",
+    line_offset: int = 0,
+    empty_ok: bool = False,
+    prepare: Callable[[LineDict], Any] | None = None,
+) -> tuple[ModelT, LineDict]:
+    """The one validated YAML reader: parse ``text`` keeping every key's line, and validate it as ``model``.
+
+    Config, suites, prompt front matter, rules, goldens and recordings all load through it, so each
+    mistake is reported the same way: ``error`` with the file and the line of the offending key.
+
+    Args:
+        text: The YAML document.
+        model: The pydantic model it must satisfy.
+        file: The file as the user should see it, for messages.
+        error: The error class raised for every mistake (its exit code is that of the input).
+        not_a_mapping: The message when the document is not a mapping.
+        line_offset: Lines above ``text`` in its file (front matter starts on line 2).
+        empty_ok: An empty document stands for an empty mapping.
+        prepare: Checks or reshapes the mapping before validation (raising ``error`` with its own
+            lines); its result is what ``model`` validates.
+
+    Returns:
+        The validated model, and the loaded mapping (for later line lookups with ``line_of``).
+    """
+    data = load_yaml(text, file=file, error=error, line_offset=line_offset)
+    if data is None and empty_ok:
+        data = LineDict()
+        data.line, data.key_lines = line_offset + 1, {}
+    if not isinstance(data, LineDict):
+        raise error(not_a_mapping, file=file, line=line_offset + 1)
+    try:
+        return model.model_validate(prepare(data) if prepare else data), data
+    except ValidationError as exc:
+        raise describe_validation_error(exc, data, file=file, error=error) from None
+
+
 def read_yaml_model(
     path: Path, model: type[ModelT], *, file: str, error: type[PromptOpsError]
 ) -> ModelT | None:
     """A YAML file validated as ``model``, or None when it does not exist; mistakes raise ``error``."""
     if not path.is_file():
         return None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"cannot read file: {exc}", file=file) from None
-    data = load_yaml(text, file=file, error=error)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise describe_validation_error(exc, data, file=file, error=error) from None
+    return parse_yaml_model(read_yaml_text(path, file=file, error=error), model, file=file, error=error)[0]
 
 
 class _ReadableDumper(yaml.SafeDumper):

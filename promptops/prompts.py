@@ -21,11 +21,16 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.ext import Extension
 from jinja2.sandbox import SecurityError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from promptops.errors import PromptError
-from promptops.locations import describe_validation_error, load_yaml, utf8_error_line, utf8_error_message
+from promptops.locations import (
+    parse_yaml_model,
+    utf8_error_line,
+    utf8_error_message,
+)
 from promptops.sandbox import DEFAULT_MAX_OUTPUT_BYTES, BoundedSandbox, RenderLimitError
+from promptops.strict import StrictModel
 
 if TYPE_CHECKING:
     from promptops.config import Project
@@ -40,10 +45,8 @@ _ROLE_SEP = "\x1f"
 _ROLE_END = "\x1eEND\x1e"
 
 
-class InputSpec(BaseModel):
+class InputSpec(StrictModel):
     """A declared template input."""
-
-    model_config = ConfigDict(extra="forbid")
 
     required: bool | None = None
     """Whether a value must be given; by default an input is required unless it has a default."""
@@ -58,10 +61,8 @@ class InputSpec(BaseModel):
         return "default" not in self.model_fields_set
 
 
-class FrontMatter(BaseModel):
+class FrontMatter(StrictModel):
     """The YAML block between ``---`` lines at the top of a prompt file."""
-
-    model_config = ConfigDict(extra="forbid")
 
     version: str
     """Semantic version of the prompt, bumped whenever its text changes."""
@@ -558,13 +559,14 @@ def load_prompt(source: PromptSource, name: str) -> Prompt:
             file=file,
             line=1,
         )
-    data = load_yaml(split.front_matter, file=file, error=PromptError, line_offset=1)
-    if not isinstance(data, dict):
-        raise PromptError("front matter must be a YAML mapping", file=file, line=2)
-    try:
-        front = FrontMatter.model_validate(data)
-    except ValidationError as exc:
-        raise describe_validation_error(exc, data, file=file, error=PromptError) from None
+    front, _ = parse_yaml_model(
+        split.front_matter,
+        FrontMatter,
+        file=file,
+        error=PromptError,
+        not_a_mapping="front matter must be a YAML mapping",
+        line_offset=1,
+    )
     env = make_environment(source)
     includes = _resolve_includes(env, relpath, source)
     include_texts = {ref: source.read(ref) or "" for ref in includes}

@@ -18,21 +18,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from promptops.assertions import GapType
 from promptops.errors import UsageError
 from promptops.redaction import redact
+from promptops.strict import StrictModel
 
 SCHEMA_VERSION = 1
 CaseStatus = Literal["passed", "failed", "error"]
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ErrorInfo(_Record):
+class ErrorInfo(StrictModel):
     """Why a call produced no output."""
 
     type: str
@@ -48,7 +45,7 @@ class ErrorInfo(_Record):
         return redact(message)
 
 
-class JudgeTrace(_Record):
+class JudgeTrace(StrictModel):
     """The model calls behind one graded assertion: which judge, which prompt, what it answered."""
 
     model: str
@@ -72,7 +69,7 @@ class JudgeTrace(_Record):
     """Cost of the calls, when the provider's price is known."""
 
 
-class AssertionOutcome(_Record):
+class AssertionOutcome(StrictModel):
     type: str
     passed: bool
     score: float
@@ -91,7 +88,7 @@ class AssertionOutcome(_Record):
     assertions only, so diagnosis can try the assertion again on a repaired answer."""
 
 
-class SampleResult(_Record):
+class SampleResult(StrictModel):
     """One model call for one case and its assertion verdicts."""
 
     version: int = SCHEMA_VERSION
@@ -148,7 +145,7 @@ class SampleResult(_Record):
         return (self.suite, self.case, self.model, self.sample)
 
 
-class SuitePlan(_Record):
+class SuitePlan(StrictModel):
     name: str
     file: str
     prompt: str
@@ -165,7 +162,7 @@ class SuitePlan(_Record):
     """Accepted outputs the suite had when the run started."""
 
 
-class RunMeta(_Record):
+class RunMeta(StrictModel):
     """What a run set out to do."""
 
     version: int = SCHEMA_VERSION
@@ -196,7 +193,7 @@ class RunMeta(_Record):
     results, so a resumed run may hold several results for a call (the last one counts)."""
 
 
-class CaseVerdict(_Record):
+class CaseVerdict(StrictModel):
     """A case's verdict for one model, over its samples."""
 
     suite: str
@@ -223,7 +220,7 @@ class CaseVerdict(_Record):
     case, across samples and ``--judge-repeat`` calls; None with fewer than two votes each."""
 
 
-class GroupSummary(_Record):
+class GroupSummary(StrictModel):
     """Totals for one suite and model."""
 
     suite: str
@@ -247,7 +244,7 @@ class GroupSummary(_Record):
     """Cost of all judge and embedding calls, when every price is known."""
 
 
-class RunSummary(_Record):
+class RunSummary(StrictModel):
     """Verdicts of a finished run; the JSON report."""
 
     version: int = SCHEMA_VERSION

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from promptops.assertions import AssertionSpec, GapType, validate_assertion
 from promptops.case_files import CaseOrigin, expand_cases
@@ -22,14 +22,14 @@ from promptops.locations import (
     LineDict,
     describe_validation_error,
     line_of,
-    load_yaml,
+    parse_yaml_model,
     plain,
     read_yaml_model,
-    utf8_error_line,
-    utf8_error_message,
+    read_yaml_text,
     write_readable_yaml,
 )
 from promptops.prompts import Prompt, PromptSource, load_prompt, project_source
+from promptops.strict import StrictModel
 
 SUITE_SUFFIXES = (".yaml", ".yml")
 GOLDEN_SUFFIX = ".golden.yaml"
@@ -38,19 +38,19 @@ CASES_SUFFIX = ".cases.yaml"
 _NOT_SUITES = (GOLDEN_SUFFIX, ".golden.yml", ".recording.yaml", ".recording.yml", CASES_SUFFIX, ".cases.yml")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+class CaseDefaults(StrictModel):
+    model_config = ConfigDict(populate_by_name=True)  # ``assert`` in YAML, ``assert_`` in Python
 
-
-class CaseDefaults(_Strict):
     vars: dict[str, Any] = Field(default_factory=dict)
     """Variables every case starts from."""
     assert_: list[AssertionSpec] = Field(default_factory=list, alias="assert")
     """Assertions added to every case."""
 
 
-class Case(_Strict):
+class Case(StrictModel):
     """One test case: variables for the prompt and what its output must satisfy."""
+
+    model_config = ConfigDict(populate_by_name=True)  # ``assert`` in YAML, ``assert_`` in Python
 
     id: str
     """Unique within the suite; used in reports, filters and golden files."""
@@ -83,7 +83,7 @@ class Case(_Strict):
         return text
 
 
-class SuiteFile(_Strict):
+class SuiteFile(StrictModel):
     """The contents of a suite YAML file."""
 
     version: Literal[1] = 1
@@ -107,7 +107,7 @@ class SuiteFile(_Strict):
     """The cases, inline, or ``file://`` references to CSV, JSONL, JSON or YAML case files."""
 
 
-class GoldenOutput(_Strict):
+class GoldenOutput(StrictModel):
     """An accepted output for one case and model alias."""
 
     case: str
@@ -119,7 +119,7 @@ class GoldenOutput(_Strict):
     output: str
 
 
-class GoldenFile(_Strict):
+class GoldenFile(StrictModel):
     """``suites/<suite>.golden.yaml``: written only by ``promptops golden update``."""
 
     version: Literal[1] = 1
@@ -300,20 +300,24 @@ def load_suite(
     version, which may predate an input).
     """
     file = project.relpath(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise SuiteError(utf8_error_message(exc), file=file, line=utf8_error_line(exc)) from None
-    except OSError as exc:
-        raise SuiteError(f"cannot read suite: {exc}", file=file) from None
-    data = load_yaml(text, file=file, error=SuiteError)
-    if not isinstance(data, LineDict):
-        raise SuiteError("a suite must be a mapping with 'prompt' and 'cases'", file=file, line=1)
-    checked, origins, reference_lines = _validated_cases(data, path=path, file=file, root=project.root)
-    try:
-        spec = SuiteFile.model_validate(checked)
-    except ValidationError as exc:
-        raise describe_validation_error(exc, data, file=file, error=SuiteError) from None
+    text = read_yaml_text(path, file=file, error=SuiteError, what="suite")
+    found: dict[str, Any] = {}
+
+    def cases_checked(data: LineDict) -> Any:
+        checked, found["origins"], found["reference_lines"] = _validated_cases(
+            data, path=path, file=file, root=project.root
+        )
+        return checked
+
+    spec, data = parse_yaml_model(
+        text,
+        SuiteFile,
+        file=file,
+        error=SuiteError,
+        not_a_mapping="a suite must be a mapping with 'prompt' and 'cases'",
+        prepare=cases_checked,
+    )
+    origins, reference_lines = found["origins"], found["reference_lines"]
 
     source = source or project_source(project)
     try:

@@ -16,8 +16,6 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-
 from promptops.config import Project
 from promptops.errors import PromptError, PromptOpsError, UsageError
 from promptops.prompts import (
@@ -31,6 +29,7 @@ from promptops.prompts import (
     template_name_problem,
 )
 from promptops.sandbox import DEFAULT_MAX_OUTPUT_BYTES
+from promptops.strict import DocumentedModel
 
 if TYPE_CHECKING:
     import git
@@ -336,10 +335,8 @@ _MAX_PROMPT_DIFF_CHARS = 12_000
 """A prompt diff longer than this is cut: the full text is one `promptops diff` away."""
 
 
-class PromptChange(BaseModel):
+class PromptChange(DocumentedModel):
     """A prompt whose text differs between a base git ref and the working tree."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     prompt: str
     """Prompt name (path under the prompts folder without ``.j2``)."""

@@ -20,12 +20,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from promptops.drift import DriftReport, compare_results
 from promptops.errors import EXIT_FAILED, EXIT_INFRA, EXIT_OK, UsageError
 from promptops.escalation import EscalationReport, escalate_drift
 from promptops.results import SampleResult, SavedRun, open_run
+from promptops.strict import DocumentedModel
 
 if TYPE_CHECKING:
     from promptops.config import Project
@@ -35,11 +36,7 @@ WATCH_SCHEMA_VERSION = 1
 STATE_FILE = "watch.json"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-
-class WatchState(_Model):
+class WatchState(DocumentedModel):
     """The last recorded watch run of each alias (``.promptops/watch.json``)."""
 
     version: int = WATCH_SCHEMA_VERSION
@@ -47,7 +44,7 @@ class WatchState(_Model):
     """Alias -> run id of its last watch run."""
 
 
-class ServedModel(_Model):
+class ServedModel(DocumentedModel):
     """One model identity a provider reported, with the number of answers it gave."""
 
     served_model: str | None
@@ -57,7 +54,7 @@ class ServedModel(_Model):
     answers: int
 
 
-class AliasWatch(_Model):
+class AliasWatch(DocumentedModel):
     """What one alias did now, compared with its baseline."""
 
     alias: str
@@ -81,7 +78,7 @@ class AliasWatch(_Model):
         return self.served_changed or self.behaviour_changed
 
 
-class WatchReport(_Model):
+class WatchReport(DocumentedModel):
     """``promptops watch --format json``."""
 
     version: int = WATCH_SCHEMA_VERSION

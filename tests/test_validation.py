@@ -912,3 +912,43 @@ def test_bad_suite_keeps_previous_runs(make_project, run_cli, fake_server: FakeO
     assert snapshot(runs) == before
     assert len(fake_server.state.requests) == calls
     assert (root / "suites" / "triage.yaml").read_text().startswith("prompt: support/triage")
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "where", "fragment"),
+    [
+        pytest.param(
+            "suites/triage.golden.yaml",
+            "- case: a\n",
+            "suites/triage.golden.yaml:1",
+            "mapping",
+            id="golden-list",
+        ),
+        pytest.param(
+            "suites/triage.golden.yaml",
+            (
+                "suite: triage\ngoldens:\n  - case: refund-basic\n    model: fake\n    model_id: m\n"
+                "    prompt_version: 1.0.0\n    prompt_fingerprint: x\n    output: refund\n    outptu: bug\n"
+            ),
+            "suites/triage.golden.yaml:9",
+            "unknown key 'outptu'",
+            id="golden-typo",
+        ),
+        pytest.param(
+            "suites/triage.recording.yaml",
+            "version: 1\nsuite: triage\nprompt_version: 1.0.0\nprompt_fingerprint: x\nrecordings: 3\n",
+            "suites/triage.recording.yaml:5",
+            "recordings",
+            id="recording-not-a-list",
+        ),
+        pytest.param(
+            "promptops.yaml", "- fake\n", "promptops.yaml:1", "config must be a mapping", id="config-list"
+        ),
+    ],
+)
+def test_every_yaml_file_reports_mistakes_the_same_way(
+    make_project, run_cli, file: str, text: str, where: str, fragment: str
+) -> None:
+    """Config, suites, goldens and recordings all go through one validated YAML reader."""
+    make_project({file: text})
+    assert_invalid(run_cli("test", "--replay"), where, fragment)

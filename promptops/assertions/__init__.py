@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from promptops.assertions.base import (
+    GAPS,
     AssertionContext,
     AssertionResult,
     AssertionSpec,
@@ -41,6 +42,7 @@ __all__ = [
     "AssertionResult",
     "AssertionSpec",
     "AssertionType",
+    "GAPS",
     "GapType",
     "Grader",
     "JudgeCallError",

@@ -12,17 +12,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from promptops.strict import StrictModel
 
 GapType = Literal["knowledge", "behavior", "skill", "reliability"]
+"""The four kinds of deficiency a failing case can show."""
+GAPS: tuple[GapType, ...] = get_args(GapType)
+"""The gaps in their reporting order."""
 
 
-class AssertionSpec(BaseModel):
+class AssertionSpec(StrictModel):
     """One assertion as written in a suite file."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     type: str
     """Registered assertion type, optionally prefixed with ``not-``."""

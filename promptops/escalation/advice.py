@@ -16,13 +16,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from promptops.config import Constraints, Project
 from promptops.escalation.evidence import Attribution, CaseDiagnosis, CaseFacts, FailedCheck
 from promptops.escalation.gaps import classify_case
 from promptops.escalation.rules import Escalation, GroupContext, escalate_groups, is_external, load_rules
 from promptops.results import RunMeta, RunSummary, SampleResult, SuitePlan, failure_history
+from promptops.strict import StrictModel
 
 if TYPE_CHECKING:
     from promptops.drift import CaseDrift, DriftReport
@@ -37,10 +38,8 @@ MAX_GATHERED_CASES = 5000
 _PROMPT_CHARS = 60_000
 
 
-class GroupFacts(BaseModel):
+class GroupFacts(StrictModel):
     """What the rules knew about a prompt on a model, kept so a saved report is judged the same again."""
-
-    model_config = ConfigDict(extra="forbid")
 
     prompt: str
     model: str
@@ -51,10 +50,8 @@ class GroupFacts(BaseModel):
     prompt_tokens: float | None = None
 
 
-class EscalationReport(BaseModel):
+class EscalationReport(StrictModel):
     """The diagnosis of every failing case and the suggestions it leads to."""
-
-    model_config = ConfigDict(extra="forbid")
 
     version: int = SCHEMA_VERSION
     source: str

@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from promptops.assertions import GapType
+from promptops.strict import DocumentedModel
 
 GAPS: tuple[GapType, ...] = ("knowledge", "behavior", "skill", "reliability")
 
@@ -68,11 +69,7 @@ SAMPLES_WEIGHT = 6.0
 PROBE_WEIGHT = 10.0
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-
-class Evidence(_Model):
+class Evidence(DocumentedModel):
     """One finding about a failing case."""
 
     signal: Signal
@@ -88,7 +85,7 @@ class Evidence(_Model):
     """The failing assertion it came from, e.g. ``equals 'refund'``."""
 
 
-class Attribution(_Model):
+class Attribution(DocumentedModel):
     """What introduced a failure, when two sides were compared."""
 
     cause: Cause
@@ -102,7 +99,7 @@ class Attribution(_Model):
     """The hunk of the prompt change (unified diff), for ``prompt-change``."""
 
 
-class CaseDiagnosis(_Model):
+class CaseDiagnosis(DocumentedModel):
     """A failing or regressed case: its gaps, the evidence for each, and a confidence."""
 
     suite: str

@@ -21,13 +21,14 @@ from importlib import resources
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from promptops.assertions import GapType
 from promptops.config import Constraints, Project
 from promptops.errors import ConfigError
 from promptops.escalation.evidence import CaseDiagnosis, Cause
-from promptops.locations import describe_validation_error, line_of, load_yaml
+from promptops.locations import line_of, parse_yaml_model
+from promptops.strict import StrictModel
 
 Technique = Literal[
     "prompt-engineering",
@@ -49,10 +50,8 @@ _SELF_HOSTED_PROVIDERS = ("local/", "ollama/", "ollama_chat/", "hosted_vllm/", "
 # --- rules -------------------------------------------------------------------------------------
 
 
-class RuleMatch(BaseModel):
+class RuleMatch(StrictModel):
     """Conditions of a rule; all given ones must hold."""
-
-    model_config = ConfigDict(extra="forbid")
 
     gap: GapType | None = None
     """The gap the affected cases must show (their deciding gap); rules without a gap or a cause look at
@@ -93,10 +92,8 @@ class RuleMatch(BaseModel):
         return value
 
 
-class RuleAction(BaseModel):
+class RuleAction(StrictModel):
     """What a rule suggests when it matches."""
-
-    model_config = ConfigDict(extra="forbid")
 
     technique: Technique
     confidence: Confidence = "medium"
@@ -114,19 +111,15 @@ class RuleAction(BaseModel):
     """Suppress suggestions that need an external provider for this model."""
 
 
-class Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Rule(StrictModel):
     id: str
     description: str = ""
     when: RuleMatch = Field(default_factory=RuleMatch)
     then: RuleAction
 
 
-class RulesFile(BaseModel):
+class RulesFile(StrictModel):
     """A rules YAML: the built-in one, or a project's (``escalation.rules``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     version: Literal[1] = 1
     rules: list[Rule] = Field(default_factory=list)
@@ -180,13 +173,13 @@ def _check_templates(rules: RulesFile, data: Any, file: str) -> None:
 
 def parse_rules(text: str, file: str) -> RulesFile:
     """Parse and validate a rules file; every mistake is a ConfigError with file and line."""
-    data = load_yaml(text, file=file, error=ConfigError)
-    if not isinstance(data, dict):
-        raise ConfigError("a rules file must be a mapping with a 'rules' list", file=file, line=1)
-    try:
-        rules = RulesFile.model_validate(data)
-    except ValidationError as exc:
-        raise describe_validation_error(exc, data, file=file, error=ConfigError) from None
+    rules, data = parse_yaml_model(
+        text,
+        RulesFile,
+        file=file,
+        error=ConfigError,
+        not_a_mapping="a rules file must be a mapping with a 'rules' list",
+    )
     _check_templates(rules, data, file)
     seen: set[str] = set()
     for index, rule in enumerate(rules.rules):
@@ -271,9 +264,7 @@ def is_external(model_id: str, api_base: str | None) -> bool:
 # --- matching ----------------------------------------------------------------------------------
 
 
-class CaseEvidence(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CaseEvidence(StrictModel):
     suite: str
     case: str
     status: str
@@ -285,10 +276,8 @@ class CaseEvidence(BaseModel):
     """The evidence that decided the case's gap."""
 
 
-class Escalation(BaseModel):
+class Escalation(StrictModel):
     """One suggestion: what to do about a prompt on a model, and why."""
-
-    model_config = ConfigDict(extra="forbid")
 
     rule: str
     technique: Technique

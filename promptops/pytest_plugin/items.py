@@ -30,9 +30,6 @@ if TYPE_CHECKING:
     from promptops.runner import RunOutcome
     from promptops.suites import Case, Suite
 
-# Repeated from promptops.config: importing that module would import pydantic in every test run.
-GAP_TYPES = ("knowledge", "behavior", "skill", "reliability")
-
 CaseKey = tuple[str, str, str]
 """(suite name, case id, model alias): one item, one verdict."""
 
@@ -52,6 +49,7 @@ class SuiteSession:
 
     @classmethod
     def start(cls, config: pytest.Config, root: Path) -> SuiteSession:
+        from promptops.assertions import GAPS
         from promptops.config import load_project
         from promptops.errors import UsageError
 
@@ -66,7 +64,7 @@ class SuiteSession:
         session = cls(config, project, options)
         config.addinivalue_line("filterwarnings", LITELLM_NOISE)
         session.register_marker("promptops", "a promptops suite case on one model")
-        for gap in GAP_TYPES:
+        for gap in GAPS:
             session.register_marker(f"gap_{gap}", f"a suite case whose failure reveals a {gap} gap")
         return session
 

@@ -23,6 +23,7 @@ from promptops.drift import (
     SuiteDrift,
     SuiteSide,
 )
+from promptops.reports.formatting import ms_figure, pct, pts, usd
 
 _MAX_DETAILS = 50
 _MAX_LISTED = 20
@@ -37,22 +38,8 @@ _SECTIONS: tuple[tuple[DriftStatus, str, str, str], ...] = (
 )
 
 
-def _pct(rate: float | None) -> str:
-    return "—" if rate is None else f"{rate:.0%}"
-
-
 def _interval(interval: Interval | None) -> str:
     return "" if interval is None else f" [{interval.low * 100:.0f}–{interval.high * 100:.0f}]"
-
-
-def _ms(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f}"
-
-
-def _usd(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
 
 
 def _signed(value: float | None, unit: str = "") -> str:
@@ -66,7 +53,7 @@ def _signed(value: float | None, unit: str = "") -> str:
 def _signed_usd(value: float | None) -> str:
     if value is None:
         return ""
-    return ("−" if value < 0 else "+") + _usd(abs(value))
+    return ("−" if value < 0 else "+") + usd(abs(value))
 
 
 def _difference(base: SuiteSide | None, cand: SuiteSide | None, field: str) -> float | None:
@@ -92,14 +79,14 @@ def _p(value: float | None) -> str:
 
 
 def _pooled(passed: int, total: int, rate: float | None) -> str:
-    return f"{passed}/{total} ({_pct(rate)})"
+    return f"{passed}/{total} ({pct(rate)})"
 
 
 def suite_test(suite: SuiteDrift) -> tuple[str, str]:
     """The suite-level test as (words, style): the pooled sample delta and its p-value."""
     if suite.p_value is None or suite.sample_delta is None:
         return "", ""
-    delta = _signed(suite.sample_delta * 100, " pts")
+    delta = pts(suite.sample_delta)
     if suite.significant_drop:
         return f"{delta}, suite drop significant ({_p(suite.p_value)})", "bold red"
     return f"{delta} ({_p(suite.p_value)})", "dim"
@@ -128,8 +115,8 @@ def suite_table(suite: SuiteDrift) -> Table:
     delta_style = "red" if (suite.delta or 0) < 0 else "green" if (suite.delta or 0) > 0 else ""
     row(
         "pass rate",
-        [f"{_pct(s.pass_rate)}{_interval(s.interval)}" if s else "—" for s in sides],
-        _signed(None if suite.delta is None else suite.delta * 100, " pts"),
+        [f"{pct(s.pass_rate)}{_interval(s.interval)}" if s else "—" for s in sides],
+        pts(suite.delta),
         delta_style,
     )
     if suite.pooled_cases:
@@ -155,17 +142,17 @@ def suite_table(suite: SuiteDrift) -> Table:
     base, cand = suite.baseline, suite.candidate
     row(
         "latency p50 ms",
-        [_ms(s.latency_p50_ms) if s else "—" for s in sides],
+        [ms_figure(s.latency_p50_ms) if s else "—" for s in sides],
         _signed(_difference(base, cand, "latency_p50_ms")),
     )
     row(
         "latency p95 ms",
-        [_ms(s.latency_p95_ms) if s else "—" for s in sides],
+        [ms_figure(s.latency_p95_ms) if s else "—" for s in sides],
         _signed(_difference(base, cand, "latency_p95_ms")),
     )
     row(
         "cost / 1k calls",
-        [_usd(s.cost_per_1k_calls_usd) if s else "—" for s in sides],
+        [usd(s.cost_per_1k_calls_usd) if s else "—" for s in sides],
         _signed_usd(_difference(base, cand, "cost_per_1k_calls_usd")),
     )
     return table

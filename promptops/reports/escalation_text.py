@@ -9,13 +9,10 @@ from rich.console import Console
 from rich.text import Text
 
 from promptops.escalation import GAPS, CaseDiagnosis, EscalationReport
+from promptops.reports.formatting import pct
 
 _MAX_SHOWN = 12
 _MAX_CASES = 20
-
-
-def _rate(passed: float | None) -> str:
-    return "—" if passed is None else f"{passed:.0%}"
 
 
 def render_escalation_text(report: EscalationReport, *, color: bool = False, width: int = 120) -> str:
@@ -46,7 +43,7 @@ def render_escalation_text(report: EscalationReport, *, color: bool = False, wid
             console.print(Text(f"    {number}. {step}"))
         if item.evidence:
             shown = ", ".join(
-                f"{e.suite}::{e.case} ({_rate(e.pass_rate)}"
+                f"{e.suite}::{e.case} ({pct(e.pass_rate)}"
                 + (f", failing in {e.persists_versions} versions" if e.persists_versions > 1 else "")
                 + ")"
                 for e in item.evidence[:6]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["delta_tone", "ms", "ms_pair", "pct", "pts", "usd"]
+__all__ = ["delta_tone", "ms", "ms_figure", "ms_pair", "pct", "pts", "usd"]
 
 
 def pct(rate: float | None) -> str:
@@ -15,6 +15,11 @@ def ms(value: float | None) -> str:
     if value is None:
         return "—"
     return f"{value / 1000:,.2f} s" if value >= 10_000 else f"{value:,.0f} ms"
+
+
+def ms_figure(value: float | None) -> str:
+    """``1,357``: milliseconds for a column whose header names the unit, or ``—``."""
+    return "—" if value is None else f"{value:,.0f}"
 
 
 def ms_pair(old: float | None, new: float | None) -> str:

@@ -16,6 +16,7 @@ from promptops.drift import CaseDrift, CaseSide, DriftReport, SuiteDrift
 from promptops.escalation import CaseDiagnosis, Escalation, EscalationReport
 from promptops.lint import LintReport
 from promptops.reports import ReportData
+from promptops.reports.formatting import ms_figure, pct, pts, usd
 from promptops.results import CaseVerdict, RunMeta, RunSummary
 from promptops.versions import PromptChange
 from promptops.watch import ServedModel, WatchReport
@@ -26,25 +27,6 @@ MARKER = "<!-- promptops-report -->"
 MAX_CHARS = 60_000
 """Budget below GitHub's 65,536-character comment limit, leaving room for the truncation note."""
 _EXCERPT = 300
-
-
-def _pct(rate: float | None) -> str:
-    return "—" if rate is None else f"{rate:.0%}"
-
-
-def _delta(value: float | None) -> str:
-    if value is None:
-        return ""
-    points = value * 100
-    return "±0" if round(points) == 0 else f"{points:+.0f} pts".replace("-", "−")
-
-
-def _ms(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f}"
-
-
-def _usd(value: float | None) -> str:
-    return "—" if value is None else f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
 
 
 def _cell(text: object) -> str:
@@ -134,7 +116,7 @@ def _run_table(summary: RunSummary) -> str:
     for g in summary.groups:
         rows.append(
             f"| {_cell(g.suite)} | {_cell(g.model)} | {g.cases} | {g.passed} | {g.failed} | {g.errors} "
-            f"| {_pct(g.pass_rate)} | {_ms(g.latency_p95_ms)} | {_usd(g.cost_usd)} |"
+            f"| {pct(g.pass_rate)} | {ms_figure(g.latency_p95_ms)} | {usd(g.cost_usd)} |"
         )
     return "\n".join(rows) + "\n"
 
@@ -149,11 +131,12 @@ def _drift_table(drift: DriftReport) -> str:
         base, cand = suite.baseline, suite.candidate
         models = " → ".join(dict.fromkeys(x.model for x in (base, cand) if x is not None))
         latency = (
-            f"{_ms(base.latency_p95_ms if base else None)} → {_ms(cand.latency_p95_ms if cand else None)}"
+            f"{ms_figure(base.latency_p95_ms if base else None)} → "
+            f"{ms_figure(cand.latency_p95_ms if cand else None)}"
         )
         cost = (
-            f"{_usd(base.cost_per_1k_calls_usd if base else None)} → "
-            f"{_usd(cand.cost_per_1k_calls_usd if cand else None)}"
+            f"{usd(base.cost_per_1k_calls_usd if base else None)} → "
+            f"{usd(cand.cost_per_1k_calls_usd if cand else None)}"
         )
         c = suite.counts
         drop = (
@@ -162,8 +145,8 @@ def _drift_table(drift: DriftReport) -> str:
             else ""
         )
         rows.append(
-            f"| {_cell(suite.suite)} | {_cell(models)} | {_pct(base.pass_rate if base else None)} "
-            f"| {_pct(cand.pass_rate if cand else None)} | {_delta(suite.delta)}{drop} | {c.regressions} "
+            f"| {_cell(suite.suite)} | {_cell(models)} | {pct(base.pass_rate if base else None)} "
+            f"| {pct(cand.pass_rate if cand else None)} | {pts(suite.delta)}{drop} | {c.regressions} "
             f"| {c.fixes} "
             f"| {c.changed} | {c.flaky} | {latency} | {cost} |"
         )
@@ -174,7 +157,7 @@ def _side(side: CaseSide | None) -> str:
     if side is None:
         return "—"
     samples = f" ({side.passed_samples}/{side.samples - side.errored_samples})" if side.samples > 1 else ""
-    return f"{_pct(side.pass_rate)}{samples}"
+    return f"{pct(side.pass_rate)}{samples}"
 
 
 @dataclass(frozen=True)
@@ -312,7 +295,7 @@ def _escalation_items(report: EscalationReport, introduced: set[tuple[str, str]]
         tag = "🆕 introduced by this change · " if caused(e) else ""
         scope = f": {e.affected_cases} of {e.total_cases} cases" if e.gap else ""
         steps = "\n".join(f"  {n}. {_cell(step)}" for n, step in enumerate(e.next_steps, 1))
-        evidence = ", ".join(f"`{x.suite}::{x.case}` ({_pct(x.pass_rate)})" for x in e.evidence[:8])
+        evidence = ", ".join(f"`{x.suite}::{x.case}` ({pct(x.pass_rate)})" for x in e.evidence[:8])
         more = f" and {len(e.evidence) - 8} more" if len(e.evidence) > 8 else ""
         weighed = f"\n  Weighed: {', '.join(e.constraints_weighed)}." if e.constraints_weighed else ""
         items.append(
@@ -329,7 +312,7 @@ _ALL_CASES_HEADER = "| suite | case | model | status | pass rate |\n|---|---|---
 
 def _all_cases_table(summary: RunSummary) -> list[str]:
     return [
-        f"| {_cell(c.suite)} | {_cell(c.case)} | {_cell(c.model)} | {c.status} | {_pct(c.pass_rate)} |"
+        f"| {_cell(c.suite)} | {_cell(c.case)} | {_cell(c.model)} | {c.status} | {pct(c.pass_rate)} |"
         for c in summary.cases
     ]
 

@@ -13,23 +13,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from promptops.reports.formatting import ms_figure, pct, usd
 from promptops.results import CaseVerdict, RunSummary
 
 _MAX_DETAILS = 50
-
-
-def _fmt_rate(rate: float | None) -> str:
-    return "—" if rate is None else f"{rate:.0%}"
-
-
-def _fmt_ms(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f}"
-
-
-def _fmt_cost(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
 
 
 def summary_table(summary: RunSummary) -> Table:
@@ -56,11 +43,11 @@ def summary_table(summary: RunSummary) -> Table:
             Text(str(group.passed), style="green" if group.passed else ""),
             Text(str(group.failed), style="red" if group.failed else ""),
             Text(str(group.errors), style="yellow" if group.errors else ""),
-            _fmt_rate(group.pass_rate),
-            _fmt_ms(group.latency_p50_ms),
-            _fmt_ms(group.latency_p95_ms),
+            pct(group.pass_rate),
+            ms_figure(group.latency_p50_ms),
+            ms_figure(group.latency_p95_ms),
             f"{group.prompt_tokens + group.completion_tokens:,}",
-            _fmt_cost(group.cost_usd),
+            usd(group.cost_usd),
         )
     return table
 
@@ -118,7 +105,7 @@ def judge_line(summary: RunSummary) -> Text | None:
     line = Text("judges: ", style="bold")
     line.append(f"{calls} provider calls")
     if costs and all(c is not None for c in costs):
-        line.append(f", {_fmt_cost(sum(c or 0.0 for c in costs))}")
+        line.append(f", {usd(sum(c or 0.0 for c in costs))}")
     if agreements:
         mean = sum(a for a, _ in agreements) / len(agreements)
         low, case = min(agreements, key=lambda pair: pair[0])

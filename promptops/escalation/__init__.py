@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from promptops.assertions import GAPS
 from promptops.escalation.advice import (
     EscalationReport,
     escalate_drift,
@@ -18,7 +19,6 @@ from promptops.escalation.advice import (
     prompt_shape,
 )
 from promptops.escalation.evidence import (
-    GAPS,
     PROBE_WEIGHT,
     Attribution,
     CaseDiagnosis,

@@ -23,8 +23,6 @@ from pydantic import Field
 from promptops.assertions import GapType
 from promptops.strict import DocumentedModel
 
-GAPS: tuple[GapType, ...] = ("knowledge", "behavior", "skill", "reliability")
-
 Signal = Literal[
     "form-repair",
     "same-value-other-form",

@@ -25,11 +25,10 @@ import re
 from collections import Counter
 from typing import Any
 
-from promptops.assertions import AssertionContext, AssertionSpec, GapType, evaluate_assertion
+from promptops.assertions import GAPS, AssertionContext, AssertionSpec, GapType, evaluate_assertion
 from promptops.assertions.builtin import quoted
 from promptops.escalation import signals
 from promptops.escalation.evidence import (
-    GAPS,
     HEURISTIC_MAX,
     PROBE_WEIGHT,
     SAMPLES_WEIGHT,

@@ -368,6 +368,23 @@ def _attribution(case: CaseDrift, report: DriftReport) -> Attribution | None:
     )
 
 
+_LOST = {
+    "knowledge": "a fact",
+    "behavior": "the format or instructions",
+    "skill": "the task itself (a label, field or value)",
+    "reliability": "consistency across samples",
+}
+
+
+def _say_what_was_lost(case: CaseDiagnosis) -> CaseDiagnosis:
+    """A model change lost something the baseline had: name it from the case's gap."""
+    attribution = case.attribution
+    if attribution is None or attribution.cause not in ("model-change", "model-update") or case.gap is None:
+        return case
+    lost = attribution.model_copy(update={"text": f"lost {_LOST[case.gap]}: {attribution.text}"})
+    return case.model_copy(update={"attribution": lost})
+
+
 def escalate_drift(
     project: Project | None,
     report: DriftReport,
@@ -435,5 +452,5 @@ def escalate_drift(
         }
         facts = _facts(base, gathered.get(key), side.failed_assertions, side.output_excerpt)
         facts.attribution = _attribution(case, report)
-        cases.append(classify_case(facts))
+        cases.append(_say_what_was_lost(classify_case(facts)))
     return _report(f"{report.baseline_run}..{report.candidate_run}", project, groups, cases)

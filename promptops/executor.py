@@ -126,6 +126,8 @@ def _error_info(exc: BaseException, model: ResolvedModel | None = None) -> Error
             "is the server running, and is api_base in promptops.yaml right?",
         )
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # litellm appends the traceback of a response it could not parse: the reason is what comes before
+    message = message.split("Traceback (most recent call last)")[0].rstrip() or type(exc).__name__
     return ErrorInfo(type=type(exc).__name__, message=message[:500], status_code=status_code(exc))
 
 

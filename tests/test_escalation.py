@@ -939,3 +939,20 @@ def test_a_reference_answer_counts_as_expected_content() -> None:
 )
 def test_more_answers_as_users_see_them(failed, answer, prompt, gap) -> None:
     assert classify_case(facts(failed, answer, prompt)).gap == gap
+
+
+@pytest.mark.parametrize(
+    ("forbidden", "answer", "gap"),
+    [
+        pytest.param("sorry", "I'm sorry, but I can't help with that.", "behavior", id="apology-is-style"),
+        pytest.param("as an AI", "As an AI, I cannot browse.", "behavior", id="persona-is-style"),
+        pytest.param(
+            "I don't know", "I don't know the price.", "knowledge", id="not-knowing-is-a-missing-fact"
+        ),
+    ],
+)
+def test_a_forbidden_phrase_is_style_unless_it_forbids_not_knowing(forbidden, answer, gap) -> None:
+    result = classify_case(
+        facts(check("not-icontains", forbidden), answer, [("user", "What does Plus cost?")])
+    )
+    assert result.gap == gap

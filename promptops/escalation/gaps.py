@@ -392,9 +392,13 @@ def assess(check: FailedCheck, output: str, facts: CaseFacts) -> list[Evidence]:
     base = _base(check)
     if base in BUDGET_TYPES:
         return []
-    if signals.is_refusal(output):
+    negated = check.type.startswith("not-")
+    # a forbidden phrase is house style ("sorry", "as an AI"), unless what it forbids is not knowing
+    if signals.is_refusal(output) and (
+        not negated or signals.says_not_knowing(" ".join(_strings(check.expected)))
+    ):
         return [judge.refusal(check)]
-    if check.type.startswith("not-"):
+    if negated:
         return [
             judge.ev(
                 "format-check", "behavior", 2.0, f"the answer holds what it must not: {check.reason}", check

@@ -122,6 +122,12 @@ _REFUSALS = re.compile(
     r"|it (?:depends|varies)\b|there is no way to (?:know|tell))",
     re.IGNORECASE,
 )
+# saying one does not know, as opposed to refusing on other grounds ("as an AI ...")
+_NOT_KNOWING = re.compile(
+    r"\b(?:not sure|unsure|(?:don't|do not|doesn't|does not) know|no idea|no information|not aware"
+    r"|(?:can't|cannot|unable to) (?:find|tell|say|determine)|unknown|i don't have)",
+    re.IGNORECASE,
+)
 _BARE_UNKNOWN = re.compile(r"^\W*(?:n/?a|unknown|none|null|not sure|no idea|\?+|-+)\W*$", re.IGNORECASE)
 
 _IMPERATIVE_START = re.compile(
@@ -511,6 +517,11 @@ def is_refusal(output: str) -> bool:
     if not text or _BARE_UNKNOWN.match(text):
         return True
     return _REFUSALS.search(text[:600]) is not None
+
+
+def says_not_knowing(text: str) -> bool:
+    """Text that says the writer does not know ("I'm not sure", "no information", "unknown")."""
+    return _NOT_KNOWING.search(text) is not None
 
 
 def _loose_json(text: str) -> Any | None:

@@ -168,7 +168,7 @@ def compare_alias(
     )
     behaviour = _behaviour_changed(drift)
     served = _served_changed(before, now)
-    escalation = escalate_drift(project, drift) if behaviour or served else None
+    escalation = escalate_drift(project, drift, candidate) if behaviour or served else None
     return AliasWatch(
         alias=alias,
         model_id=model_id,

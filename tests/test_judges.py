@@ -661,3 +661,31 @@ def test_python_file_problems_are_bad_input(
     assert result.exit_code == 2
     assert f"suites/reply.yaml:3: python: {message}" in result.output
     assert not fake_server.state.requests
+
+
+def test_pytest_fixture_points_graded_checks_to_suites(make_project, fake_server: FakeOpenAIServer) -> None:
+    from promptops.config import load_project
+    from promptops.errors import UsageError
+    from promptops.plan import RunOptions
+    from promptops.pytest_plugin.fixture import PromptOpsFixture
+
+    root = _project(make_project, fake_server, _suite([{"id": "c", "vars": {"ticket": "x"}}]))
+    fixture = PromptOpsFixture(load_project(root), RunOptions())
+    with pytest.raises(UsageError, match="llm-rubric is checked in suites only"):
+        fixture.check("Sorry!", {"type": "llm-rubric", "value": "Apologises"})
+    assert fixture.check("Sorry!", {"type": "icontains", "value": "sorry"}).passed
+
+
+def test_markdown_report_shows_judge_calls_and_agreement(
+    make_project, run_cli, fake_server: FakeOpenAIServer
+) -> None:
+    fake_server.state.answers = {"<rubric>": RUBRIC_PASS, **ANSWERS}
+    rubric = {"type": "llm-rubric", "value": "Kind"}
+    _project(
+        make_project,
+        fake_server,
+        _suite([{"id": "refund", "vars": {"ticket": "charged twice"}, "assert": [rubric]}]),
+    )
+    result = run_cli("test", "--judge-repeat", "2", "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    assert "judges: 2 provider calls · judge agreement 100% over 1 cases" in result.output

@@ -140,6 +140,7 @@ class PromptOpsFixture:
             AssertionContext,
             AssertionSpec,
             evaluate_assertion,
+            graded_uses,
             validate_assertion,
         )
         from promptops.errors import UsageError
@@ -149,6 +150,9 @@ class PromptOpsFixture:
             validate_assertion(spec)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+        if graded_uses(spec) or spec.base_type == "python":
+            # judges, embeddings and project code are resolved, cached and recorded per suite run
+            raise UsageError(f"{spec.type} is checked in suites only (promptops test, pytest --promptops)")
         if isinstance(output, ModelOutput):
             ctx = AssertionContext(latency_ms=output.latency_ms, cost_usd=output.cost_usd, vars=output.vars)
             return evaluate_assertion(output.text, spec, ctx)

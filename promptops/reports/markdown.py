@@ -17,6 +17,7 @@ from promptops.escalation import CaseDiagnosis, Escalation, EscalationReport
 from promptops.lint import LintReport
 from promptops.reports import ReportData
 from promptops.reports.formatting import ms_figure, pct, pts, usd
+from promptops.reports.text import judge_line
 from promptops.results import CaseVerdict, RunMeta, RunSummary
 from promptops.versions import PromptChange
 from promptops.watch import ServedModel, WatchReport
@@ -118,6 +119,10 @@ def _run_table(summary: RunSummary) -> str:
             f"| {_cell(g.suite)} | {_cell(g.model)} | {g.cases} | {g.passed} | {g.failed} | {g.errors} "
             f"| {pct(g.pass_rate)} | {ms_figure(g.latency_p95_ms)} | {usd(g.cost_usd)} |"
         )
+    judges = judge_line(summary)
+    if judges is not None:
+        # judge calls, their cost and agreement: the same line as the terminal report's
+        rows.append(f"\n{_cell(judges.plain)}")
     return "\n".join(rows) + "\n"
 
 

@@ -247,6 +247,14 @@ class BoundedSandbox(SandboxedEnvironment):
             self._step()
             yield item
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        self._step()
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        self._step()
+        return super().getitem(obj, argument)
+
     # -- checks on operators, calls and filters --------------------------------------------------
 
     def _refuse_over(self, size: int, limit: int, what: str) -> None:

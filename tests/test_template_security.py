@@ -216,8 +216,13 @@ def test_deep_nesting_is_a_clear_error(make_project, run_cli, command: str, body
 
 
 def test_lint_does_not_fold_huge_constants(make_project, run_cli) -> None:
-    """Compiling used to evaluate ``9 ** 999999999`` (constant folding): lint hung."""
-    make_project({PROMPT: prompt_with('{{ 9 ** 999999999 }}{{ "a" * 10**9 }}{{ where }}')})
+    """Compiling used to evaluate ``9 ** 999999999`` (constant folding): lint hung. Lint does not render,
+    so reproducers that only fail when rendered pass lint quickly (and fail ``render`` and ``test``)."""
+    body = (
+        '{{ 9 ** 999999999 }}{{ "a" * 10**9 }}{{ where }}{{ lipsum(10**6) }}'
+        "{% for a in range(99999) %}{% for b in range(99999) %}x{% endfor %}{% endfor %}"
+    )
+    make_project({PROMPT: prompt_with(body)})
     result = run_cli("lint")
     assert result.exit_code == 0, result.output
     assert "0 errors" in result.output

@@ -956,3 +956,15 @@ def test_a_forbidden_phrase_is_style_unless_it_forbids_not_knowing(forbidden, an
         facts(check("not-icontains", forbidden), answer, [("user", "What does Plus cost?")])
     )
     assert result.gap == gap
+
+
+def test_a_number_with_its_own_words_grounds_even_when_the_question_is_paraphrased() -> None:
+    prompt = [
+        (
+            "system",
+            "Refunds take 5 business days. Exchanges are free. Gift cards never expire. Ask us anything.",
+        ),
+        ("user", "How long until I get my money?"),
+    ]
+    result = classify_case(facts(check("icontains", "5 business days"), "It takes a month.", prompt))
+    assert result.gap == "skill" and result.grounded is True

@@ -431,21 +431,22 @@ def find_in_prompt(messages: list[dict[str, str]], expected: str) -> Found | Non
     """The first sentence of the prompt that holds ``expected``, or None.
 
     A bare number is easily found by chance in a long prompt ("3 consecutive days" for a question
-    about bereavement leave), so a number counts only in a sentence of the user's message or in one
-    that shares a topic word with it.
+    about bereavement leave), so a number that is not money, a percentage or the same phrase counts
+    only in a sentence of the user's message or in one that shares a topic word with it.
     """
     numeric = kind_of(expected) == "number"
-    topic = _topic_words(messages, expected) if numeric else set()
+    # money and percentages, or the same words around the number ("5 business days"), are specific
+    # enough; a bare or loosely matched number needs the sentence to be about what the user asked
+    specific = any(v.currency or v.unit == "%" for v in values_in(expected))
+    topic = _topic_words(messages, expected) if numeric and not specific else set()
     user = next((str(m.get("content", "")) for m in reversed(messages) if m.get("role") == "user"), "")
     for role, sentence in prompt_sentences(messages):
         if not contains_value(sentence, expected):
             continue
-        if (
-            numeric
-            and topic
-            and sentence not in user
-            and not topic & {_stem(w) for w in significant(sentence)}
-        ):
+        loose = (
+            numeric and not specific and not (len(expected.split()) > 1 and _phrase_in(expected, sentence))
+        )
+        if loose and topic and sentence not in user and not topic & {_stem(w) for w in significant(sentence)}:
             continue
         return Found(role, sentence)
     if not numeric:

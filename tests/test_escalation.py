@@ -968,3 +968,27 @@ def test_a_number_with_its_own_words_grounds_even_when_the_question_is_paraphras
     ]
     result = classify_case(facts(check("icontains", "5 business days"), "It takes a month.", prompt))
     assert result.gap == "skill" and result.grounded is True
+
+
+def test_compare_of_two_prompt_versions_attributes_the_change(make_project, run_cli, fake_server) -> None:
+    """Two saved runs of different prompt texts: the diff comes from what the runs kept."""
+    from conftest import TRIAGE_PROMPT
+
+    fake_server.state.default_answer = lambda messages, body: (
+        "refund" if "exactly one word" in messages[0]["content"] else "Refund, I think."
+    )
+    root = make_project()
+    assert run_cli("test").exit_code == 1  # crash fails on both versions
+    edited = TRIAGE_PROMPT.replace("version: 1.0.0", "version: 1.1.0").replace("exactly one word", "a word")
+    (root / "prompts/support/triage.j2").write_text(edited)
+    assert run_cli("test").exit_code == 1
+    runs = sorted(p.name for p in (root / ".promptops/runs").iterdir())
+    result = run_cli("compare", runs[0], runs[1], "--format", "json")
+    report = json.loads(result.stdout)
+    assert report["prompts"][0]["candidate_version"] == "1.1.0"
+    cases = {c["case"]: c for c in report["escalation"]["cases"]}
+    refund = cases["refund-basic"]
+    assert refund["attribution"]["cause"] == "prompt-change"
+    assert "-Reply with exactly one word" in refund["attribution"]["prompt_diff"]
+    assert refund["technique"] == "prompt-engineering"
+    assert cases["crash"]["attribution"]["cause"] == "already-failing"

@@ -69,7 +69,7 @@ class RenderLimitError(SecurityError):
 class _Budget:
     steps_left: int
     output_left: int
-    deadline: float
+    deadline: float | None
 
 
 _BUDGET: ContextVar[_Budget | None] = ContextVar("promptops_render_budget", default=None)
@@ -133,7 +133,9 @@ class _BoundedTemplate(jinja2.Template):
 
     def render(self, *args: Any, **kwargs: Any) -> str:
         env = self.environment
-        budget = _Budget(MAX_STEPS, 4 * env.max_output_bytes, time.thread_time() + MAX_CPU_S)
+        # the CPU deadline is set at the first time check (after 1,024 steps): reading the clock costs
+        # several microseconds, more than a short prompt takes to render
+        budget = _Budget(MAX_STEPS, 4 * env.max_output_bytes, None)
         token = _BUDGET.set(budget)
         try:
             text = super().render(*args, **kwargs)
@@ -215,14 +217,20 @@ class BoundedSandbox(SandboxedEnvironment):
             raise RenderLimitError(
                 f"rendering took more than {MAX_STEPS:,} steps (loops nested too deep or too long?)"
             )
-        if budget.steps_left & 1023 == 0 and time.thread_time() > budget.deadline:
-            raise RenderLimitError(f"rendering took more than {MAX_CPU_S:g} s of CPU time")
+        if budget.steps_left & 1023 == 0:
+            now = time.thread_time()
+            if budget.deadline is None:
+                budget.deadline = now + MAX_CPU_S
+            elif now > budget.deadline:
+                raise RenderLimitError(f"rendering took more than {MAX_CPU_S:g} s of CPU time")
 
     def promptops_output(self, text: str) -> str:
         """Count text as the template produces it (compiled templates call this)."""
         budget = _BUDGET.get()
         if budget is not None:
-            self._step()
+            budget.steps_left -= 1
+            if budget.steps_left & 1023 == 0:
+                self._step()  # the full check (limit and CPU time) once in a while: this runs per output
             budget.output_left -= text_bytes(text)
             if budget.output_left < 0:
                 limit = self.max_output_bytes
@@ -326,20 +334,23 @@ class BoundedSandbox(SandboxedEnvironment):
 
     def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805  (Jinja's signature)
         __self._step()
-        owner = getattr(__obj, "__self__", None)
-        name = getattr(__obj, "__name__", "")
-        if __obj is not __self.promptops_iter and __obj is not _bounded_lipsum:
+        if args:
             __self._check_int_args(args)
+        if kwargs:
             __self._check_int_args(kwargs.values())
-        # the sandbox's wrapper around ``str.format`` keeps the bound method as ``__wrapped__``
-        format_of = getattr(getattr(__obj, "__wrapped__", None), "__self__", None)
-        if isinstance(format_of, str):
-            __self._check_format(format_of, printf=False)
-        if isinstance(owner, str) and name == "replace" and len(args) >= 2:
-            __self._check_replace(owner, *args[:3])
-        elif isinstance(owner, str) and name == "join" and args:
-            args = (list(args[0]) if not isinstance(args[0], (list, tuple)) else args[0], *args[1:])
-            __self._check_join(args[0], owner)
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str):
+            name = getattr(__obj, "__name__", "")
+            if name == "replace" and len(args) >= 2:
+                __self._check_replace(owner, *args[:3])
+            elif name == "join" and args:
+                args = (list(args[0]) if not isinstance(args[0], (list, tuple)) else args[0], *args[1:])
+                __self._check_join(args[0], owner)
+        elif hasattr(__obj, "__wrapped__"):
+            # the sandbox's wrapper around ``str.format`` keeps the bound method as ``__wrapped__``
+            format_of = getattr(__obj.__wrapped__, "__self__", None)
+            if isinstance(format_of, str):
+                __self._check_format(format_of, printf=False)
         result = super().call(__context, __obj, *args, **kwargs)
         if isinstance(owner, (list, dict, set)):
             __self.promptops_value(owner)  # ``items.extend(items)`` grows the list in place

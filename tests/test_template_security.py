@@ -261,3 +261,15 @@ def test_ordinary_templates_render_as_before(make_project, run_cli) -> None:
     result = run_cli("render", "support/triage", "--var", "ticket=hi")
     assert result.exit_code == 0, result.output
     assert "hi a1,a2,a3, 6 1024 00042    x zb 1-2" in result.output
+
+
+def test_a_prompt_file_linked_outside_is_refused(make_project, run_cli, outside_file: Path) -> None:
+    root = make_project()
+    (root / "prompts" / "leak.j2").symlink_to(outside_file)
+    result = run_cli("render", "leak")
+    assert result.exit_code == 2, result.output
+    assert "prompt name 'leak' is a symbolic link to a file outside the prompts folder" in result.output
+    assert SECRET not in result.output
+    linted = run_cli("lint")
+    assert linted.exit_code == 1 and "symbolic link to a file outside" in linted.output
+    assert SECRET not in linted.output

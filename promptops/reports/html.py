@@ -438,8 +438,9 @@ def _json_text(value: Any) -> str:
 def _escape(value: Any) -> Markup:
     """Every ``{{ }}`` value as escaped text, spelled as ``html.escape`` spells it; None is empty.
 
-    Autoescaping would escape it too (``&#39;`` for a quote rather than ``&#x27;``); escaping here
-    keeps the page byte for byte what earlier versions wrote. Markup passes through as it is.
+    Autoescaping alone would escape it too, but spell a quote ``&#39;`` where reports written
+    before the templates said ``&#x27;``; escaping here keeps every value spelled as it was, so a
+    page diffs cleanly against an older one. Markup (a macro's output) passes through as it is.
     """
     if isinstance(value, Markup):
         return value

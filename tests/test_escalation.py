@@ -992,3 +992,17 @@ def test_compare_of_two_prompt_versions_attributes_the_change(make_project, run_
     assert "-Reply with exactly one word" in refund["attribution"]["prompt_diff"]
     assert refund["technique"] == "prompt-engineering"
     assert cases["crash"]["attribution"]["cause"] == "already-failing"
+
+
+def test_past_the_cap_cases_are_judged_by_their_assertion_type(
+    make_project, run_cli, fake_server, monkeypatch
+) -> None:
+    from promptops.escalation import advice
+
+    fake_server.state.answers = {"charged twice": "Refund.", "crashes": "question"}
+    make_project()
+    monkeypatch.setattr(advice, "MAX_GATHERED_CASES", 1)
+    run_cli("test")
+    data = json.loads(run_cli("escalate", "--format", "json").stdout)
+    signals_seen = sorted(c["evidence"][0]["signal"] for c in data["cases"])
+    assert signals_seen == ["assertion-type", "form-repair"]  # one case in full, the other by its type

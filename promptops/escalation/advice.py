@@ -127,6 +127,12 @@ def gather(
     return found
 
 
+def _excerpt(gathered: dict[tuple[str, str, str], _Gathered], excerpt: str | None) -> str | None:
+    """The verdict's excerpt stands in for a case's answers, unless gathering stopped at its cap: past
+    it, cases are judged by their assertion type, so a huge failing run is escalated in seconds."""
+    return None if len(gathered) >= MAX_GATHERED_CASES else excerpt
+
+
 def _facts(
     base: dict[str, Any], gathered: _Gathered | None, fallback_checks: list[Any], excerpt: str | None
 ) -> CaseFacts:
@@ -288,7 +294,14 @@ def escalate_run(
             "prompt_fingerprint": plan.prompt_fingerprint if plan else None,
         }
         cases.append(
-            classify_case(_facts(base, gathered.get(key), verdict.failed_assertions, verdict.output_excerpt))
+            classify_case(
+                _facts(
+                    base,
+                    gathered.get(key),
+                    verdict.failed_assertions,
+                    _excerpt(gathered, verdict.output_excerpt),
+                )
+            )
         )
     return _report(meta.run_id, project, groups, cases)
 
@@ -450,7 +463,9 @@ def escalate_drift(
             "hint": case.gap,
             "prompt_fingerprint": totals.prompt_fingerprint if totals else None,
         }
-        facts = _facts(base, gathered.get(key), side.failed_assertions, side.output_excerpt)
+        facts = _facts(
+            base, gathered.get(key), side.failed_assertions, _excerpt(gathered, side.output_excerpt)
+        )
         facts.attribution = _attribution(case, report)
         cases.append(_say_what_was_lost(classify_case(facts)))
     return _report(f"{report.baseline_run}..{report.candidate_run}", project, groups, cases)

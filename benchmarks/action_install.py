@@ -28,7 +28,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = Path(".github/actions/promptops")
-CACHED_PATHS = (".cache/promptops-action/venv", ".cache/pip", ".cache/promptops/models")
+CACHES = {
+    "venv": ".cache/promptops-action/venv",
+    "pip": ".cache/pip",
+    "models": ".cache/promptops/models",
+}
+"""The action's three actions/cache entries; pip's wheels are restored only when the environment is not."""
 
 
 def _step(name: str) -> dict:
@@ -78,8 +83,16 @@ def _runner(scratch: Path, python: Path, action_dir: Path) -> dict[str, str]:
     return env
 
 
+def _restore(home: Path, archive: Path) -> bool:
+    if not archive.is_file():
+        return False
+    with tarfile.open(archive) as tar:
+        tar.extractall(home, filter="tar")
+    return True
+
+
 def _one_run(
-    scratch: Path, python: Path, action_dir: Path, extras: str, archive: Path | None
+    scratch: Path, python: Path, action_dir: Path, extras: str, store: Path | None
 ) -> dict[str, float | str]:
     env = _runner(scratch, python, action_dir)
     home = Path(env["HOME"])
@@ -90,10 +103,11 @@ def _one_run(
     figures["resolve_s"] = lock_s
     hit = False
     started = time.perf_counter()
-    if archive is not None and archive.name == f"{lock['key']}.tar" and archive.is_file():
-        with tarfile.open(archive) as tar:
-            tar.extractall(home, filter="tar")
-        hit = True
+    if store is not None:
+        hit = _restore(home, store / f"venv-{lock['key']}.tar")
+        if not hit:
+            _restore(home, store / f"pip-{lock['key']}.tar")
+        _restore(home, store / f"models-{lock['models-key']}.tar")
     figures["restore_s"] = time.perf_counter() - started
     install_s, _ = _run_step(
         "Install promptops", env, {"CACHED": "true" if hit else "", "SPEC_FILE": lock["spec-file"]}
@@ -101,18 +115,23 @@ def _one_run(
     figures["install_s"] = install_s
     figures["cache"] = "hit" if hit else "miss"
     figures["key"] = lock["key"]
+    figures["models-key"] = lock["models-key"]
     return figures
 
 
-def _save(scratch: Path, key: str, store: Path) -> tuple[Path, float, int]:
+def _save(scratch: Path, run: dict[str, float | str], store: Path) -> dict[str, int]:
+    """Archive each cache under its key, as the action's post-job cache steps do; returns the sizes."""
     home = scratch / "home"
-    archive = store / f"{key}.tar"
-    started = time.perf_counter()
-    with tarfile.open(archive, "w") as tar:
-        for relative in CACHED_PATHS:
-            if (home / relative).exists():
-                tar.add(home / relative, arcname=relative)
-    return archive, time.perf_counter() - started, archive.stat().st_size
+    sizes = {}
+    for name, relative in CACHES.items():
+        if not (home / relative).exists():
+            continue
+        key = run["models-key"] if name == "models" else run["key"]
+        archive = store / f"{name}-{key}.tar"
+        with tarfile.open(archive, "w") as tar:
+            tar.add(home / relative, arcname=relative)
+        sizes[name] = archive.stat().st_size
+    return sizes
 
 
 def main() -> None:
@@ -134,10 +153,10 @@ def main() -> None:
         runner = work / "runner"
         runner.mkdir()
         first = _one_run(runner, python, action_dir, args.extras, None)
-        archive, save_s, size = _save(runner, str(first["key"]), store)
+        sizes = _save(runner, first, store)
         shutil.rmtree(runner)
         runner.mkdir()
-        second = _one_run(runner, python, action_dir, args.extras, archive)
+        second = _one_run(runner, python, action_dir, args.extras, store)
     extras = args.extras or "none"
     print(f"action install, extras: {extras}")
     for label, run in (("first run (empty caches)", first), ("second run (cache restored)", second)):
@@ -147,7 +166,8 @@ def main() -> None:
             f"restore {float(run['restore_s']):5.1f} s  install {float(run['install_s']):6.1f} s  "
             f"total {total:6.1f} s"
         )
-    print(f"  cache saved after the first run: {size / 2**20:.0f} MiB in {save_s:.1f} s (tar, uncompressed)")
+    saved = ", ".join(f"{name} {size / 2**20:.0f} MiB" for name, size in sizes.items())
+    print(f"  caches saved after the first run (tar, uncompressed): {saved}")
     first_total = sum(float(first[k]) for k in ("resolve_s", "restore_s", "install_s"))
     second_total = sum(float(second[k]) for k in ("resolve_s", "restore_s", "install_s"))
     print(f"  second / first: {second_total / first_total:.2f}")

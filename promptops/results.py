@@ -476,13 +476,16 @@ class CaseTally:
         if result.passed:
             self.passed += 1
             return
-        if self.first_failure is None or result.sample < self.first_failure[0]:
-            self.first_failure = (result.sample, result.output)
+        sample = result.sample
+        if self.first_failure is None or sample < self.first_failure[0]:
+            self.first_failure = (sample, result.output)
         for outcome in result.assertions:
+            if outcome.passed:
+                continue
             key = f"{outcome.type}:{outcome.reason}"
             known = self.failed_assertions.get(key)
-            if not outcome.passed and (known is None or result.sample < known[0]):
-                self.failed_assertions[key] = (result.sample, outcome)
+            if known is None or sample < known[0]:
+                self.failed_assertions[key] = (sample, outcome)
 
     def _count_votes(self, outcomes: list[AssertionOutcome]) -> None:
         for index, outcome in enumerate(outcomes):

@@ -20,6 +20,7 @@ import hashlib
 import json
 import sqlite3
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +28,8 @@ from typing import Any
 
 from pydantic import Field
 
-from promptops.errors import SuiteError
+from promptops.config import display_path
+from promptops.errors import PromptOpsWarning, StorageError, SuiteError, storage_error
 from promptops.locations import read_yaml_model, write_readable_yaml
 from promptops.strict import StrictModel
 
@@ -66,58 +68,180 @@ def request_key(model_id: str, messages: list[dict[str, str]], params: dict[str,
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class ResponseCache:
-    """A SQLite store of responses by request key, safe for concurrent processes."""
+LOCK_TIMEOUT_S = 10.0
+"""How long to wait for another process's write; promptops's own writes take milliseconds."""
 
-    def __init__(self, path: Path) -> None:
+# sqlite3's messages (its exceptions carry no portable code on Python 3.10)
+_CORRUPT = (
+    "file is not a database",
+    "database disk image is malformed",
+    "malformed database schema",
+    "unsupported file format",
+    "could not decode to utf-8",
+)
+_SQLITE_HINTS = (
+    ("disk is full", "the disk is full: free some space and run again"),
+    (
+        "disk i/o error",
+        "the disk failed a read or write (full, or failing): free space and check it, then run again",
+    ),
+    (
+        "readonly",
+        "the file system or file is read-only: promptops writes its cache under .promptops/, "
+        "so run it from a writable checkout",
+    ),
+    (
+        "locked",
+        "it is locked by another process for longer than {timeout:g} s: let that process (another promptops "
+        "run, or a tool holding the file open) finish, or stop it, and run again",
+    ),
+    ("unable to open", "the file cannot be opened: check that it is a file and that its folder is writable"),
+)
+
+
+class ResponseCache:
+    """A SQLite store of responses by request key, safe for concurrent processes.
+
+    Every storage fault becomes a ``StorageError`` (exit 3) naming the file and what
+    to do, except a damaged file: that one is renamed aside with a warning and the
+    cache answers nothing for the rest of the process (the run goes on uncached).
+    """
+
+    def __init__(self, path: Path, *, timeout_s: float = LOCK_TIMEOUT_S) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA busy_timeout = 60000")
-        self._setup()
+        self.timeout_s = timeout_s
         self.hits = 0
         self.misses = 0
+        self.set_aside: Path | None = None
+        """Where a damaged cache file was moved, when one was."""
+        self._db: sqlite3.Connection | None = None
+        if path.is_dir():
+            raise StorageError(
+                "the response cache path is a folder, not a file: remove or rename it", file=self._shown()
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, display_path(path.parent), "create the state folder") from None
+        try:
+            self._db = self._connect()
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
+            self._fault(exc, "open the response cache")
 
-    def _setup(self, attempts: int = 50) -> None:
+    def _shown(self) -> str:
+        return display_path(self.path)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+            self._setup(db)
+        except BaseException:
+            db.close()  # an open handle would keep the file locked for everyone else
+            raise
+        return db
+
+    def _setup(self, db: sqlite3.Connection) -> None:
         """WAL mode and the table, retried: switching to WAL needs a moment alone with the file.
 
         SQLite answers "database is locked" at once (without waiting for the busy
         timeout) when two processes open a new cache together and both ask for WAL.
         """
-        for attempt in range(attempts):
+        deadline = time.monotonic() + self.timeout_s
+        attempt = 0
+        while True:
             try:
-                if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                    self._db.execute("PRAGMA journal_mode = WAL")
-                self._db.execute("PRAGMA synchronous = NORMAL")
-                self._db.execute(
+                if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA synchronous = NORMAL")
+                db.execute(
                     "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT NOT NULL,"
                     " created REAL NOT NULL, response TEXT NOT NULL)"
                 )
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or attempt == attempts - 1:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
                     raise
-                time.sleep(0.02 * (attempt + 1))
+                attempt += 1
+                time.sleep(min(0.02 * attempt, 0.5))
+
+    def _fault(self, exc: sqlite3.Error | UnicodeDecodeError, doing: str) -> None:
+        """Set a damaged file aside (and carry on uncached), or raise the fault as a StorageError."""
+        text = str(exc).lower()
+        # text that is not UTF-8 where SQLite keeps its own (the schema, a pragma's answer) is damage too
+        if isinstance(exc, UnicodeDecodeError) or any(marker in text for marker in _CORRUPT):
+            self._set_aside_damaged(str(exc))
+            return
+        for marker, hint in _SQLITE_HINTS:
+            if marker in text:
+                raise StorageError(
+                    f"cannot {doing}: {hint.format(timeout=self.timeout_s)}", file=self._shown()
+                )
+        raise StorageError(f"cannot {doing}: {exc}; check the file and the disk", file=self._shown())
+
+    def _set_aside_damaged(self, reason: str) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        try:
+            for suffix in ("-wal", "-shm"):
+                companion = Path(str(self.path) + suffix)
+                if companion.exists():
+                    companion.replace(Path(str(aside) + suffix))
+            self.path.replace(aside)
+        except OSError as exc:
+            raise storage_error(exc, self._shown(), "set the damaged response cache aside") from None
+        self.set_aside = aside
+        warnings.warn(
+            PromptOpsWarning(
+                f"{self._shown()}: the response cache is damaged ({reason}); moved it to "
+                f"{display_path(aside)} and running without a cache (a new one starts next run)"
+            ),
+            stacklevel=3,
+        )
 
     def get(self, key: str) -> CachedResponse | None:
-        row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+        row = None
+        if self._db is not None:
+            try:
+                row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+            except (sqlite3.Error, UnicodeDecodeError) as exc:
+                self._fault(exc, "read the response cache")
         if row is None:
             self.misses += 1
             return None
+        try:
+            response = CachedResponse(**json.loads(row[0]))
+        except (ValueError, TypeError):  # a row some other tool wrote: not an answer
+            self.misses += 1
+            return None
         self.hits += 1
-        return CachedResponse(**json.loads(row[0]))
+        return response
 
     def put(self, key: str, model_id: str, response: CachedResponse) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO responses (key, model, created, response) VALUES (?, ?, ?, ?)",
-            (key, model_id, time.time(), json.dumps(asdict(response))),
-        )
+        if self._db is None:
+            return
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO responses (key, model, created, response) VALUES (?, ?, ?, ?)",
+                (key, model_id, time.time(), json.dumps(asdict(response))),
+            )
+        except sqlite3.Error as exc:
+            self._fault(exc, "write to the response cache")
 
     def stats(self) -> dict[str, Any]:
-        rows = self._db.execute(
-            "SELECT model, COUNT(*) FROM responses GROUP BY model ORDER BY model"
-        ).fetchall()
-        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
+        rows: list[tuple[str, int]] = []
+        if self._db is not None:
+            try:
+                rows = self._db.execute(
+                    "SELECT model, COUNT(*) FROM responses GROUP BY model ORDER BY model"
+                ).fetchall()
+            except sqlite3.Error as exc:
+                self._fault(exc, "read the response cache")
+        names = {self.path.name + suffix for suffix in ("", "-wal", "-shm")}
+        size = sum(p.stat().st_size for p in self.path.parent.iterdir() if p.name in names and p.is_file())
         return {
             "path": str(self.path),
             "entries": sum(n for _, n in rows),
@@ -126,15 +250,29 @@ class ResponseCache:
         }
 
     def clear(self, model: str | None = None) -> int:
-        if model is None:
-            cursor = self._db.execute("DELETE FROM responses")
-        else:
-            cursor = self._db.execute("DELETE FROM responses WHERE model = ?", (model,))
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if self._db is None:
+            return 0
+        try:
+            if model is None:
+                cursor = self._db.execute("DELETE FROM responses")
+            else:
+                cursor = self._db.execute("DELETE FROM responses WHERE model = ?", (model,))
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            self._fault(exc, "clear the response cache")
+            return 0
         return cursor.rowcount
 
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def __enter__(self) -> ResponseCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class JudgeRecording(StrictModel):

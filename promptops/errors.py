@@ -8,6 +8,7 @@ Set ``PROMPTOPS_DEBUG=1`` to re-raise every error with its traceback.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 EXIT_OK = 0
@@ -65,3 +66,34 @@ class RunInterrupted(PromptOpsError):
     """A run was stopped by a signal; every finished result is kept and it can be resumed."""
 
     exit_code = EXIT_INFRA
+
+
+class StorageError(PromptOpsError):
+    """The project's state (cache, run records) cannot be read or written: disk full, read-only, locked."""
+
+    exit_code = EXIT_INFRA
+
+
+class PromptOpsWarning(UserWarning):
+    """Something went wrong that the run survives (a damaged cache set aside); shown as one line."""
+
+
+_STORAGE_HINTS = {
+    errno.ENOSPC: "the disk is full: free some space and run again",
+    errno.EDQUOT: "the disk quota is exhausted: free some space and run again",
+    errno.EFBIG: "the file is larger than this system allows: free space or raise the file size limit",
+    errno.EROFS: (
+        "the file system is read-only: promptops writes its cache and run records under .promptops/, "
+        "so run it from a writable checkout"
+    ),
+    errno.EACCES: "permission denied: make the folder writable by this user",
+    errno.EPERM: "operation not permitted: make the folder writable by this user",
+    errno.EISDIR: "a folder is where a file should be: remove or rename it",
+    errno.ENOTDIR: "a file is where a folder should be: remove or rename it",
+}
+
+
+def storage_error(exc: OSError, path: str | Path, doing: str) -> StorageError:
+    """One message for a failed read or write of the project's state: what failed, and what to do."""
+    hint = _STORAGE_HINTS.get(exc.errno or 0) or f"{exc.strerror or exc}: check the disk and the folder"
+    return StorageError(f"cannot {doing}: {hint}", file=path)

@@ -207,6 +207,8 @@ class Executor:
         generator costs nothing on a live run. Close the executor to close its cache.
         """
         settings = project.config.run
+        # recordings are read before the cache opens, so a bad recording file cannot leave it open
+        replay = ReplayStore(list(recordings)) if options.replay else None
         return cls(
             concurrency=options.concurrency or settings.concurrency,
             policy=RetryPolicy(settings.retries, settings.backoff_s, settings.backoff_max_s),
@@ -214,7 +216,7 @@ class Executor:
             caller=caller or acomplete,
             cache=ResponseCache(project.state_dir / CACHE_FILE),
             read_cache=options.use_cache,
-            replay=ReplayStore(list(recordings)) if options.replay else None,
+            replay=replay,
         )
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from promptops.errors import ProviderError, UsageError
+from promptops.locations import utf8_error_line, utf8_error_message
 from promptops.redaction import redact
 from promptops.reports import ReportData
 from promptops.reports.markdown import MARKER
@@ -171,6 +172,18 @@ def upsert_comment(pr: PullRequest, body: str) -> tuple[str, int]:
     return "created", int(created["id"])
 
 
+def read_markdown(path: Path) -> str:
+    """A Markdown report to post as it is; a file that is not UTF-8 text is an error naming its line."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read report: {exc.strerror or exc}", file=path) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(utf8_error_message(exc), file=path, line=utf8_error_line(exc)) from None
+
+
 def append_step_summary(markdown: str, env: dict[str, str] | None = None) -> Path:
     """Append the report to the job summary file GitHub Actions shows on the run page."""
     env = dict(os.environ) if env is None else env
@@ -310,8 +323,8 @@ def comment_report(
     root = find_project_root()
     prefix = repository_prefix(root) if root is not None else ""
     lint = load_lint_report(Path(lint_file)) if lint_file else None
-    if source is not None and source.endswith(".md") and Path(source).is_file():
-        return ReportData(lint=lint), Path(source).read_text(encoding="utf-8"), prefix
+    if source is not None and source.endswith(".md") and os.path.isfile(source):
+        return ReportData(lint=lint), read_markdown(Path(source)), prefix
     project = load_project() if root is not None else None
     if source is None and lint is not None:
         data = ReportData()

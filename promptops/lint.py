@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ValidationError
-
 from promptops.config import Project
 from promptops.errors import PromptOpsError, UsageError
-from promptops.locations import LineDict, load_yaml
+from promptops.locations import LineDict, load_yaml, read_json_model
 from promptops.prompts import Prompt, iter_prompt_names, load_prompt, project_source, split_front_matter
 from promptops.strict import DocumentedModel
 
@@ -194,9 +192,4 @@ def lint_report(findings: list[Finding], base_ref: str | None = None) -> LintRep
 
 def load_lint_report(path: Path) -> LintReport:
     """A JSON lint report written by ``promptops lint --format json``; exit 2 when it is not one."""
-    try:
-        return LintReport.model_validate_json(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read the lint report: {exc}", file=str(path)) from None
-    except ValidationError as exc:
-        raise UsageError(f"not a promptops lint report: {exc.errors()[0]['msg']}", file=str(path)) from None
+    return read_json_model(path, LintReport, file=path, error=UsageError)

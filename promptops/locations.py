@@ -8,6 +8,8 @@ offending key, so each message names the file and line.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +18,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from promptops.errors import PromptOpsError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class LineDict(dict[Any, Any]):
@@ -35,10 +39,111 @@ class LineList(list[Any]):
 # libyaml's parser when available: about ten times faster on suites with thousands of cases
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+MAX_YAML_DEPTH = 100
+"""Deepest nesting of mappings and lists a YAML file may have (real files stay under 20)."""
+MAX_ALIAS_NODES = 100_000
+"""Values aliases may add to a document beyond its own: a bound on "billion laughs" expansion."""
+_COMPOSER_SAFE_DEPTH = 2_000
+"""libyaml's composer recurses in C per level: about 30,000 levels overflow an 8 MB stack (a crash)."""
+_LONG_LINE = re.compile(r"[^\n]{" + str(_COMPOSER_SAFE_DEPTH // 2 - 2) + "}")
+
+
+def _check_depth_before_composing(text: str) -> None:
+    """Refuse nesting beyond ``MAX_YAML_DEPTH`` before libyaml's recursive composer sees it.
+
+    A block collection nested inside another starts at a greater column (or the same
+    one, for a list under a key), so block depth is at most about twice the longest
+    line; each flow level needs a ``[`` or ``{``. When that bound is safe (nearly every
+    file), nothing more is done; otherwise the parser's events, which libyaml produces
+    without recursion, are counted (about a tenth of the time a load takes).
+    """
+    if text.count("[") + text.count("{") + _COMPOSER_SAFE_DEPTH // 2 < _COMPOSER_SAFE_DEPTH and not (
+        _LONG_LINE.search(text)
+    ):
+        return
+    depth = 0
+    for event in yaml.parse(text, Loader=_BaseLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise _refusal(f"nested more than {MAX_YAML_DEPTH} levels deep", event.start_mark)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _refusal(problem: str, mark: Any) -> yaml.constructor.ConstructorError:
+    """A YAML error at ``mark`` (libyaml's marks and PyYAML's differ in type, not in use)."""
+    return yaml.constructor.ConstructorError(None, None, problem, mark)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_shape(root: yaml.Node) -> None:
+    """Refuse documents nested too deeply, with recursive aliases, or whose aliases expand too far.
+
+    The composed graph shares the node an alias points to, so constructing it is cheap;
+    the blow-up comes later, when validation and copies walk every path through the
+    shared nodes (nine levels of nine aliases: 387 million nodes, gigabytes of memory).
+    The expanded size is counted here once per distinct node, without recursion, so a
+    file nested 100,000 deep cannot exhaust the stack either.
+    """
+    sizes: dict[int, int] = {}
+    uses: dict[int, int] = {}
+    nodes: dict[int, yaml.Node] = {}
+    on_path = {id(root)}
+    stack: list[tuple[yaml.Node, list[yaml.Node], int]] = [(root, _children(root), 0)]
+    while stack:
+        node, children, index = stack[-1]
+        if index < len(children):
+            stack[-1] = (node, children, index + 1)
+            child = children[index]
+            key = id(child)
+            uses[key] = uses.get(key, 0) + 1
+            if key in sizes:
+                continue
+            if key in on_path:
+                raise _refusal("an alias refers to a node that contains it", child.start_mark)
+            if len(stack) >= MAX_YAML_DEPTH:
+                raise _refusal(f"nested more than {MAX_YAML_DEPTH} levels deep", child.start_mark)
+            on_path.add(key)
+            stack.append((child, _children(child), 0))
+            continue
+        stack.pop()
+        on_path.discard(id(node))
+        # Python ints do not overflow: a billion-laughs total is just a large number here
+        sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+        nodes[id(node)] = node
+    expanded = sizes[id(root)]
+    if expanded - len(sizes) > MAX_ALIAS_NODES:
+        shared = [key for key, count in uses.items() if count > 1]
+        worst = max(shared, key=lambda key: sizes[key] * (uses[key] - 1)) if shared else id(root)
+        raise _refusal(
+            f"aliases expand this document from {len(sizes):,} to {expanded:,} values (at most "
+            f"{MAX_ALIAS_NODES:,} more are allowed); the anchor on this line appears {uses.get(worst, 1):,} "
+            "times: write the values out or use fewer aliases",
+            nodes[worst].start_mark,
+        )
+
 
 # the base is chosen at import time, which mypy cannot follow
 class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
-    pass
+    def construct_document(self, node: yaml.Node) -> Any:
+        _check_shape(node)
+        return super().construct_document(node)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError) as exc:
+            # a scalar Python refuses to convert: 2024-13-45 as a date, an integer of 5,000 digits
+            problem = "integer with too many digits" if "integer string conversion" in str(exc) else str(exc)
+            raise _refusal(f"cannot read value: {problem}", node.start_mark) from None
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
@@ -49,11 +154,9 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, Hashable):
-            raise yaml.constructor.ConstructorError(
-                None, None, "a list or mapping cannot be a key", key_node.start_mark
-            )
+            raise _refusal("a list or mapping cannot be a key", key_node.start_mark)
         if key in result.key_lines:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            raise _refusal(f"duplicate key {key!r}", key_node.start_mark)
         result[key] = loader.construct_object(value_node, deep=True)
         result.key_lines[key] = key_node.start_mark.line + 1
     return result
@@ -71,19 +174,43 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _co
 
 
 def load_yaml(text: str, *, file: str | Path, error: type[PromptOpsError], line_offset: int = 0) -> Any:
-    """Parse YAML, keeping line numbers; a syntax error becomes ``error`` with file:line."""
+    """Parse YAML, keeping line numbers; a syntax error becomes ``error`` with file:line.
+
+    Nesting deeper than ``MAX_YAML_DEPTH`` and aliases that expand the document by more
+    than ``MAX_ALIAS_NODES`` values are refused, so no file can exhaust memory or the stack.
+    """
     try:
+        _check_depth_before_composing(text)
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 + line_offset if mark else None
         problem = exc.problem or str(exc)
         raise error(f"invalid YAML: {problem}", file=file, line=line) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1 + line_offset
+        raise error(
+            f"invalid YAML: {exc.reason} (character {exc.character!r})", file=file, line=line
+        ) from None
     except yaml.YAMLError as exc:
-        raise error(f"invalid YAML: {exc}", file=file) from None
+        raise error(f"invalid YAML: {' '.join(str(exc).split())}", file=file) from None
+    except RecursionError:  # the pure-Python parser, where libyaml is missing, recurses per level
+        raise error(f"invalid YAML: nested more than {MAX_YAML_DEPTH} levels deep", file=file) from None
     if line_offset:
         _shift_lines(data, line_offset)
     return data
+
+
+def safe_yaml_value(text: str) -> Any:
+    """Plain data from YAML text that is not a file (a ``--var`` value, a quick peek at a suite).
+
+    The same bounds as ``load_yaml``; raises ``yaml.YAMLError`` for anything it refuses.
+    """
+    try:
+        _check_depth_before_composing(text)
+        return plain(yaml.load(text, Loader=_LineLoader))  # noqa: S506 (a SafeLoader subclass)
+    except RecursionError:
+        raise yaml.YAMLError(f"nested more than {MAX_YAML_DEPTH} levels deep") from None
 
 
 def _shift_lines(data: Any, offset: int) -> None:
@@ -166,6 +293,16 @@ def _first_error(exc: ValidationError, data: Any, prefix: tuple[Any, ...]) -> An
     return errors[best]
 
 
+def _error_message(kind: str, parts: list[str], msg: str) -> str:
+    where = ".".join(parts).replace(".[", "[") or "top level"
+    if kind == "extra_forbidden" and parts:
+        parent = ".".join(parts[:-1]).replace(".[", "[")
+        return f"unknown key {parts[-1]!r}" + (f" in {parent}" if parent else "")
+    if kind == "missing":
+        return f"missing required key {where!r}"
+    return f"{where}: {msg[0].lower() + msg[1:] if msg else msg}"
+
+
 def describe_validation_error(
     exc: ValidationError,
     data: Any,
@@ -179,16 +316,64 @@ def describe_validation_error(
     loc = prefix + tuple(first["loc"])
     kind = first["type"]
     parts = _readable_path(data, loc, missing=kind == "missing")
-    where = ".".join(parts).replace(".[", "[") or "top level"
-    if kind == "extra_forbidden":
-        parent = ".".join(parts[:-1]).replace(".[", "[")
-        message = f"unknown key {parts[-1]!r}" + (f" in {parent}" if parent else "")
-    elif kind == "missing":
-        message = f"missing required key {where!r}"
-    else:
-        msg = str(first["msg"])
-        message = f"{where}: {msg[0].lower() + msg[1:] if msg else msg}"
-    return error(message, file=file, line=line_of(data, loc))
+    return error(_error_message(kind, parts, str(first["msg"])), file=file, line=line_of(data, loc))
+
+
+_JSON_POSITION = re.compile(r"^(.*) at line (\d+) column (\d+)$")
+
+
+def _json_problem(text: str, line: int | None) -> tuple[str, int | None]:
+    """A parser message without its position, and the file line it points at."""
+    match = _JSON_POSITION.match(text)
+    if match is None:
+        return text, line
+    at = int(match[2])
+    return f"{match[1]} (column {match[3]})", (line + at - 1) if line else at
+
+
+def describe_json_error(
+    exc: ValidationError, *, file: str | Path, error: type[PromptOpsError], line: int | None = None
+) -> PromptOpsError:
+    """The first error of validating JSON text as one message: bad JSON, unknown key, wrong type.
+
+    ``line`` is where the JSON text starts in the file (a line of a JSONL file).
+    """
+    first = exc.errors(include_url=False, include_input=False)[0]
+    if first["type"] == "json_invalid":
+        problem, at = _json_problem(str((first.get("ctx") or {}).get("error", first["msg"])), line)
+        return error(f"invalid JSON: {problem}", file=file, line=at)
+    parts = [f"[{part}]" if isinstance(part, int) else str(part) for part in first["loc"]]
+    return error(_error_message(first["type"], parts, str(first["msg"])), file=file, line=line)
+
+
+def parse_json(raw: bytes | str, *, file: str | Path, error: type[PromptOpsError]) -> Any:
+    """JSON data, or ``error`` naming the file and line.
+
+    pydantic's parser rather than the standard library's: it bounds nesting and the
+    size of integers instead of raising RecursionError or ValueError, and reports
+    invalid UTF-8 as a parse error with its position.
+    """
+    from pydantic_core import from_json
+
+    try:
+        return from_json(raw)
+    except ValueError as exc:
+        problem, line = _json_problem(str(exc), None)
+        raise error(f"invalid JSON: {problem}", file=file, line=line) from None
+
+
+def read_json_model(
+    path: Path, model: type[ModelT], *, file: str | Path, error: type[PromptOpsError]
+) -> ModelT:
+    """A JSON file validated as ``model``; every problem (unreadable, bad JSON, bad data) raises ``error``."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise error(f"cannot read file: {exc.strerror or exc}", file=file) from None
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise describe_json_error(exc, file=file, error=error) from None
 
 
 def utf8_error_line(exc: UnicodeDecodeError) -> int:
@@ -212,9 +397,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, list):
         return [plain(item) for item in value]
     return value
-
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def read_yaml_text(path: Path, *, file: str, error: type[PromptOpsError], what: str = "file") -> str:
@@ -273,7 +455,7 @@ def read_yaml_model(
     path: Path, model: type[ModelT], *, file: str, error: type[PromptOpsError]
 ) -> ModelT | None:
     """A YAML file validated as ``model``, or None when it does not exist; mistakes raise ``error``."""
-    if not path.is_file():
+    if not os.path.isfile(path):  # unlike Path.is_file, False for a name too long for the system
         return None
     return parse_yaml_model(read_yaml_text(path, file=file, error=error), model, file=file, error=error)[0]
 

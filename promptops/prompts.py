@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -185,7 +186,7 @@ class FolderSource(PromptSource):
             raise PromptError(f"template {name!r} {problem}", file=self.display_root or self.folder)
         path = self.folder / name
         try:
-            if not path.is_file():
+            if not os.path.isfile(path):  # False, not OSError, for a name too long for the system
                 return None
             return path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:

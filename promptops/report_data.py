@@ -9,7 +9,7 @@ escalates the same cases.
 
 from __future__ import annotations
 
-import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from promptops.config import Project
 from promptops.drift import DriftReport
 from promptops.errors import UsageError
 from promptops.escalation import EscalationReport, escalate_drift, escalate_run
+from promptops.locations import describe_validation_error, parse_json
 from promptops.reports import ReportData
 from promptops.results import RunSummary, SavedRun, open_run
 
@@ -107,11 +108,12 @@ def load_report_data(
     A test report file stands for its run, which is read from the project's run records.
     """
     path = Path(reference)
-    if path.is_file():
+    if os.path.isfile(path):  # not Path.is_file: a reference too long for a file name is a run id
         try:
-            payload = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UsageError(f"not a JSON report: {exc}", file=reference) from None
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read report: {exc.strerror or exc}", file=reference) from None
+        payload = parse_json(raw, file=reference, error=UsageError)
         if not isinstance(payload, dict):
             raise UsageError("not a promptops JSON report", file=reference)
         saved_escalation = payload.pop("escalation", None)
@@ -123,7 +125,8 @@ def load_report_data(
             try:
                 drift = DriftReport.model_validate(payload)
             except ValidationError as exc:
-                raise UsageError(f"invalid drift report: {exc.errors()[0]['msg']}", file=reference) from None
+                problem = describe_validation_error(exc, payload, file=reference, error=UsageError)
+                raise UsageError(f"invalid drift report: {problem.message}", file=reference) from None
             stored = None
             if isinstance(saved_escalation, dict):
                 try:

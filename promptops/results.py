@@ -8,7 +8,6 @@ completes, so memory stays flat and an interrupted run keeps its results) and
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from collections import Counter
@@ -21,7 +20,9 @@ from typing import IO, Any, Literal, TypeVar
 from pydantic import Field, ValidationError, field_validator
 
 from promptops.assertions import GapType
-from promptops.errors import UsageError
+from promptops.config import display_path
+from promptops.errors import UsageError, storage_error
+from promptops.locations import describe_json_error, read_json_model
 from promptops.redaction import redact
 from promptops.strict import StrictModel
 
@@ -275,30 +276,59 @@ def new_run_id() -> str:
 
 
 class RunWriter:
-    """Appends results to a run folder as they complete."""
+    """Appends results to a run folder as they complete.
+
+    A write the disk refuses (full, read-only, no permission) is a ``StorageError``
+    naming the file; what was written before stays valid: files are replaced
+    atomically and results are appended a whole line at a time (a line torn by a
+    full disk is cut on resume, like one torn by a kill).
+    """
 
     def __init__(self, folder: Path, meta: RunMeta) -> None:
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "meta.json").write_text(meta.model_dump_json(indent=2) + "\n", encoding="utf-8")
         path = folder / "results.jsonl"
-        _drop_torn_tail(path)
-        self._results: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 (kept open while running)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            _replace_text(folder / "meta.json", meta.model_dump_json(indent=2) + "\n")
+            _drop_torn_tail(path)
+            self._results: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 (kept open while running)
+        except OSError as exc:
+            where = display_path(Path(exc.filename or folder))
+            raise storage_error(exc, where, "write the run record") from None
 
     def append(self, result: SampleResult) -> None:
-        self._results.write(result.model_dump_json(exclude_defaults=False) + "\n")
-        # flushed per line so a killed process keeps every finished result
-        self._results.flush()
+        try:
+            self._results.write(result.model_dump_json(exclude_defaults=False) + "\n")
+            # flushed per line so a killed process keeps every finished result
+            self._results.flush()
+        except OSError as exc:
+            raise storage_error(exc, display_path(self.folder / "results.jsonl"), "append a result") from None
 
     def finish(self, summary: RunSummary) -> None:
         self.close()
-        tmp = self.folder / "summary.json.tmp"
-        tmp.write_text(summary.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.folder / "summary.json")
+        try:
+            _replace_text(self.folder / "summary.json", summary.model_dump_json(indent=2) + "\n")
+        except OSError as exc:
+            where = display_path(self.folder / "summary.json")
+            raise storage_error(exc, where, "write the summary") from None
 
     def close(self) -> None:
         if not self._results.closed:
-            self._results.close()
+            try:
+                self._results.close()
+            except OSError:
+                pass  # the failed write was reported by append; every complete line is on disk
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write ``path`` through a temporary file, so a failed write leaves the old content intact."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _drop_torn_tail(path: Path) -> None:
@@ -326,23 +356,33 @@ class SavedRun:
         path = self.folder / "summary.json"
         if not path.is_file():
             return None
-        return RunSummary.model_validate_json(path.read_text(encoding="utf-8"))
+        return read_json_model(path, RunSummary, file=display_path(path), error=UsageError)
 
 
 def read_results(path: Path) -> Iterator[SampleResult]:
-    """Results of a run; a torn last line (the process was killed mid-write) is skipped."""
+    """Results of a run; a torn last line (the process was killed mid-write) is skipped.
+
+    Lines are validated as bytes, so a line that is not UTF-8 is reported like any
+    other corrupt line, with its number.
+    """
     if not path.is_file():
         return
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                yield SampleResult.model_validate_json(line)
-            except ValidationError:
-                if not line.endswith("\n"):
-                    return
-                raise UsageError("corrupt run record line", file=str(path), line=number) from None
+    try:
+        with open(path, "rb") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield SampleResult.model_validate_json(line)
+                except ValidationError as exc:
+                    if not line.endswith(b"\n"):
+                        return
+                    problem = describe_json_error(exc, file=path, error=UsageError, line=number)
+                    raise UsageError(
+                        f"corrupt run record line: {problem.message}", file=display_path(path), line=number
+                    ) from None
+    except OSError as exc:
+        raise UsageError(f"cannot read run record: {exc.strerror or exc}", file=display_path(path)) from None
 
 
 def _last_per_call(path: Path) -> Iterator[SampleResult]:
@@ -359,7 +399,8 @@ def _last_per_call(path: Path) -> Iterator[SampleResult]:
 def open_run(runs_dir: Path, ref: str) -> SavedRun:
     """A saved run by id, id prefix, folder path, or ``latest``."""
     folder = Path(ref)
-    if not (folder / "meta.json").is_file():
+    # os.path.isfile: False (not OSError) for a reference too long to be a file name
+    if not os.path.isfile(folder / "meta.json"):
         candidates = (
             sorted(p for p in runs_dir.glob("*") if (p / "meta.json").is_file()) if runs_dir.is_dir() else []
         )
@@ -372,10 +413,8 @@ def open_run(runs_dir: Path, ref: str) -> SavedRun:
         if len(matches) > 1:
             raise UsageError(f"run id {ref!r} is ambiguous: {', '.join(p.name for p in matches[:5])}")
         folder = matches[0]
-    try:
-        meta = RunMeta.model_validate_json((folder / "meta.json").read_text(encoding="utf-8"))
-    except (ValidationError, OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"unreadable run metadata: {exc}", file=str(folder / "meta.json")) from None
+    shown = display_path(folder / "meta.json")
+    meta = read_json_model(folder / "meta.json", RunMeta, file=shown, error=UsageError)
     return SavedRun(folder, meta)
 
 
@@ -390,9 +429,9 @@ def failure_history(runs_dir: Path) -> dict[tuple[str, str, str], set[str]]:
         return history
     for folder in sorted(runs_dir.iterdir()):
         try:
-            meta = RunMeta.model_validate_json((folder / "meta.json").read_text(encoding="utf-8"))
-            summary = RunSummary.model_validate_json((folder / "summary.json").read_text(encoding="utf-8"))
-        except (OSError, ValidationError, ValueError):
+            meta = RunMeta.model_validate_json((folder / "meta.json").read_bytes())
+            summary = RunSummary.model_validate_json((folder / "summary.json").read_bytes())
+        except (OSError, ValidationError):
             continue
         fingerprints = {s.name: s.prompt_fingerprint for s in meta.suites}
         for verdict in summary.cases:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from promptops.cache import RecordingFile, read_recording, recording_path, request_key
-from promptops.errors import RunInterrupted, UsageError
+from promptops.errors import RunInterrupted, StorageError, UsageError
 from promptops.executor import Caller, Executor
 from promptops.plan import Plan, RunOptions, parse_shard
 from promptops.providers import acomplete
@@ -228,7 +228,11 @@ def run_plan(
         meta = new_run_meta(plan, run_id)
         folder = project.runs_dir / meta.run_id
     writer = RunWriter(folder, meta)
-    executor = Executor.from_settings(project, plan.options, recordings=_recordings(plan), caller=caller)
+    try:
+        executor = Executor.from_settings(project, plan.options, recordings=_recordings(plan), caller=caller)
+    except BaseException:
+        writer.close()
+        raise
     progress = progress or ProgressSink()
     new_results = 0
 
@@ -249,6 +253,14 @@ def run_plan(
         raise RunInterrupted(
             f"interrupted; {kept} finished results kept in {project.relpath(folder)}; "
             f"resume with: promptops test --resume {meta.run_id}"
+        ) from None
+    except StorageError as exc:
+        writer.close()
+        kept = len(plan.done) + new_results
+        raise StorageError(
+            f"{exc.message}; {kept} finished results kept in {project.relpath(folder)}; "
+            f"then resume with: promptops test --resume {meta.run_id}",
+            file=exc.file,
         ) from None
     finally:
         writer.close()

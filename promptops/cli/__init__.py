@@ -8,13 +8,25 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Any
 
 import click
 
 from promptops import __version__
-from promptops.errors import EXIT_INTERNAL, PromptOpsError
+from promptops.errors import EXIT_INTERNAL, PromptOpsError, PromptOpsWarning
 from promptops.redaction import redact
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    """A promptops warning as one line on stderr; other warnings as Python shows them."""
+    if issubclass(category, PromptOpsWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _python_show_warning(message, category, *args, **kwargs)
+
+
+_python_show_warning = warnings.showwarning
 
 
 class PromptOpsGroup(click.Group):
@@ -23,7 +35,10 @@ class PromptOpsGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", PromptOpsWarning)
+                warnings.showwarning = _show_warning
+                return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise  # click's own ways of ending a command: usage errors, --help, Ctrl-C
         except PromptOpsError as exc:

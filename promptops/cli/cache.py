@@ -15,9 +15,8 @@ def stats() -> None:
     from promptops.config import load_project
 
     project = load_project()
-    cache = ResponseCache(project.state_dir / CACHE_FILE)
-    info = cache.stats()
-    cache.close()
+    with ResponseCache(project.state_dir / CACHE_FILE) as cache:
+        info = cache.stats()
     click.echo(f"cache: {project.relpath(cache.path)}")
     click.echo(f"entries: {info['entries']}  size: {info['bytes'] / 1024:.1f} KiB")
     for model, count in info["models"].items():
@@ -32,7 +31,6 @@ def clear(model: str | None) -> None:
     from promptops.config import load_project
 
     project = load_project()
-    cache = ResponseCache(project.state_dir / CACHE_FILE)
-    removed = cache.clear(model)
-    cache.close()
+    with ResponseCache(project.state_dir / CACHE_FILE) as cache:
+        removed = cache.clear(model)
     click.echo(f"removed {removed} cached responses")

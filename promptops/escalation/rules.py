@@ -14,8 +14,8 @@ the prompt, and neither for a regression the prompt change caused.
 
 from __future__ import annotations
 
+import os
 import re
-import string
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Literal
@@ -27,7 +27,7 @@ from promptops.assertions import GapType
 from promptops.config import Constraints, Project
 from promptops.errors import ConfigError
 from promptops.escalation.evidence import CaseDiagnosis, Cause
-from promptops.locations import line_of, parse_yaml_model
+from promptops.locations import line_of, parse_yaml_model, read_yaml_text
 from promptops.strict import StrictModel
 
 Technique = Literal[
@@ -155,20 +155,57 @@ PLACEHOLDERS = frozenset(
 )
 
 
+# ``{name}`` and nothing else: no format specs, conversions, attributes or indexes, so a
+# rules file cannot make str.format raise or allocate (``{n_cases:1000000000}`` is 1 GB)
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}|[{}]")
+
+
+def placeholder_problem(text: str) -> str | None:
+    """Why ``text`` is not a valid rationale or next step, or None.
+
+    Placeholders are ``{name}`` with a name from ``PLACEHOLDERS``; ``{{`` and ``}}``
+    are literal braces.
+    """
+    for match in _PLACEHOLDER.finditer(text):
+        token = match[0]
+        if token in ("{{", "}}"):
+            continue
+        name = match[1]
+        if name is None:
+            start = match.start()
+            closing = text.find("}", start) if token == "{" else -1
+            inner = text[start : closing + 1] if 0 <= closing - start <= 40 else token
+            if inner != token:
+                return (
+                    f"placeholder {inner} is not a plain {{name}}: formats, conversions and indexes "
+                    "are not supported"
+                )
+            return f"a lone {token!r}; write {token * 2} for a literal brace"
+        if name not in PLACEHOLDERS:
+            return f"unknown placeholder {{{name}}}; known: {', '.join(sorted(PLACEHOLDERS))}"
+    return None
+
+
+def fill_placeholders(text: str, values: dict[str, Any]) -> str:
+    """``text`` with each ``{name}`` replaced by its value (``?`` when unknown)."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match[1] is not None:
+            return str(values.get(match[1], "?"))
+        return match[0][0]  # {{ -> {, }} -> }, a lone brace (never validated) stays
+
+    return _PLACEHOLDER.sub(replace, text)
+
+
 def _check_templates(rules: RulesFile, data: Any, file: str) -> None:
     for index, rule in enumerate(rules.rules):
-        for key, text in [
-            ("rationale", rule.then.rationale),
-            *[("next_steps", s) for s in rule.then.next_steps],
-        ]:
-            for _, name, _, _ in string.Formatter().parse(text):
-                if name is not None and name not in PLACEHOLDERS:
-                    raise ConfigError(
-                        f"rule {rule.id!r}: unknown placeholder {{{name}}} in {key}; "
-                        f"known: {', '.join(sorted(PLACEHOLDERS))}",
-                        file=file,
-                        line=line_of(data, ("rules", index, "then", key)),
-                    )
+        texts: list[tuple[str, int | None, str]] = [("rationale", None, rule.then.rationale)]
+        texts += [("next_steps", number, step) for number, step in enumerate(rule.then.next_steps)]
+        for key, number, text in texts:
+            problem = placeholder_problem(text)
+            if problem is not None:
+                path = ("rules", index, "then", key) + ((number,) if number is not None else ())
+                raise ConfigError(f"rule {rule.id!r}: {key}: {problem}", file=file, line=line_of(data, path))
 
 
 def parse_rules(text: str, file: str) -> RulesFile:
@@ -203,13 +240,9 @@ def load_rules(project: Project | None) -> list[Rule]:
     if project is not None and path_text:
         path = project.root / path_text
         shown = project.relpath(path)
-        if not path.is_file():
+        if not os.path.isfile(path):  # False, not OSError, for a name too long for the system
             raise ConfigError(f"escalation rules file {path_text!r} not found", file=project.config_file)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read rules file: {exc}", file=shown) from None
-        extra = parse_rules(text, shown)
+        extra = parse_rules(read_yaml_text(path, file=shown, error=ConfigError, what="rules file"), shown)
         for rule_id in extra.disable:
             if rule_id not in rules:
                 raise ConfigError(f"disable: no built-in rule {rule_id!r}", file=shown)
@@ -300,11 +333,6 @@ class Escalation(StrictModel):
     cost_per_1k_calls_usd: float | None = None
 
 
-class _SafeFormat(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "?"
-
-
 def _fmt_number(value: float | None, digits: int = 0) -> str:
     return "unknown" if value is None else f"{value:,.{digits}f}"
 
@@ -315,13 +343,13 @@ def _persist(ctx: GroupContext, case: CaseDiagnosis) -> int:
 
 def _values(
     ctx: GroupContext, gap: GapType | None, cases: list[CaseDiagnosis], constraints: Constraints
-) -> _SafeFormat:
+) -> dict[str, Any]:
     rates = ", ".join(f"{c.case} {c.passed_samples}/{c.samples}" for c in cases[:6]) + (
         " …" if len(cases) > 6 else ""
     )
     ids = ", ".join(c.case for c in cases[:8]) + (f" and {len(cases) - 8} more" if len(cases) > 8 else "")
     persist = max((_persist(ctx, c) for c in cases), default=1)
-    return _SafeFormat(
+    return dict(
         prompt=ctx.prompt,
         model=ctx.model,
         model_id=ctx.model_id,
@@ -535,8 +563,8 @@ def escalate_groups(
                     model_id=ctx.model_id,
                     gap=rule.when.gap,
                     cause=rule.when.cause[0] if rule.when.cause else None,
-                    rationale=" ".join(action.rationale.format_map(values).split()),
-                    next_steps=[" ".join(s.format_map(values).split()) for s in action.next_steps],
+                    rationale=" ".join(fill_placeholders(action.rationale, values).split()),
+                    next_steps=[" ".join(fill_placeholders(s, values).split()) for s in action.next_steps],
                     constraints_weighed=_weighed(rule, constraints),
                     affected_cases=len(cases),
                     total_cases=ctx.total_cases,

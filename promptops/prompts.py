@@ -27,6 +27,7 @@ from pydantic import Field, field_validator
 from promptops.errors import PromptError
 from promptops.locations import (
     parse_yaml_model,
+    safe_yaml_value,
     utf8_error_line,
     utf8_error_message,
 )
@@ -601,7 +602,7 @@ def parse_var(text: str) -> tuple[str, Any]:
     if not sep or not key.strip():
         raise PromptError(f"--var expects KEY=VALUE, got {text!r}")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
+        parsed = safe_yaml_value(value) if value.strip() else ""
     except yaml.YAMLError:
         parsed = value
     # plain words stay strings even when YAML would read them as booleans or dates

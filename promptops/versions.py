@@ -207,11 +207,13 @@ def prompt_history(project: Project, name: str) -> list[PromptRevision]:
 def _declared_version(text: str) -> str | None:
     import yaml
 
+    from promptops.locations import safe_yaml_value
+
     split = split_front_matter(text)
     if split.front_matter is None:
         return None
     try:
-        data = yaml.safe_load(split.front_matter)
+        data = safe_yaml_value(split.front_matter)  # bounded: history may hold an alias bomb
     except yaml.YAMLError:
         return None
     return str(data.get("version")) if isinstance(data, dict) and "version" in data else None

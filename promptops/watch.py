@@ -14,17 +14,18 @@ run matches it. With a pinned baseline, the report stays until behaviour returns
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
+from promptops.config import display_path
 from promptops.drift import DriftReport, compare_results
 from promptops.errors import EXIT_FAILED, EXIT_INFRA, EXIT_OK, UsageError
 from promptops.escalation import EscalationReport, escalate_drift
+from promptops.locations import read_json_model
 from promptops.results import SampleResult, SavedRun, open_run
 from promptops.strict import DocumentedModel
 
@@ -106,9 +107,10 @@ def load_state(project: Project) -> WatchState:
     if not path.is_file():
         return WatchState()
     try:
-        return WatchState.model_validate_json(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValidationError, json.JSONDecodeError) as exc:
-        raise UsageError(f"unreadable watch state ({exc}); delete it to start over", file=str(path)) from None
+        return read_json_model(path, WatchState, file=display_path(path), error=UsageError)
+    except UsageError as exc:
+        message = f"unreadable watch state ({exc.message}); delete it to start over"
+        raise UsageError(message, file=exc.file, line=exc.line) from None
 
 
 def save_state(project: Project, state: WatchState) -> None:
@@ -226,9 +228,4 @@ def run_watch(
 
 
 def load_watch_report(path: Path) -> WatchReport:
-    try:
-        return WatchReport.model_validate_json(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read the watch report: {exc}", file=str(path)) from None
-    except ValidationError as exc:
-        raise UsageError(f"not a promptops watch report: {exc.errors()[0]['msg']}", file=str(path)) from None
+    return read_json_model(path, WatchReport, file=path, error=UsageError)

@@ -35,8 +35,10 @@ def _suites_folder(root: Path) -> Path:
     """
     import yaml
 
+    from promptops.locations import safe_yaml_value
+
     try:
-        data = yaml.safe_load((root / CONFIG_FILE).read_text(encoding="utf-8"))
+        data = safe_yaml_value((root / CONFIG_FILE).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         data = None
     folder = data.get("suites") if isinstance(data, dict) else None

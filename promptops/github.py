@@ -172,9 +172,23 @@ def upsert_comment(pr: PullRequest, body: str) -> tuple[str, int]:
     return "created", int(created["id"])
 
 
+MAX_MARKDOWN_BYTES = 1 << 20
+"""GitHub's limit for one step's job summary; a comment takes far less (65,536 characters)."""
+
+
 def read_markdown(path: Path) -> str:
-    """A Markdown report to post as it is; a file that is not UTF-8 text is an error naming its line."""
+    """A Markdown report to post as it is; a file that is not UTF-8 text is an error naming its line.
+
+    A file larger than GitHub accepts is refused before it is read (and redacted) whole.
+    """
     try:
+        size = path.stat().st_size
+        if size > MAX_MARKDOWN_BYTES:
+            raise UsageError(
+                f"the report is {size / (1 << 20):.1f} MiB; GitHub takes at most 1 MiB in a job summary "
+                "and 65,536 characters in a comment: post a shorter report",
+                file=path,
+            )
         raw = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read report: {exc.strerror or exc}", file=path) from None

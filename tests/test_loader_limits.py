@@ -112,6 +112,16 @@ def test_comment_markdown_that_is_not_utf8(tmp_path: Path, monkeypatch, run_cli)
     assert "not valid UTF-8" in line
 
 
+def test_comment_markdown_larger_than_github_takes(tmp_path: Path, monkeypatch, run_cli) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("report.md").write_text("## promptops\n" + "| a | b |\n" * 200_000)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    result = run_cli("github", "comment", "report.md", "--no-comment", "--summary")
+    line = _one_error_line(result, "report.md")
+    assert "the report is 1.9 MiB; GitHub takes at most 1 MiB" in line
+    assert not (tmp_path / "summary.md").exists()
+
+
 # --- suites, config, prompts ----------------------------------------------------------------------
 
 

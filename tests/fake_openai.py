@@ -88,6 +88,52 @@ def echo_last_user(messages: list[dict[str, Any]], body: dict[str, Any]) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class Deficiency:
+    """How a scripted deficient model fails one case, and which intervention makes it answer right."""
+
+    needle: str
+    """Substring of the last user message that identifies the case."""
+    gap: str
+    """``knowledge``: right only when ``fact`` is in the messages; ``behavior``: right only when shown an
+    example (an assistant turn or an example output); ``skill``: right only with worked examples
+    (assistant turns) when ``teachable``; ``reliability``: right at temperature 0, else by the seed."""
+    right: str
+    wrong: str
+    fact: str = ""
+    teachable: bool = True
+
+
+@dataclass
+class DeficientModel:
+    """An ``Answer`` that responds to interventions as a deficient model does (for probes)."""
+
+    cases: list[Deficiency]
+    strong: str | None = None
+    """A model name that always answers right (a stronger reference model)."""
+    default: Answer = echo_last_user
+
+    def __call__(self, messages: list[dict[str, Any]], body: dict[str, Any]) -> str:
+        user = echo_last_user(messages, body)
+        case = next((c for c in self.cases if c.needle in user), None)
+        if case is None:
+            return self.default(messages, body)
+        if self.strong is not None and body.get("model") == self.strong:
+            return case.right
+        others = [str(m.get("content", "")) for m in messages if str(m.get("content", "")) != user]
+        shown = any(m.get("role") == "assistant" for m in messages)
+        if case.gap == "knowledge":
+            return case.right if case.fact and any(case.fact in text for text in others) else case.wrong
+        if case.gap == "behavior":
+            example = shown or any("example" in text.lower() for text in others)
+            return case.right if example else case.wrong
+        if case.gap == "skill":
+            return case.right if shown and case.teachable else case.wrong
+        if float(body.get("temperature") or 0) == 0:
+            return case.right
+        return case.right if int(body.get("seed") or 0) % 2 == 0 else case.wrong
+
+
 @dataclass
 class FakeState:
     """What the server answers and what it has seen."""

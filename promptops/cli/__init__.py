@@ -87,6 +87,7 @@ def _register() -> None:
     for module in (cache, compare, drift, init, merge, models, record, render, test):
         cli.add_command(module.command)
     from promptops.cli import (
+        diagnose,
         escalate,
         github,
         golden,
@@ -100,6 +101,7 @@ def _register() -> None:
     )
 
     for command in (
+        diagnose.command,
         escalate.command,
         github.command,
         golden.command,

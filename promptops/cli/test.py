@@ -56,6 +56,11 @@ from promptops.cli.options import (
     default=None,
     help="Finish an interrupted run (id, id prefix or 'latest'); finished calls are not repeated.",
 )
+@click.option(
+    "--diagnose",
+    is_flag=True,
+    help="Then probe the failing cases under controlled changes (see `promptops diagnose`).",
+)
 @format_option(REPORT_FORMATS)
 @output_option
 def command(
@@ -74,6 +79,7 @@ def command(
     alpha: float,
     correction: str,
     resume: str | None,
+    diagnose: bool,
     fmt: str,
     output: str | None,
 ) -> None:
@@ -121,7 +127,15 @@ def command(
         suites = tuple(str(project.root / f) for f in suite_files)
     plan = build_plan(project, load_suites(project, suites), options)
     outcome = run_plan(plan, progress=make_progress(), resume=saved)
-    raise SystemExit(report_outcome(project, outcome, fmt, output))
+    code = report_outcome(project, outcome, fmt, output)
+    if diagnose and code == 1:
+        from promptops.cli.diagnose import run_diagnose
+        from promptops.escalation.probes import DEFAULT_BUDGET
+        from promptops.results import SavedRun
+
+        run = SavedRun(outcome.folder, outcome.meta)
+        run_diagnose(project, run, plan.suites, DEFAULT_BUDGET, None, options.replay)
+    raise SystemExit(code)
 
 
 def run_test_against_ref(

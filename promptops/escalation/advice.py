@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from promptops.config import Constraints, Project
-from promptops.escalation.evidence import Attribution, CaseDiagnosis, CaseFacts, FailedCheck
+from promptops.escalation.evidence import Attribution, CaseDiagnosis, CaseFacts, Evidence, FailedCheck
 from promptops.escalation.gaps import classify_case
 from promptops.escalation.rules import Escalation, GroupContext, escalate_groups, is_external, load_rules
 from promptops.results import RunMeta, RunSummary, SampleResult, SuitePlan, failure_history
@@ -255,9 +255,16 @@ def _report(
 
 
 def escalate_run(
-    project: Project | None, meta: RunMeta, summary: RunSummary, results: Iterable[SampleResult] = ()
+    project: Project | None,
+    meta: RunMeta,
+    summary: RunSummary,
+    results: Iterable[SampleResult] = (),
+    probes: dict[tuple[str, str, str], list[Evidence]] | None = None,
 ) -> EscalationReport:
-    """Escalation for a test run: every failing case of every prompt and model."""
+    """Escalation for a test run: every failing case of every prompt and model.
+
+    ``probes`` holds the measured outcomes of counterfactual probes per (suite, case, model alias).
+    """
     plans = {s.name: s for s in meta.suites}
     failing = [c for c in summary.cases if c.status == "failed"]
     gathered = gather(results, {(c.suite, c.case, c.model) for c in failing})
@@ -293,16 +300,11 @@ def escalate_run(
             "hint": verdict.gap,
             "prompt_fingerprint": plan.prompt_fingerprint if plan else None,
         }
-        cases.append(
-            classify_case(
-                _facts(
-                    base,
-                    gathered.get(key),
-                    verdict.failed_assertions,
-                    _excerpt(gathered, verdict.output_excerpt),
-                )
-            )
+        facts = _facts(
+            base, gathered.get(key), verdict.failed_assertions, _excerpt(gathered, verdict.output_excerpt)
         )
+        facts.probes = list((probes or {}).get(key, []))
+        cases.append(classify_case(facts))
     return _report(meta.run_id, project, groups, cases)
 
 

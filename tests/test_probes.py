@@ -247,3 +247,35 @@ def test_test_diagnose_flag(project, run_cli) -> None:
 
 def test_project_loads(project) -> None:
     assert load_project().resolve_model("strong").model == "openai/strong-model"
+
+
+def test_export_finetune_writes_chat_examples_and_says_how_many_more(project, run_cli, tmp_path) -> None:
+    run_cli("test")
+    out = tmp_path / "data" / "seed.jsonl"
+    result = run_cli("export", "finetune", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    by_user = {row["messages"][-2]["content"]: row["messages"] for row in rows}
+    # the passing case's answer, and the failing label case's expected output (stated whole by equals)
+    assert by_user["Say hello"][-1] == {"role": "assistant", "content": "hello there"}
+    assert by_user["Is a jpg an image or a video?"][-1]["content"] == "image"
+    assert by_user["Say hello"][0]["role"] == "system"
+    # failing cases whose answer is not known whole are left out, and named
+    assert len(rows) == 2
+    assert "wrote 2 examples" in result.output and "1 passing, 1 expected" in result.output
+    assert "answer::price" in result.output
+    assert "add 48 more cases" in result.output
+
+
+def test_export_finetune_prefers_goldens(project, run_cli, tmp_path) -> None:
+    assert run_cli("golden", "update").exit_code == 0
+    out = tmp_path / "seed.jsonl"
+    result = run_cli("export", "finetune", "answer", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert "wrote 4 examples" in result.output and "(4 golden)" in result.output
+
+
+def test_export_finetune_bad_input(project, run_cli, tmp_path) -> None:
+    result = run_cli("export", "finetune", "nosuchrun", "-o", str(tmp_path / "x.jsonl"))
+    assert result.exit_code == 2 and "no saved run and no suite named 'nosuchrun'" in result.output
+    assert run_cli("export", "finetune").exit_code == 2  # -o is required

@@ -89,6 +89,7 @@ def _register() -> None:
     from promptops.cli import (
         diagnose,
         escalate,
+        export,
         github,
         golden,
         import_,
@@ -103,6 +104,7 @@ def _register() -> None:
     for command in (
         diagnose.command,
         escalate.command,
+        export.command,
         github.command,
         golden.command,
         import_.command,

@@ -12,13 +12,13 @@ if TYPE_CHECKING:
     from promptops.suites import Suite
 
 
-def _source(project: Project, sources: tuple[str, ...], replay: bool) -> tuple[SavedRun, list[Suite]]:
-    """The run to diagnose and the suites it ran: a saved run (id, prefix, 'latest'), or suites run now."""
-    from promptops.cli.progress import make_progress
+def saved_run_or_suites(project: Project, sources: tuple[str, ...]) -> tuple[SavedRun | None, list[Suite]]:
+    """RUN (id, prefix or 'latest') and the suites it ran, or SUITES (files, folders, names) and no run.
+
+    With nothing given: the latest run when there is one, else every suite.
+    """
     from promptops.errors import UsageError
-    from promptops.plan import RunOptions, build_plan
-    from promptops.results import SavedRun, open_run
-    from promptops.runner import run_plan
+    from promptops.results import open_run
     from promptops.suites import discover_suites, load_suites
 
     run = None
@@ -34,9 +34,7 @@ def _source(project: Project, sources: tuple[str, ...], replay: bool) -> tuple[S
         run = open_run(project.runs_dir, "latest")
     if run is not None:
         return run, load_suites(project, [str(project.root / s.file) for s in run.meta.suites])
-    suites = load_suites(project, sources)
-    outcome = run_plan(build_plan(project, suites, RunOptions(replay=replay)), progress=make_progress())
-    return SavedRun(outcome.folder, outcome.meta), list(suites)
+    return None, load_suites(project, sources)
 
 
 @click.command("diagnose")
@@ -67,8 +65,16 @@ def command(
 
     if probe_budget < 1:
         raise UsageError(f"--probe-budget must be at least 1, got {probe_budget}")
+    from promptops.cli.progress import make_progress
+    from promptops.plan import RunOptions, build_plan
+    from promptops.results import SavedRun
+    from promptops.runner import run_plan
+
     project = load_project()
-    saved, suites = _source(project, sources, replay)
+    saved, suites = saved_run_or_suites(project, sources)
+    if saved is None:
+        outcome = run_plan(build_plan(project, suites, RunOptions(replay=replay)), progress=make_progress())
+        saved = SavedRun(outcome.folder, outcome.meta)
     raise SystemExit(run_diagnose(project, saved, suites, probe_budget, reference_model, replay, fmt, output))
 
 

@@ -279,3 +279,45 @@ def test_export_finetune_bad_input(project, run_cli, tmp_path) -> None:
     result = run_cli("export", "finetune", "nosuchrun", "-o", str(tmp_path / "x.jsonl"))
     assert result.exit_code == 2 and "no saved run and no suite named 'nosuchrun'" in result.output
     assert run_cli("export", "finetune").exit_code == 2  # -o is required
+
+
+def test_a_failed_oracle_rules_knowledge_out_whatever_the_heuristics_said(make_project, fake_server, run_cli):
+    # the answer gives another price, which reads as a missing fact; the model fails with the price list
+    # supplied and learns from worked examples: a skill gap, measured
+    fake_server.state.default_answer = DeficientModel(
+        [
+            Deficiency("Plus plan", "skill", "It costs $4.99 a month.", "It costs $2 a month."),
+            Deficiency("Pro plan", "knowledge", "It costs $9.99 a month.", "It costs $9.99 a month."),
+        ]
+    )
+    make_project(
+        {
+            "prompts/support/answer.j2": ANSWER_PROMPT,
+            "suites/answer.yaml": (
+                "prompt: support/answer\ncases:\n"
+                "  - id: plus\n    vars: {question: How much is the Plus plan?}\n"
+                "    assert: [{type: icontains, value: '4.99'}]\n"
+                "  - id: pro\n    vars: {question: How much is the Pro plan?}\n"
+                "    assert: [{type: icontains, value: '9.99'}]\n"
+            ),
+            "suites/triage.yaml": None,
+        }
+    )
+    run_cli("test")
+    before = json.loads(run_cli("escalate", "--format", "json").output)
+    assert before["cases"][0]["gap"] == "knowledge"
+    report = _json(run_cli("diagnose", "--format", "json"))
+    oracle = next(o for o in report["outcomes"] if o["probe"] == "oracle-context")
+    assert oracle["fixed"] is False and "retrieval will not help" in oracle["finding"]
+    case = report["escalation"]["cases"][0]
+    assert case["gap"] == "skill" and "knowledge" not in case["gaps"]
+    assert case["technique"] != "rag"
+
+
+def test_a_prompt_changed_since_the_run_is_not_probed(project, run_cli) -> None:
+    run_cli("test")
+    prompt = project / "prompts/support/answer.j2"
+    prompt.write_text(prompt.read_text().replace("one sentence", "two sentences"))
+    report = _json(run_cli("diagnose", "--format", "json"))
+    assert report["outcomes"] == []
+    assert any("changed since run" in s["reason"] for s in report["skipped"])

@@ -11,13 +11,19 @@ runs promptops as a user would, through its CLI:
 2. ``promptops drift --baseline base --candidate cand``: the same cases with what introduced each;
 3. a pull request: prompts edited in the working tree, ``promptops test --base-ref HEAD`` on the
    model that passed them before;
-4. ``promptops escalate REPORT.json`` on each report, which must repeat each diagnosis.
+4. ``promptops escalate REPORT.json`` on each report, which must repeat each diagnosis;
+5. ``promptops diagnose RUN`` on the test run: counterfactual probes, answered by the candidate as a
+   model with the case's true gap answers them (it knows a missing fact only when the messages hold
+   it, fixes a form only when shown an example, learns a skill from worked examples, is consistent
+   at temperature 0), so each planted gap also has the probe outcome it implies.
 
 It prints the confusion matrix (true gap × diagnosed gap), accuracy per gap and overall, the
 accuracy of the remedy chosen per case, the attribution of drift cases, the agreement between
 commands, and every piece of forbidden advice: retrieval for a case whose expected content is in
 the prompt, fine-tuning for a missing fact, retrieval or fine-tuning for a regression the prompt
-change caused. Exit 1 when a target is missed (90 % gap, 90 % remedy, no forbidden advice).
+change caused. With probes it prints the same figures, whether each probed case's outcomes are those
+its true gap implies, and the calls the probes cost. Exit 1 when a target is missed (90 % gap and
+remedy without probes, 95 % with them, no forbidden advice).
 """
 
 from __future__ import annotations
@@ -62,6 +68,42 @@ BY_INPUT = {_input(c): c for c in CASES}
 PR_BY_INPUT = {_input(c): c for c in PR_CASES}
 
 
+def _expected_texts(case: dict[str, Any]) -> list[str]:
+    """The content the case's assertions look for (the facts a knowledge gap lacks)."""
+    texts: list[str] = []
+    for check in case["assert"]:
+        value = check.get("value")
+        if check["type"].startswith("not-") or value is None:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            texts += [str(v) for v in item.values()] if isinstance(item, dict) else [str(item)]
+    return texts
+
+
+def under_intervention(
+    case: dict[str, Any], messages: list[dict[str, Any]], body: dict[str, Any]
+) -> str | None:
+    """How the candidate answers a probe, as a model with the case's true gap would; None: as in the run.
+
+    knowledge: right only when the messages besides the question hold the missing fact; behavior: right
+    only when shown an example (an example output or a worked example); skill: right only with worked
+    examples (assistant turns); reliability: right at temperature 0.
+    """
+    user = next((str(m.get("content", "")) for m in reversed(messages) if m.get("role") == "user"), "")
+    others = " ".join(str(m.get("content", "")) for m in messages if str(m.get("content", "")) != user)
+    shown = any(m.get("role") == "assistant" for m in messages)
+    truth = case["truth"]
+    if truth == "knowledge" and any(text.lower() in others.lower() for text in _expected_texts(case)):
+        return str(case["good"])
+    if truth == "behavior" and (shown or "example" in others.lower()):
+        return str(case["good"])
+    if truth == "skill" and shown:
+        return str(case["good"])
+    if truth == "reliability" and float(body.get("temperature") or 0) == 0:
+        return str(case["good"])
+    return None
+
+
 def answer(messages: list[dict[str, Any]], body: dict[str, Any]) -> str:
     """The scripted models: ``cand-model`` gives each case's candidate answer, ``base-model`` the good one."""
     user = next((str(m.get("content", "")) for m in reversed(messages) if m.get("role") == "user"), "")
@@ -73,6 +115,9 @@ def answer(messages: list[dict[str, Any]], body: dict[str, Any]) -> str:
     if case is None:
         return "?"
     if body.get("model") == "cand-model":
+        probed = under_intervention(case, messages, body)
+        if probed is not None:
+            return probed
         text = case["cand"]
         if isinstance(text, list):
             return str(text[(int(body.get("seed") or 11) - 11) % len(text)])
@@ -235,6 +280,11 @@ def main() -> int:
         try:
             code, _ = cli("test", "-m", "cand", "--format", "json", "-o", "test.json")
             assert code == 1, f"test exited {code}"
+            test_run = sorted((root / ".promptops" / "runs").iterdir())[-1].name
+            probe_started = time.perf_counter()
+            cli("diagnose", test_run, "--probe-budget", "5000", "--format", "json", "-o", "probes.json")
+            probes_report = json.loads((root / "probes.json").read_text(encoding="utf-8"))
+            probe_seconds = time.perf_counter() - probe_started
             cli("drift", "--baseline", "base", "--candidate", "cand", "--format", "json", "-o", "drift.json")
             for name, text in PROMPTS_V2.items():
                 (root / "prompts" / name).write_text(text, encoding="utf-8")
@@ -298,6 +348,32 @@ def main() -> int:
             if second.get(k) != v
         )
 
+    probed = by_case(probes_report["escalation"])
+    with_probes = Tally("with probes")
+    for case in CASES:
+        key = (case["suite"], case["id"])
+        if key in test:
+            with_probes.add(case, probed.get(key))
+    implied = {
+        "knowledge": "oracle-context",
+        "behavior": "format-repair",
+        "skill": "few-shot",
+        "reliability": "sampling",
+    }
+    outcomes: dict[tuple[str, str], dict[str, Any]] = {}
+    for o in probes_report["outcomes"]:
+        outcomes.setdefault((o["suite"], o["case"]), {})[o["probe"]] = o["fixed"]
+    probed_cases = consistent = 0
+    for case in CASES:
+        seen = outcomes.get((case["suite"], case["id"]))
+        if not seen:
+            continue
+        probed_cases += 1
+        # the truth's own probe fixes it where it ran, and no other probe points elsewhere
+        want = implied[case["truth"]]
+        fixed = {kind for kind, ok in seen.items() if ok}
+        consistent += (want in fixed or want not in seen) and (fixed <= {want, "few-shot"})
+
     held_right, held_misses = holdout()
     print("Diagnosis benchmark: Larkspur Outfitters support desk, 7 suites, no gap hints")
     print(f"  {len(CASES)} cases on the candidate model, {len(not_failing)} of them passing (controls)")
@@ -333,7 +409,21 @@ def main() -> int:
     for label, right, n in rows:
         share = right / n if n else 0.0
         print(f"  {label:<58} {right:>4}/{n:<4} {share:6.1%}")
-    forbidden = combined.forbidden + drift_tally.forbidden
+    print(
+        f"\nWith probes (promptops diagnose {test_run} --probe-budget 5000): {probed_cases} of "
+        f"{measured.total} failing cases probed, {probes_report['planned_calls']} probe calls planned, "
+        f"{probes_report['provider_calls']} made, {probe_seconds:.1f} s"
+    )
+    for label, right, n in (
+        ("exact gap with probes, test run", with_probes.right, with_probes.total),
+        ("right remedy with probes, test run", with_probes.technique_right, with_probes.total),
+        ("probe outcomes as the true gap implies (probed cases)", consistent, probed_cases),
+    ):
+        share = right / n if n else 0.0
+        print(f"  {label:<58} {right:>4}/{n:<4} {share:6.1%}")
+    per_case = probes_report["planned_calls"] / max(1, measured.total)
+    print(f"  {'probe calls per failing case':<58} {per_case:>9.1f}")
+    forbidden = combined.forbidden + drift_tally.forbidden + with_probes.forbidden
     print("\nForbidden advice:")
     for label in (
         "RAG on a grounded case",
@@ -342,8 +432,14 @@ def main() -> int:
     ):
         print(f"  {label:<58} {forbidden[label]:>4}")
     print(f"\n{time.perf_counter() - started:.1f} s")
-    if args.verbose or combined.right < combined.total or held_misses:
-        misses = combined.misses + [f"[drift] {m}" for m in drift_tally.misses] + disagree + held_misses
+    if args.verbose or combined.right < combined.total or held_misses or with_probes.misses:
+        misses = (
+            combined.misses
+            + [f"[drift] {m}" for m in drift_tally.misses]
+            + disagree
+            + held_misses
+            + [f"[probes] {m}" for m in with_probes.misses]
+        )
         if misses:
             print("\nMisjudged:")
             for line in misses if args.verbose else misses[:15]:
@@ -352,6 +448,8 @@ def main() -> int:
         combined.right >= 0.9 * combined.total
         and combined.technique_right >= 0.9 * combined.total
         and not sum(forbidden.values())
+        and with_probes.right >= 0.95 * with_probes.total
+        and with_probes.technique_right >= 0.95 * with_probes.total
     )
     return 0 if met else 1
 

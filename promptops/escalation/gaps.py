@@ -587,10 +587,19 @@ def classify_case(facts: CaseFacts) -> CaseDiagnosis:
             f"{shown}{more}"
         )
         evidence.append(Evidence(signal="spread", gap=None, weight=0.0, source="samples", text=spread))
+    ruled_out: set[GapType] = set()
     for probe in facts.probes:
         evidence.append(probe)
-        if probe.gap is not None:
-            scores[probe.gap] = scores.get(probe.gap, 0.0) + max(probe.weight, PROBE_WEIGHT)
+        if probe.gap is None:
+            continue
+        if probe.weight < 0:
+            # a measured remedy that did not work rules its gap out (e.g. the facts supplied as
+            # context and still failing: not a knowledge gap), whatever the heuristics said
+            ruled_out.add(probe.gap)
+            continue
+        scores[probe.gap] = scores.get(probe.gap, 0.0) + max(probe.weight, PROBE_WEIGHT / 2)
+    for gap_out in ruled_out:
+        scores.pop(gap_out, None)
     hint = next((c.gap for c in facts.checks if c.gap is not None), None) or facts.hint
     ranked = sorted(scores, key=lambda g: (-scores[g], GAPS.index(g) if g != "reliability" else -1))
     found_gap: GapType | None = ranked[0] if ranked else None
@@ -614,7 +623,7 @@ def classify_case(facts: CaseFacts) -> CaseDiagnosis:
     gaps = [
         g
         for g in dict.fromkeys(gaps)
-        if g == gap or scores.get(g, 0.0) > 0 or any(e.gap == g for e in evidence)
+        if g == gap or scores.get(g, 0.0) > 0 or (g not in ruled_out and any(e.gap == g for e in evidence))
     ]
     return CaseDiagnosis(
         suite=facts.suite,

@@ -40,7 +40,7 @@ from promptops.escalation.rules import is_external
 from promptops.executor import Executor
 from promptops.grading import prepare_grading
 from promptops.plan import PlannedCall, RunOptions, render_case, sample_params
-from promptops.results import SampleResult, SavedRun
+from promptops.results import SampleResult, SavedRun, excerpt
 from promptops.strict import DocumentedModel, StrictModel
 from promptops.suites import Case, Suite, companion_path
 
@@ -92,6 +92,8 @@ class ProbeOutcome(DocumentedModel):
     """For ``format-repair``: the patched prompt as a unified diff of the rendered messages."""
     detail: str | None = None
     """e.g. the temperature-0 and suite-temperature counts of ``sampling``."""
+    answer: str | None = None
+    """The first answer the probe got (an excerpt), or its error."""
 
 
 class SkippedProbe(StrictModel):
@@ -185,6 +187,21 @@ def reference_facts(case: Case, checks: Iterable[FailedCheck]) -> str | None:
         elif check.type in ("json-match", "contains-json") and isinstance(value, dict | list):
             facts.append(json.dumps(value, ensure_ascii=False))
     return "; ".join(dict.fromkeys(facts)) or None
+
+
+def expected_texts(case: Case, checks: Iterable[FailedCheck]) -> list[str]:
+    """Every text the case's failing checks look for, and its reference: what no example may show."""
+    texts = [case.reference] if case.reference else []
+    for check in checks:
+        values = check.expected if isinstance(check.expected, list) else [check.expected]
+        for value in values:
+            if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value).strip():
+                texts.append(str(value).strip())
+            elif isinstance(value, dict):
+                texts += [
+                    str(v) for v in value.values() if isinstance(v, str | int | float) and str(v).strip()
+                ]
+    return texts
 
 
 def format_instruction(checks: Iterable[FailedCheck]) -> str:
@@ -297,7 +314,14 @@ def probes_for_case(
                 f"the reference facts as a retrieved passage: {facts[:160]!r}",
                 _with_system(messages, passage),
             )
-        examples = _passing_examples(suite, model.alias, passing, case.id)
+        # an example that states the case's own expected facts would leak them: a knowledge gap would
+        # then look like a gap of form
+        leaks = [f.lower() for f in expected_texts(case, checks)]
+        examples = [
+            e
+            for e in _passing_examples(suite, model.alias, passing, case.id)
+            if not any(text in e.output.lower() for text in leaks)
+        ]
         if not examples:
             skip(
                 "format-repair", "no other case of the suite passed and none has a golden: no example to show"
@@ -429,6 +453,12 @@ def plan_probes(
 ) -> ProbePlan:
     """The probes of the run's failing cases that fit the budget, most expensive advice first."""
     by_name = {s.name: s for s in suites}
+    ran = {s.name: s.prompt_fingerprint for s in saved.meta.suites}
+    changed = {
+        name
+        for name, suite in by_name.items()
+        if ran.get(name, suite.prompt.fingerprint) != suite.prompt.fingerprint
+    }
     failing = [c for c in escalation.cases if c.status == "failed"]
     wanted = {(c.suite, c.case, c.model) for c in failing}
     gathered = gather(saved.results(), wanted)
@@ -452,6 +482,17 @@ def plan_probes(
     over: list[str] = []
     used = 0
     for suite, diagnosis in selected:
+        if suite.name in changed:
+            skipped.append(
+                SkippedProbe(
+                    suite=suite.name,
+                    case=diagnosis.case,
+                    probe="oracle-context",
+                    reason=f"prompt {suite.prompt.name} changed since run {saved.meta.run_id}: probes would "
+                    "test another prompt (diagnose the suites to run them first)",
+                )
+            )
+            continue
         case = next((c for c in suite.cases if c.id == diagnosis.case), None)
         if case is None:
             skipped.append(
@@ -477,6 +518,15 @@ def plan_probes(
     return ProbePlan(probes, skipped, over)
 
 
+def _first_answer(results: list[SampleResult]) -> str | None:
+    for result in results:
+        if result.output is not None:
+            return excerpt(result.output)
+        if result.error is not None:
+            return f"{result.error.type}: {result.error.message}"[:200]
+    return None
+
+
 def _outcome(probe: Probe, results: list[SampleResult], others: dict[ProbeKind, bool | None]) -> ProbeOutcome:
     produced = [r for r in results if r.passed is not None]
     passed = sum(1 for r in produced if r.passed)
@@ -493,6 +543,7 @@ def _outcome(probe: Probe, results: list[SampleResult], others: dict[ProbeKind, 
         "errored": len(results) - len(produced),
         "fixed": fixed,
         "diff": probe.diff if fixed else None,
+        "answer": _first_answer(results),
     }
     gap: str | None = None
     weight = 0.0
@@ -503,10 +554,10 @@ def _outcome(probe: Probe, results: list[SampleResult], others: dict[ProbeKind, 
             gap, weight = "knowledge", PROBE_WEIGHT
             finding = "with the reference facts supplied as context it passed: retrieval would fix this"
         else:
-            gap, weight = "skill", PROBE_WEIGHT / 2
+            gap, weight = "knowledge", -PROBE_WEIGHT
             finding = (
                 "it failed even with the reference facts supplied: retrieval will not help "
-                "(a skill or capacity gap)"
+                "(not a knowledge gap: a skill, form or capacity gap)"
             )
     elif probe.kind == "format-repair":
         if fixed:
@@ -521,7 +572,7 @@ def _outcome(probe: Probe, results: list[SampleResult], others: dict[ProbeKind, 
         elif fixed:
             gap, weight = "skill", PROBE_WEIGHT
             finding = "with passing cases as worked examples it passed: few-shot prompting teaches the skill"
-        elif others.get("oracle-context") is False or others.get("oracle-context") is None:
+        elif others.get("oracle-context") is False:
             gap, weight = "skill", PROBE_WEIGHT / 2
             finding = (
                 "worked examples did not teach it in context: if the gap persists over prompt versions, "

@@ -321,3 +321,23 @@ def test_a_prompt_changed_since_the_run_is_not_probed(project, run_cli) -> None:
     report = _json(run_cli("diagnose", "--format", "json"))
     assert report["outcomes"] == []
     assert any("changed since run" in s["reason"] for s in report["skipped"])
+
+
+def test_an_answer_echoing_the_passage_is_not_evidence(make_project, fake_server, run_cli) -> None:
+    # a base model that continues the prompt: its answer holds the passage, so a contains check passes
+    fake_server.state.default_answer = lambda messages, body: " ".join(m["content"] for m in messages)
+    make_project(
+        {
+            "prompts/support/answer.j2": ANSWER_PROMPT,
+            "suites/answer.yaml": (
+                "prompt: support/answer\ncases:\n  - id: price\n    vars: {question: Plus price?}\n"
+                "    reference: 'Plus costs $4.99 a month.'\n    assert: [{type: icontains, value: '4.99'}]\n"
+            ),
+            "suites/triage.yaml": None,
+        }
+    )
+    run_cli("test")
+    report = _json(run_cli("diagnose", "--format", "json"))
+    oracle = report["outcomes"][0]
+    assert oracle["probe"] == "oracle-context" and oracle["passed"] == 1
+    assert oracle["fixed"] is None and oracle["gap"] is None and "proves nothing" in oracle["finding"]

@@ -48,6 +48,7 @@ SCHEMA_VERSION = 1
 DEFAULT_BUDGET = 60
 PROBES_RECORDING_SUFFIX = ".probes.recording.yaml"
 SAMPLING_K = 3
+PASSAGE_HEADER = "Retrieved passage (reference facts for this question):"
 FEW_SHOT_EXAMPLES = 3
 # advice that takes weeks to build: worth measuring before anyone builds it
 EXPENSIVE = frozenset({"rag", "fine-tuning", "model-change", "self-hosting", "routing-caching"})
@@ -308,7 +309,7 @@ def probes_for_case(
                 "the expected value is the whole answer: supplying it would prove nothing about knowledge",
             )
         else:
-            passage = f"Retrieved passage (reference facts for this question):\n{facts}"
+            passage = f"{PASSAGE_HEADER}\n{facts}"
             probe(
                 "oracle-context",
                 f"the reference facts as a retrieved passage: {facts[:160]!r}",
@@ -550,7 +551,12 @@ def _outcome(probe: Probe, results: list[SampleResult], others: dict[ProbeKind, 
     if fixed is None:
         finding = "no verdict: every probe call errored"
     elif probe.kind == "oracle-context":
-        if fixed:
+        if fixed and all(PASSAGE_HEADER in (r.output or "") for r in produced if r.passed):
+            # a base model continues the prompt: an answer that repeats the passage, header and all,
+            # passes a contains check without answering anything
+            base["fixed"] = None
+            finding = "the answer repeats the prompt, passage included: a pass that proves nothing"
+        elif fixed:
             gap, weight = "knowledge", PROBE_WEIGHT
             finding = "with the reference facts supplied as context it passed: retrieval would fix this"
         else:

@@ -24,9 +24,15 @@ def _summary_lines(outcomes: list[ProbeOutcome]) -> list[str]:
     lines = []
     for (probe, model), items in grouped.items():
         fixed = sum(1 for o in items if o.fixed)
+        measured = [o for o in items if o.fixed is not None]
         said, meaning = _SUMMARY[probe]
-        verdict = meaning if fixed * 2 > len(items) else "it does not fix most of them"
-        lines.append(f"  {said}, {fixed} of {len(items)} cases passed on {model}: {verdict}")
+        if not measured:
+            verdict = "inconclusive (see each case)"
+        else:
+            verdict = meaning if fixed * 2 > len(measured) else "it does not fix most of them"
+        unsure = len(items) - len(measured)
+        counted = f"{fixed} of {len(measured)} cases passed" + (f" ({unsure} inconclusive)" if unsure else "")
+        lines.append(f"  {said}, {counted} on {model}: {verdict}")
     return lines
 
 

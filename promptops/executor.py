@@ -312,8 +312,16 @@ class Executor:
             await limiter.acquire()
             ok = limited = False
             try:
-                # the guard catches providers that ignore their own timeout
-                answer: T = await _within(request(), self.timeout_s * 1.5 + 1)
+                # the guard catches providers that ignore their own timeout; it is generous so that a
+                # provider that keeps its own (the local models) reports first, even on a busy machine
+                guard_s = self.timeout_s * 2 + 5
+                try:
+                    answer: T = await _within(request(), guard_s)
+                except (TimeoutError, asyncio.TimeoutError):  # one class from 3.11, two before
+                    raise TimeoutError(
+                        f"no answer within {guard_s:g} s: the provider did not stop at its "
+                        f"{self.timeout_s:g} s timeout"
+                    ) from None
                 ok = True
                 return answer
             except Exception as exc:

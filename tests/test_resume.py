@@ -39,7 +39,8 @@ def _lines(run: Path) -> list[dict]:
 def test_killed_run_keeps_results_and_resumes_without_repeating_calls(
     make_project, run_cli, fake_server: FakeOpenAIServer, sig
 ) -> None:
-    fake_server.state.latency_s = 0.15
+    # long enough that the run is still going when the signal lands, even on a busy machine
+    fake_server.state.latency_s = 0.3
     root = make_project({"suites/triage.yaml": _suite()})
     env = {**os.environ, FAKE_KEY_ENV: "sk-test", "CI": "1"}
     proc = subprocess.Popen(

@@ -341,3 +341,32 @@ def test_an_answer_echoing_the_passage_is_not_evidence(make_project, fake_server
     oracle = report["outcomes"][0]
     assert oracle["probe"] == "oracle-context" and oracle["passed"] == 1
     assert oracle["fixed"] is None and oracle["gap"] is None and "proves nothing" in oracle["finding"]
+
+
+def test_few_shot_failing_over_prompt_versions_justifies_fine_tuning(
+    make_project, fake_server, run_cli
+) -> None:
+    fake_server.state.default_answer = DeficientModel(
+        [
+            Deficiency("ticket A", "skill", "bug", "question", teachable=False),
+            Deficiency("ticket B", "knowledge", "refund", "refund"),
+        ]
+    )
+    suite = (
+        "prompt: support/answer\ncases:\n"
+        "  - id: a\n    vars: {question: ticket A}\n    reference: 'a crash is a bug'\n"
+        "    assert: [{type: equals, value: bug}]\n"
+        "  - id: b\n    vars: {question: ticket B}\n    assert: [{type: equals, value: refund}]\n"
+    )
+    root = make_project(
+        {"prompts/support/answer.j2": ANSWER_PROMPT, "suites/answer.yaml": suite, "suites/triage.yaml": None}
+    )
+    prompt = root / "prompts/support/answer.j2"
+    for wording in ("one short sentence", "a single sentence", "one sentence"):
+        prompt.write_text(ANSWER_PROMPT.replace("one sentence", wording))
+        assert run_cli("test").exit_code == 1
+    report = _json(run_cli("diagnose", "--format", "json"))
+    few = next(o for o in report["outcomes"] if o["probe"] == "few-shot")
+    assert few["fixed"] is False and "failed on 3 prompt versions" in few["finding"]
+    case = report["escalation"]["cases"][0]
+    assert case["gap"] == "skill" and case["technique"] == "fine-tuning"

@@ -40,7 +40,7 @@ from promptops.escalation.rules import is_external
 from promptops.executor import Executor
 from promptops.grading import prepare_grading
 from promptops.plan import PlannedCall, RunOptions, render_case, sample_params
-from promptops.results import SampleResult, SavedRun, excerpt
+from promptops.results import SampleResult, SavedRun, excerpt, failure_history
 from promptops.strict import DocumentedModel, StrictModel
 from promptops.suites import Case, Suite, companion_path
 
@@ -48,6 +48,8 @@ SCHEMA_VERSION = 1
 DEFAULT_BUDGET = 60
 PROBES_RECORDING_SUFFIX = ".probes.recording.yaml"
 SAMPLING_K = 3
+# prompt versions a failure must outlive before fine-tuning is worth it (as the built-in skill rule)
+FINE_TUNE_AFTER_VERSIONS = 3
 PASSAGE_HEADER = "Retrieved passage (reference facts for this question):"
 FEW_SHOT_EXAMPLES = 3
 # advice that takes weeks to build: worth measuring before anyone builds it
@@ -140,6 +142,8 @@ class Probe:
     """Sample index -> group label (``sampling``: 't=0' or 't=0.7')."""
     case_model: str = ""
     """The model alias the case failed on (``model`` differs for ``reference-model``)."""
+    persists: int = 1
+    """Prompt versions the case has failed with (from past runs)."""
 
     def __post_init__(self) -> None:
         self.case_model = self.case_model or self.model.alias
@@ -472,6 +476,7 @@ def plan_probes(
         key=lambda c: (c.technique not in EXPENSIVE, c.confidence, c.suite, c.case),
     )
     selected = [(by_name[c.suite], c) for c in order if c.suite in by_name and worth_probing(c)]
+    history = failure_history(project.runs_dir)
     grading = prepare_grading(
         project,
         ((suite, case) for suite, d in selected for case in suite.cases if case.id == d.case),
@@ -509,6 +514,9 @@ def plan_probes(
         entry = gathered.get((diagnosis.suite, diagnosis.case, diagnosis.model))
         checks = list(entry.checks.values()) if entry is not None else []
         found, skips = probes_for_case(suite, case, model, diagnosis, checks, passing, reference, grading)
+        versions = {*history.get((suite.name, case.id, diagnosis.model), set()), suite.prompt.fingerprint}
+        for item in found:
+            item.persists = len(versions)
         cost = sum(len(p.calls) for p in found)
         if used + cost > budget:
             over.append(f"{suite.name}::{case.id} ({cost} calls)")
@@ -581,7 +589,10 @@ def _outcome(probe: Probe, results: list[SampleResult], others: dict[ProbeKind, 
         elif others.get("oracle-context") is False:
             gap, weight = "skill", PROBE_WEIGHT / 2
             finding = (
-                "worked examples did not teach it in context: if the gap persists over prompt versions, "
+                f"worked examples did not teach it in context, and it has failed on {probe.persists} prompt "
+                "versions: fine-tuning on the suite's cases is justified (promptops export finetune)"
+                if probe.persists >= FINE_TUNE_AFTER_VERSIONS
+                else "worked examples did not teach it in context: if the gap persists over prompt versions, "
                 "fine-tuning on the suite's cases is justified (promptops export finetune)"
             )
         else:

@@ -424,3 +424,59 @@ def test_grading_providers_become_judges(tmp_path: Path, run_cli) -> None:
     ]
     config = yaml.safe_load((tmp_path / "out" / "promptops.yaml").read_text())
     assert config["models"]["judge"] == {"model": "openai/gpt-4o-mini"}
+
+
+def test_code_checks_glob_vars_and_provider_files_carry_over(
+    tmp_path: Path, run_cli, fake_server: FakeOpenAIServer, monkeypatch, fake_env
+) -> None:
+    _write(
+        tmp_path / "src",
+        {
+            "promptfooconfig.yaml": textwrap.dedent(
+                """\
+                prompts: ['Summarize: {{ article }}']
+                providers:
+                  - id: adaline:openai:chat:gpt-4o-mini
+                    config: {tools: file://tools.yaml}
+                tests:
+                  - vars: {article: file://articles/*.txt}
+                    assert:
+                      - {type: python, value: "len(output) > 3"}
+                      - type: python
+                        value: |
+                          words = output.split()
+                          return {"pass": len(words) > 1, "score": 1.0, "reason": "counted"}
+                      - {type: python, value: "file://checks/grade.py:long_enough"}
+                      - {type: model-graded-closedqa, value: is a summary}
+                """
+            ),
+            "tools.yaml": "- type: function\n  function: {name: lookup, parameters: {type: object}}\n",
+            "articles/a.txt": "Tides rise twice a day.",
+            "articles/b.txt": "Bees dance to point at flowers.",
+            "checks/grade.py": "def long_enough(output, context):\n    return len(output) > 5\n",
+        },
+    )
+    out = tmp_path / "out"
+    result = _import(run_cli, tmp_path / "src", out)
+    assert result.exit_code == 0, result.output
+    config = yaml.safe_load((out / "promptops.yaml").read_text())
+    model = config["models"]["gpt-4o-mini"]
+    assert model["model"] == "openai/gpt-4o-mini"  # the gateway prefix is dropped
+    assert model["params"]["tools"] == [
+        {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+    ]
+    cases = yaml.safe_load((out / "suites" / "prompt.yaml").read_text())["cases"]
+    assert [case["vars"]["article"] for case in cases] == [
+        "Tides rise twice a day.",
+        "Bees dance to point at flowers.",
+    ]
+    types = [(a["type"], a.get("value")) for a in cases[0]["assert"]]
+    assert types == [
+        ("python", "promptfoo_checks.py:check_1"),
+        ("python", "promptfoo_checks.py:check_2"),
+        ("python", "checks/grade.py:long_enough"),
+        ("llm-rubric", "is a summary"),
+    ]
+    assert (out / "checks" / "grade.py").is_file()
+    summary = _lint_and_run(run_cli, out, fake_server, monkeypatch)
+    assert [case["status"] for case in summary["cases"]] == ["passed", "passed"]

@@ -37,6 +37,7 @@ from promptops.locations import LineDict, LineList, line_of, load_yaml, plain
 CASES_SUFFIX = ".cases.yaml"  # the suites module's name for YAML case files
 CONFIG_NAMES = ("promptfooconfig.yaml", "promptfooconfig.yml", "promptfooconfig.json")
 REPORT_FILE = "promptfoo-import.md"
+PYTHON_CHECKS_FILE = "promptfoo_checks.py"
 UNCONVERTED_DIR = "promptfoo-unconverted"
 DEFAULT_LOCAL_MODEL = "local/smollm2-135m-instruct"
 _MAX_VAR_FILE_BYTES = 5 * 1024 * 1024
@@ -91,6 +92,9 @@ _API_STYLES = {
     "embedding",
     "embeddings",
 }
+# promptfoo's graders that promptops has under another name: closedqa asks whether the output
+# meets a criterion, as a rubric does
+_SAME_AS = {"model-graded-closedqa": "llm-rubric", "model-graded-factuality": "factuality"}
 # promptfoo's model-graded types: its `provider` option names the grader, promptops' `judge`
 _MODEL_GRADED = {
     "llm-rubric",
@@ -249,6 +253,7 @@ class _Importer:
         self.default_metadata: dict[str, Any] = {}
         self.uses_judge = False
         self.uses_similar = False
+        self.python_checks: list[str] = []
         load_plugins()
         self.known_types = set(assertion_types())
 
@@ -415,6 +420,11 @@ class _Importer:
         for key, value in config.items():
             target = _PARAM_ALIASES.get(key, key)
             if target in _PARAMS:
+                if isinstance(value, str) and value.startswith(FILE_PREFIX):
+                    loaded = self.load_structured(value, where)  # e.g. tools: file://tools.yaml
+                    if loaded is None:
+                        continue
+                    value = loaded
                 params[target] = plain(value)
             elif key not in handled:
                 leftovers.append(key)
@@ -865,6 +875,12 @@ class _Importer:
                     "a binary var file", where, "images, audio and PDFs are not carried over", comments, value
                 )
                 return value
+            if any(ch in target for ch in "*?["):
+                # promptfoo reads each matching file and runs the test once per file
+                contents = [
+                    self._var_value(f"{FILE_PREFIX}{p}", where, comments) for p in self._glob(target, where)
+                ]
+                return contents or value
             path = self.ref_path(value, where)
             if path is None or not path.is_file():
                 self._not_carried(
@@ -937,6 +953,11 @@ class _Importer:
         self.report.assertions_total += 1
         original = json.dumps(plain(assertion), ensure_ascii=False)[:300]
         base = kind[4:] if kind.startswith("not-") else kind
+        if base in _SAME_AS and _SAME_AS[base] in self.known_types:
+            # promptfoo's older names for graders promptops has under another name
+            kind = kind.replace(base, _SAME_AS[base], 1)
+            base = _SAME_AS[base]
+            assertion = {**assertion, "type": kind}
         if base not in self.known_types:
             why = (
                 "JavaScript runs only in promptfoo"
@@ -945,6 +966,14 @@ class _Importer:
             )
             self._not_carried(f"assertion {kind!r}", where, why, comments, original)
             return []
+        if base == "python":
+            target = self._python_target(assertion.get("value"), where)
+            if target is None:
+                self._not_carried(
+                    f"assertion {kind!r}", where, "its code could not be carried over", comments, original
+                )
+                return []
+            assertion = {**assertion, "value": target}
         grader = _provider_model(assertion["provider"]) if "provider" in assertion else judge
         for key in assertion:
             if key in _ASSERT_KEYS_HARMLESS:
@@ -986,6 +1015,44 @@ class _Importer:
             return []
         self.report.assertions_carried += 1
         return [spec]
+
+    def _python_target(self, value: Any, where: str) -> str | None:
+        """A promptfoo ``python`` assertion as promptops' ``file.py:function``.
+
+        A file reference is copied into the new project; inline code becomes a function
+        in ``promptfoo_checks.py`` with the same ``output`` and ``context`` in scope.
+        """
+        if not isinstance(value, str) or not value.strip():
+            return None
+        text = value.strip()
+        reference = text[len(FILE_PREFIX) :] if text.startswith(FILE_PREFIX) else text
+        match = re.fullmatch(r"([^\s:]+\.py)(?::(\w+))?", reference)
+        if match:
+            file, function = match.group(1), match.group(2) or "get_assert"
+            path = self.ref_path(file, where)
+            if path is None or not path.is_file():
+                return None
+            relative = _display(path, self.base)
+            if relative.startswith("/") or relative.startswith(".."):
+                return None
+            self._copy_file(path, relative)
+            return f"{relative}:{function}"
+        name = f"check_{len(self.python_checks) + 1}"
+        lines = text.splitlines()
+        body = (
+            [f"    return {text}"]
+            if len(lines) == 1
+            else ["    " + line for line in value.rstrip().splitlines()]
+        )
+        self.python_checks.append(f"def {name}(output, context):\n    # {where}\n" + "\n".join(body) + "\n")
+        return f"{PYTHON_CHECKS_FILE}:{name}"
+
+    def _copy_file(self, source: Path, relative: str) -> None:
+        target = self.out / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        if relative not in self.report.written:
+            self.report.written.append(relative)
 
     def _expand(self, converted: _Case, expand_arrays: bool = True) -> list[_Case]:
         """promptfoo runs a test once for each value of an array var: so do we, one case each."""
@@ -1051,6 +1118,14 @@ class _Importer:
                 "promptfoo's default was OpenAI's embeddings, so thresholds may need tuning"
             )
         self._write_config(aliases, alias_comments)
+        if self.python_checks:
+            header = (
+                '"""promptfoo\'s inline python assertions, one function each (imported by promptops)."""\n\n'
+                "import json  # noqa: F401  (promptfoo's inline checks often use these)\n"
+                "import math  # noqa: F401\n"
+                "import re  # noqa: F401\n\n\n"
+            )
+            self._write_file(PYTHON_CHECKS_FILE, header + "\n\n".join(self.python_checks))
         for source, name in tests.copied_files:
             target = self.out / "suites" / name
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -1301,6 +1376,8 @@ def _litellm_id(provider_id: str) -> str | None:
     if not provider_id or provider_id.startswith(_NO_LITELLM) or ":" not in provider_id:
         return None
     prefix, rest = provider_id.split(":", 1)
+    if prefix == "adaline":  # a gateway in front of the provider named next: call that provider directly
+        return _litellm_id(rest)
     target = _PROVIDER_PREFIXES.get(prefix)
     if target is None:
         return None

@@ -275,6 +275,25 @@ def test_export_finetune_prefers_goldens(project, run_cli, tmp_path) -> None:
     assert "wrote 4 examples" in result.output and "(4 golden)" in result.output
 
 
+def test_export_finetune_says_how_many_unnamed_cases_it_left_out(make_project, run_cli, tmp_path) -> None:
+    cases = "".join(
+        f"  - id: q{i}\n    vars: {{question: 'Question {i}?'}}\n"
+        "    assert: [{type: icontains, value: x}]\n"
+        for i in range(11)
+    )
+    make_project(
+        {
+            "prompts/support/answer.j2": ANSWER_PROMPT,
+            "suites/answer.yaml": f"prompt: support/answer\ncases:\n{cases}",
+            "suites/triage.yaml": None,
+        }
+    )
+    result = run_cli("export", "finetune", "answer", "-o", str(tmp_path / "seed.jsonl"))
+    assert result.exit_code == 0, result.output
+    assert "11 case(s) have no known-good answer: answer::q0, " in result.output
+    assert "answer::q7 and 3 more" in result.output and "answer::q8" not in result.output
+
+
 def test_export_finetune_bad_input(project, run_cli, tmp_path) -> None:
     result = run_cli("export", "finetune", "nosuchrun", "-o", str(tmp_path / "x.jsonl"))
     assert result.exit_code == 2 and "no saved run and no suite named 'nosuchrun'" in result.output

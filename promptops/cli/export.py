@@ -31,8 +31,12 @@ def finetune(sources: tuple[str, ...], output: str) -> None:
     counts = ", ".join(f"{n} {origin}" for origin, n in result.counts.items() if n)
     click.echo(f"wrote {result.examples} examples to {output}" + (f" ({counts})" if counts else ""))
     if result.missing:
+        # the first few name where to start; the count says how many there are in all
+        shown = ", ".join(result.missing[:8])
+        rest = len(result.missing) - 8
         click.echo(
-            f"{len(result.missing)} case(s) have no known-good answer: {', '.join(result.missing[:8])}"
+            f"{len(result.missing)} case(s) have no known-good answer: {shown}"
+            + (f" and {rest} more" if rest > 0 else "")
         )
     if result.more_needed:
         click.echo(

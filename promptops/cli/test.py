@@ -97,6 +97,7 @@ def command(
     from promptops.suites import load_suites
 
     project = load_project()
+    _start_provider_import(project, no_cache=no_cache, replay=replay)
     if base_ref and resume:
         raise UsageError("--resume and --base-ref cannot be combined")
     design = sequential_design(repeat, max_repeat) if base_ref else None
@@ -136,6 +137,24 @@ def command(
         run = SavedRun(outcome.folder, outcome.meta)
         run_diagnose(project, run, plan.suites, DEFAULT_BUDGET, None, options.replay)
     raise SystemExit(code)
+
+
+def _start_provider_import(project: Project, *, no_cache: bool, replay: bool) -> None:
+    """Import litellm in the background while suites load and plans build, when calls are certain.
+
+    With --no-cache, or no response cache yet, the run's calls go to a provider, so litellm's
+    import (~2 s) overlaps the work before them; a run the cache may answer whole never imports it.
+    Plugins load first, so a provider they register is in litellm's map when the import sets it up.
+    """
+    from promptops.cache import CACHE_FILE
+
+    if replay or not (no_cache or not (project.state_dir / CACHE_FILE).exists()):
+        return
+    from promptops.assertions import load_plugins
+    from promptops.providers import import_in_background
+
+    load_plugins()
+    import_in_background()
 
 
 def run_test_against_ref(

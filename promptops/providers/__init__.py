@@ -11,7 +11,14 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from promptops.providers.litellm_adapter import Completion, Embeddings, acomplete, aembed, get_litellm
+from promptops.providers.litellm_adapter import (
+    Completion,
+    Embeddings,
+    acomplete,
+    aembed,
+    get_litellm,
+    import_in_background,
+)
 from promptops.providers.local import LOCAL_CONCURRENT_CALLS, LOCAL_PREFIX
 from promptops.providers.local import create_handler as create_local_handler
 from promptops.providers.retries import RetryPolicy, call_with_retries, is_rate_limit, is_retryable
@@ -71,6 +78,7 @@ __all__ = [
     "call_with_retries",
     "concurrent_call_limit",
     "get_litellm",
+    "import_in_background",
     "is_rate_limit",
     "is_retryable",
     "register_provider",

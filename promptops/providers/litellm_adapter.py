@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass
 from types import ModuleType
@@ -18,29 +19,55 @@ from typing import Any
 from promptops.config import ResolvedModel
 
 _litellm: ModuleType | None = None
+_import_lock = threading.Lock()
+"""Held while litellm is imported, so a background import and a caller never import it twice."""
 
 
 def get_litellm() -> ModuleType:
-    """Import litellm once, offline, quietly."""
-    global _litellm
+    """Import litellm once, offline, quietly (waiting for an import already under way)."""
     if _litellm is None:
-        os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-        os.environ.setdefault("LITELLM_LOG", "ERROR")
-        import litellm
-
-        # the openai client imports its resource modules on first use (~0.4 s); paying that here keeps
-        # it out of the first calls of a run, which would otherwise all wait for it together
-        import openai.resources  # noqa: F401
-
-        litellm.suppress_debug_info = True
-        litellm.telemetry = False
-        litellm.drop_params = True
-        from promptops.providers import register_custom_providers
-
-        register_custom_providers(litellm)
-        _warm_up(litellm)
-        _litellm = litellm
+        with _import_lock:
+            if _litellm is None:
+                _import_litellm()
+    assert _litellm is not None
     return _litellm
+
+
+def import_in_background() -> None:
+    """Start importing litellm in a daemon thread, so its ~2 s overlap loading and planning a run.
+
+    The caller's later ``get_litellm`` waits for it; an import that failed here is tried
+    again there, where its error is reported.
+    """
+    if _litellm is None:
+        threading.Thread(target=_import_quietly, name="promptops-litellm-import", daemon=True).start()
+
+
+def _import_quietly() -> None:
+    try:
+        get_litellm()
+    except Exception:  # noqa: BLE001  (get_litellm in the caller's thread raises it again, where it is reported)
+        pass
+
+
+def _import_litellm() -> None:
+    global _litellm
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    os.environ.setdefault("LITELLM_LOG", "ERROR")
+    import litellm
+
+    # the openai client imports its resource modules on first use (~0.4 s); paying that here keeps
+    # it out of the first calls of a run, which would otherwise all wait for it together
+    import openai.resources  # noqa: F401
+
+    litellm.suppress_debug_info = True
+    litellm.telemetry = False
+    litellm.drop_params = True
+    from promptops.providers import register_custom_providers
+
+    register_custom_providers(litellm)
+    _warm_up(litellm)
+    _litellm = litellm
 
 
 def _warm_up(litellm: ModuleType) -> None:

@@ -1007,6 +1007,8 @@ def _test_report(
         The tested cases by (group index, case id), the suite fields per group, and the family size.
     """
     keys: list[tuple[int, str]] = []
+    tallies: list[tuple[_CaseTally, _CaseTally]] = []
+    """Each key's baseline and candidate tallies (looking them up per key made the report quadratic)."""
     counts: list[tuple[int, int, int, int]] = []
     for index, group in enumerate(groups):
         for case, b, c in group.compared():
@@ -1016,6 +1018,7 @@ def _test_report(
                 if sequential[(group.suite, case)].stop == "deterministic":
                     continue
             keys.append((index, case))
+            tallies.append((b, c))
             counts.append((b.passed, b.produced, c.passed, c.produced))
     table = np.asarray(counts, dtype=np.int64).reshape(-1, 4)
     drop_p = fisher_one_sided(table[:, 0], table[:, 1], table[:, 2], table[:, 3], "drop")
@@ -1069,8 +1072,7 @@ def _test_report(
     case_rise, suites_rise = adjust_family(rise_p, suite_rise, alpha, correction)
     tests: dict[tuple[int, str], _CaseTest] = {}
     for i, (index, case) in enumerate(keys):
-        group = groups[index]
-        b, c = next((b, c) for name, b, c in group.compared() if name == case)
+        b, c = tallies[i]
         assert b.pass_rate is not None and c.pass_rate is not None
         rose = c.pass_rate > b.pass_rate
         raw, adjusted = (rise_p, case_rise) if rose else (drop_p, case_drop)

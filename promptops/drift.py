@@ -49,6 +49,7 @@ from promptops.assertions import GapType
 from promptops.assertions.builtin import parse_json_output
 from promptops.assertions.golden import normalise_text
 from promptops.errors import EXIT_FAILED, EXIT_INFRA, EXIT_OK, UsageError
+from promptops.locations import gc_paused
 from promptops.results import (
     AssertionOutcome,
     CaseStatus,
@@ -726,6 +727,12 @@ class _Side:
 def _fold(results: Iterable[SampleResult]) -> _Side:
     """Tally results per case and per suite and model, keeping only what the report needs."""
     side = _Side()
+    with gc_paused():
+        _fold_into(side, results)
+    return side
+
+
+def _fold_into(side: _Side, results: Iterable[SampleResult]) -> None:
     for result in results:
         tally = side.cases.get((result.suite, result.case, result.model))
         if tally is None:
@@ -747,7 +754,6 @@ def _fold(results: Iterable[SampleResult]) -> _Side:
             group.cost_known = False
         else:
             group.cost += result.cost_usd
-    return side
 
 
 # --- pairing and classification -----------------------------------------------------------------

@@ -155,12 +155,12 @@ def _check_depth(root: yaml.Node) -> None:
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Hold the cyclic garbage collector while a document is built.
+def gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector while a large structure that stays alive is built.
 
-    Loading creates hundreds of thousands of objects that all stay alive (the suite),
-    and each collection the allocations trigger walks them again: about 40 % of the time
-    a large suite takes to load. Nothing built here forms garbage cycles.
+    Loading a suite (or folding a run's results) creates hundreds of thousands of objects
+    that all stay alive, and each collection the allocations trigger walks them again:
+    about 40 % of the time a large suite takes to load. Nothing built so forms garbage cycles.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -227,7 +227,7 @@ def load_yaml(text: str, *, file: str | Path, error: type[PromptOpsError], line_
         loader = _LineLoader(text)
         loader.anchored = "&" in text
         try:
-            with _gc_paused():
+            with gc_paused():
                 data = loader.get_single_data()
         finally:
             loader.dispose()

@@ -43,8 +43,14 @@ def test_killed_run_keeps_results_and_resumes_without_repeating_calls(
     fake_server.state.latency_s = 0.3
     root = make_project({"suites/triage.yaml": _suite()})
     env = {**os.environ, FAKE_KEY_ENV: "sk-test", "CI": "1"}
+    # a shell starts background jobs with SIGINT ignored, and a child inherits that: give the run the
+    # default Ctrl-C handling a terminal gives it, whoever started pytest
+    start = (
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from promptops.cli import main; main()"
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from promptops.cli import main; main()", "test", "--no-cache", "-j", "2"],
+        [sys.executable, "-c", start, "test", "--no-cache", "-j", "2"],
         cwd=root,
         env=env,
         stdout=subprocess.PIPE,

@@ -1002,7 +1002,7 @@ def test_past_the_cap_cases_are_judged_by_their_assertion_type(
     fake_server.state.answers = {"charged twice": "Refund.", "crashes": "question"}
     make_project()
     monkeypatch.setattr(advice, "MAX_GATHERED_CASES", 1)
-    run_cli("test")
+    run_cli("test", "-j", "1")  # one call at a time: the refund case is the one gathered in full
     data = json.loads(run_cli("escalate", "--format", "json").stdout)
     signals_seen = sorted(c["evidence"][0]["signal"] for c in data["cases"])
     assert signals_seen == ["assertion-type", "form-repair"]  # one case in full, the other by its type

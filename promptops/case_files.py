@@ -242,7 +242,7 @@ def expand_cases(data: LineDict, *, suite_path: Path, suite_file: str, root: Pat
             for path in _resolve_pattern(
                 entry, suite_path=suite_path, suite_file=suite_file, line=line, root=root
             ):
-                file = _display(path, root)
+                file = display_path(path, root)
                 cases, structure = read_case_file(path, file)
                 for position, case in enumerate(cases):
                     raw.append(case)
@@ -256,7 +256,8 @@ def expand_cases(data: LineDict, *, suite_path: Path, suite_file: str, root: Pat
     return LoadedCases(raw, origins, reference_lines)
 
 
-def _display(path: Path, root: Path) -> str:
+def display_path(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` for messages, or as it is when it lies elsewhere."""
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
@@ -337,7 +338,7 @@ def read_case_file(path: Path, file: str) -> tuple[list[Any], Any]:
     return cases, structure
 
 
-def _at_line(mapping: dict[str, Any], line: int) -> LineDict:
+def at_line(mapping: dict[str, Any], line: int) -> LineDict:
     """A mapping whose every key (and nested item) reports ``line``: a row of a flat file."""
     result = LineDict()
     result.line = line
@@ -350,7 +351,7 @@ def _at_line(mapping: dict[str, Any], line: int) -> LineDict:
 
 def _nested_at_line(value: Any, line: int) -> Any:
     if isinstance(value, dict):
-        return _at_line(value, line)
+        return at_line(value, line)
     if isinstance(value, list):
         items = LineList(_nested_at_line(item, line) for item in value)
         items.line = line
@@ -405,7 +406,7 @@ def _cases_from_csv(text: str, file: str, *, default_id: str) -> list[Any]:
         )
         if "assert" in case:
             case["assert"] = [to_promptops_assertion(spec) for spec in case["assert"]]
-        cases.append(_at_line(case, line))
+        cases.append(at_line(case, line))
         line = reader.line_num + 1
     return cases
 
@@ -484,7 +485,7 @@ def _cases_from_jsonl(text: str, file: str, *, default_id: str) -> list[Any]:
         if not isinstance(value, dict):
             raise SuiteError("each line must be one case object", file=file, line=number)
         value.setdefault("id", f"{default_id}-{len(cases) + 1}")
-        cases.append(_at_line(value, number))
+        cases.append(at_line(value, number))
     return cases
 
 
@@ -521,7 +522,7 @@ def _cases_from_document(text: str, file: str, suffix: str, *, default_id: str) 
         if not isinstance(item, dict):
             raise SuiteError(f"case {index + 1} must be a mapping", file=file, line=line)
         if not isinstance(item, LineDict):
-            item = _at_line(item, line)
+            item = at_line(item, line)
         item.setdefault("id", f"{default_id}-{index + 1}")
         cases.append(item)
     return cases

@@ -49,6 +49,20 @@ async def _within(awaitable: Awaitable[Any], seconds: float) -> Any:
         return await awaitable
 
 
+def cached_response(completion: Completion) -> CachedResponse:
+    """What the cache keeps of a completion, for a model call and a judge call alike."""
+    return CachedResponse(
+        completion.text,
+        completion.prompt_tokens,
+        completion.completion_tokens,
+        completion.cost_usd,
+        round(completion.latency_ms, 3),
+        completion.finish_reason,
+        completion.served_model,
+        completion.system_fingerprint,
+    )
+
+
 class AdaptiveLimiter:
     """Bounds calls in flight; halves the bound on 429, grows it back by one per success.
 
@@ -280,16 +294,7 @@ class Executor:
             self.cache.put(
                 key,
                 call.model.model,
-                CachedResponse(
-                    completion.text,
-                    completion.prompt_tokens,
-                    completion.completion_tokens,
-                    completion.cost_usd,
-                    round(completion.latency_ms, 3),
-                    completion.finish_reason,
-                    completion.served_model,
-                    completion.system_fingerprint,
-                ),
+                cached_response(completion),
             )
         return await self._scored(call, base, completion, limiter, attempts=attempts, cached=False)
 
@@ -476,18 +481,7 @@ class JudgeCalls:
             info = _error_info(exc, model)
             raise JudgeCallError(f"{info.type}: {info.message}") from None
         if executor.cache is not None:
-            executor.cache.put(
-                key,
-                model.model,
-                CachedResponse(
-                    completion.text,
-                    completion.prompt_tokens,
-                    completion.completion_tokens,
-                    completion.cost_usd,
-                    round(completion.latency_ms, 3),
-                    completion.finish_reason,
-                ),
-            )
+            executor.cache.put(key, model.model, cached_response(completion))
         return CallAnswer(
             completion.text,
             key,

@@ -138,17 +138,23 @@ def _cost(response: Any) -> float | None:
     return float(cost) if isinstance(cost, (int, float)) else None
 
 
+def _endpoint(model: ResolvedModel) -> dict[str, Any]:
+    """Where and with which key to call ``model``: only what its alias sets."""
+    endpoint: dict[str, Any] = {}
+    if model.api_base:
+        endpoint["api_base"] = model.api_base
+    key = model.api_key()
+    if key:
+        endpoint["api_key"] = key
+    return endpoint
+
+
 async def acomplete(
     model: ResolvedModel, messages: list[dict[str, str]], params: dict[str, Any], timeout_s: float
 ) -> Completion:
     """One chat completion through litellm; raises litellm's exceptions unchanged."""
     litellm = get_litellm()
-    kwargs: dict[str, Any] = dict(params)
-    if model.api_base:
-        kwargs["api_base"] = model.api_base
-    key = model.api_key()
-    if key:
-        kwargs["api_key"] = key
+    kwargs: dict[str, Any] = {**params, **_endpoint(model)}
     started = time.perf_counter()
     response = await litellm.acompletion(
         model=model.model,
@@ -198,12 +204,7 @@ class Embeddings:
 async def aembed(model: ResolvedModel, texts: list[str], timeout_s: float) -> Embeddings:
     """Embedding vectors through litellm (any provider); raises litellm's exceptions unchanged."""
     litellm = get_litellm()
-    kwargs: dict[str, Any] = {}
-    if model.api_base:
-        kwargs["api_base"] = model.api_base
-    key = model.api_key()
-    if key:
-        kwargs["api_key"] = key
+    kwargs = _endpoint(model)
     started = time.perf_counter()
     response = await litellm.aembedding(
         model=model.model, input=texts, timeout=timeout_s, num_retries=0, max_retries=0, **kwargs

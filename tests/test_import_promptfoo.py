@@ -323,18 +323,19 @@ def test_complete_import_exits_0(tmp_path: Path, run_cli, fake_server, monkeypat
 
 
 @pytest.mark.parametrize(
-    ("config", "fragment"),
+    ("config", "line", "fragment"),
     [
-        pytest.param("prompts: [a\n  b: [", "invalid YAML", id="invalid-yaml"),
-        pytest.param("- just\n- a list\n", "a promptfoo config must be a mapping", id="not-mapping"),
-        pytest.param(b"prompts: ['\xff']\n", "not valid UTF-8", id="not-utf8"),
+        pytest.param("prompts: [a\n  b: [", 2, "invalid YAML", id="invalid-yaml"),
+        pytest.param("- just\n- a list\n", 1, "a promptfoo config must be a mapping", id="not-mapping"),
+        pytest.param(b"description: x\nprompts: ['\xff']\n", 2, "not valid UTF-8", id="not-utf8"),
     ],
 )
-def test_unreadable_config_exits_2(tmp_path: Path, run_cli, config, fragment: str) -> None:
+def test_unreadable_config_exits_2(tmp_path: Path, run_cli, config, line: int, fragment: str) -> None:
     path = tmp_path / "promptfooconfig.yaml"
     path.write_bytes(config if isinstance(config, bytes) else config.encode())
     result = _import(run_cli, path, tmp_path / "out")
     assert result.exit_code == 2, result.output
+    assert f"error: {path}:{line}: " in result.output, result.output
     assert fragment in result.output and "Traceback" not in result.output
 
 

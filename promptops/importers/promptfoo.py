@@ -39,7 +39,14 @@ from promptops.case_files import (
     to_promptops_assertion,
 )
 from promptops.errors import ConfigError, UsageError
-from promptops.locations import LineDict, line_of, load_yaml, plain
+from promptops.locations import (
+    LineDict,
+    line_of,
+    load_yaml,
+    plain,
+    utf8_error_line,
+    utf8_error_message,
+)
 from promptops.suites import CASES_SUFFIX
 
 CONFIG_NAMES = ("promptfooconfig.yaml", "promptfooconfig.yml", "promptfooconfig.json")
@@ -315,8 +322,10 @@ class _Importer:
     def run(self) -> ImportReport:
         try:
             text = self.config_path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            raise ImportError_("the config is not valid UTF-8", file=self.config_path) from None
+        except UnicodeDecodeError as exc:
+            raise ImportError_(
+                utf8_error_message(exc), file=self.config_path, line=utf8_error_line(exc)
+            ) from None
         except OSError as exc:
             raise ImportError_(
                 f"cannot read the config: {exc.strerror or exc}", file=self.config_path

@@ -373,6 +373,32 @@ def test_files_outside_the_imported_project_are_not_read(tmp_path: Path, run_cli
     assert "points outside the imported project" in (out / "promptfoo-import.md").read_text()
 
 
+def test_keys_in_what_is_not_carried_over_are_not_copied(tmp_path: Path, run_cli) -> None:
+    _write(
+        tmp_path / "src",
+        {
+            "promptfooconfig.yaml": textwrap.dedent(
+                """\
+                prompts: ['Q {{ q }}']
+                providers: [openai:gpt-4o]
+                tests:
+                  - vars: {q: a}
+                    options:
+                      provider: {id: 'exec:grade.sh', config: {apiKey: plainsecretvalue1234}}
+                    assert:
+                      - {type: rouge-n, value: a, provider: {id: x, config: {apiKey: sk-live-0123456789ab}}}
+                """
+            )
+        },
+    )
+    result = _import(run_cli, tmp_path / "src", tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    written = "".join(p.read_text() for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert "not carried over from promptfooconfig.yaml:6" in written  # the option is still kept, redacted
+    assert "plainsecretvalue1234" not in written and "sk-live-0123456789ab" not in written
+    assert "plainsecretvalue1234" not in result.output and "sk-live" not in result.output
+
+
 def test_unparseable_template_is_kept_aside(tmp_path: Path, run_cli) -> None:
     _write(
         tmp_path / "src",

@@ -47,6 +47,7 @@ from promptops.locations import (
     utf8_error_line,
     utf8_error_message,
 )
+from promptops.redaction import redact
 from promptops.suites import CASES_SUFFIX
 
 CONFIG_NAMES = ("promptfooconfig.yaml", "promptfooconfig.yml", "promptfooconfig.json")
@@ -875,7 +876,8 @@ class _Importer:
         return judge
 
     def _not_carried(self, what: str, where: str, why: str, comments: list[str], original: str) -> None:
-        comments.append(f"not carried over from {where}: {original}")
+        # the original is kept as a comment in a file meant for git: a key written in it must not be
+        comments.append(f"not carried over from {where}: {redact(original)}")
         self.skip(what, where, why, "comment in the suite")
 
     def _var_value(self, value: Any, where: str, comments: list[str]) -> Any:

@@ -12,16 +12,21 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from promptops.config import Project
-from promptops.drift import DriftReport
 from promptops.errors import UsageError
-from promptops.escalation import EscalationReport, escalate_drift, escalate_run
 from promptops.locations import describe_validation_error, parse_json
 from promptops.reports import ReportData
 from promptops.results import RunSummary, SavedRun, open_run
+
+if TYPE_CHECKING:
+    # drift and escalation (with numpy and the rules) load only when a report needs them, so a passing
+    # run's report starts fast
+    from promptops.config import Project
+    from promptops.drift import DriftReport
+    from promptops.escalation import EscalationReport
 
 __all__ = ["drift_report_data", "load_report_data", "run_report_data"]
 
@@ -35,6 +40,20 @@ def _escalation(
     there is nothing to remedy, so they are shown only when asked for.
     """
     return escalate() if failing or always else None
+
+
+def _escalate_run(project: Project | None, run: SavedRun, summary: RunSummary) -> EscalationReport:
+    from promptops.escalation import escalate_run
+
+    return escalate_run(project, run.meta, summary, run.results())
+
+
+def _escalate_drift(
+    project: Project | None, drift: DriftReport, candidate: SavedRun | None, stored: EscalationReport | None
+) -> EscalationReport:
+    from promptops.escalation import escalate_drift
+
+    return escalate_drift(project, drift, candidate, stored=stored)
 
 
 def run_report_data(
@@ -59,9 +78,7 @@ def run_report_data(
         summary=summary,
         meta=run.meta,
         results=list(run.results()) if with_results else [],
-        escalation=_escalation(
-            failing, always_escalate, lambda: escalate_run(project, run.meta, summary, run.results())
-        ),
+        escalation=_escalation(failing, always_escalate, lambda: _escalate_run(project, run, summary)),
         run_folder=project.relpath(run.folder) if project else str(run.folder),
     )
 
@@ -94,7 +111,7 @@ def drift_report_data(
         meta=candidate.meta if candidate else None,
         results=list(candidate.results()) if candidate and with_results else [],
         escalation=_escalation(
-            failing, always_escalate, lambda: escalate_drift(project, drift, candidate, stored=stored)
+            failing, always_escalate, lambda: _escalate_drift(project, drift, candidate, stored)
         ),
         run_folder=project.relpath(candidate.folder) if candidate and project else None,
     )
@@ -123,6 +140,8 @@ def load_report_data(
             raise UsageError(f"a {kind} report, not a test or drift report (see {hint})", file=reference)
         if kind == "drift" or (kind is None and "baseline_run" in payload):
             try:
+                from promptops.drift import DriftReport
+
                 drift = DriftReport.model_validate(payload)
             except ValidationError as exc:
                 problem = describe_validation_error(exc, payload, file=reference, error=UsageError)
@@ -130,6 +149,8 @@ def load_report_data(
             stored = None
             if isinstance(saved_escalation, dict):
                 try:
+                    from promptops.escalation import EscalationReport
+
                     stored = EscalationReport.model_validate(saved_escalation)
                 except ValidationError:
                     stored = None  # an older report: diagnose again from what the drift report holds

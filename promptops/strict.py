@@ -13,7 +13,7 @@ class StrictModel(BaseModel):
     description. It is not the default: reading the docstrings from the source costs start-up time.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class DocumentedModel(StrictModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 from conftest import FAKE_KEY_ENV
 from git_repo import commit_all, git, set_prompt
@@ -107,3 +108,18 @@ def test_base_ref_replay_uses_recordings_committed_at_the_ref(
     assert len(fake_server.state.requests) == calls
     statuses = {c["case"]: c["status"] for c in json.loads(result.stdout)["cases"]}
     assert statuses == {"refund-basic": "regression", "crash": "fix", "greeting": "changed"}
+
+
+def test_a_run_records_the_commit_it_ran_at(make_project, run_cli, tmp_path) -> None:
+    root = make_project({".gitignore": ".promptops/\n"})
+    assert run_cli("test").exit_code in (0, 1)
+    # not a repository yet (tmp_path sits outside any): no commit
+    assert json.loads(_newest_meta(root).read_text())["git_commit"] is None
+    git(root, "init", "-q", "-b", "main")
+    head = commit_all(root, "Add triage prompt")
+    assert run_cli("test").exit_code in (0, 1)
+    assert json.loads(_newest_meta(root).read_text())["git_commit"] == head
+
+
+def _newest_meta(root: Path) -> Path:
+    return max((root / ".promptops" / "runs").glob("*/meta.json"), key=lambda p: p.stat().st_mtime_ns)

@@ -12,10 +12,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from deepdiff import DeepDiff
-from jsonschema import exceptions as jsonschema_exceptions
-from jsonschema import validators as jsonschema_validators
-
 from promptops.assertions.base import (
     AssertionContext,
     AssertionResult,
@@ -108,6 +104,10 @@ def _texts(value: Any) -> list[str]:
 
 def _schema_error(schema: dict[str, Any], instance: Any) -> str | None:
     """The most relevant validation error as 'path: message', or ``None`` when valid."""
+    # deepdiff and jsonschema (with numpy) load only when an assertion needs them: most suites never do
+    from jsonschema import exceptions as jsonschema_exceptions
+    from jsonschema import validators as jsonschema_validators
+
     validator = jsonschema_validators.validator_for(schema)(schema)
     error = jsonschema_exceptions.best_match(validator.iter_errors(instance))
     if error is None:
@@ -172,6 +172,9 @@ def _check_regex(spec: AssertionSpec) -> None:
 def _check_schema_value(spec: AssertionSpec) -> None:
     if not isinstance(spec.value, dict):
         raise ValueError(f"{spec.type}: value must be a JSON schema object, got {type(spec.value).__name__}")
+    from jsonschema import exceptions as jsonschema_exceptions
+    from jsonschema import validators as jsonschema_validators
+
     try:
         jsonschema_validators.validator_for(spec.value).check_schema(spec.value)
     except jsonschema_exceptions.SchemaError as err:
@@ -488,6 +491,8 @@ def json_match(output: str, spec: AssertionSpec, ctx: AssertionContext) -> Asser
     if found is None:
         return _result(False, f"no JSON object or array in {quoted(output)}")
     excluded = [_normalise_path(path) for path in spec.exclude_paths]
+    from deepdiff import DeepDiff
+
     diff = DeepDiff(
         spec.value,
         _project(found, spec.value, spec.ignore_order),

@@ -11,8 +11,6 @@ import difflib
 import re
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from promptops.assertions.base import AssertionContext, AssertionResult, AssertionSpec, register_assertion
 from promptops.assertions.builtin import excerpt, find_json, parse_json_output, quoted
 
@@ -72,6 +70,8 @@ def json_differences(
     exclude_paths: list[str] | None = None,
 ) -> list[str]:
     """Changed, added and removed fields of ``actual`` against ``expected``, one note each."""
+    from deepdiff import DeepDiff  # with numpy: loaded only for JSON goldens
+
     diff = DeepDiff(
         expected,
         actual,

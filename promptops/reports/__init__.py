@@ -11,13 +11,11 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from promptops.escalation import EscalationReport
-from promptops.reports.escalation_text import render_escalation_text
-from promptops.reports.text import render_text
 from promptops.results import RunMeta, RunSummary, SampleResult
 
 if TYPE_CHECKING:
     from promptops.drift import DriftReport
+    from promptops.escalation import EscalationReport
     from promptops.lint import LintReport
 
 REPORT_FORMATS = ("text", "json", "markdown", "junit", "html")
@@ -71,6 +69,9 @@ def render_report(data: ReportData, fmt: str, *, color: bool = False) -> str:
     if fmt == "json":
         return render_json(data)
     if fmt == "text":
+        from promptops.reports.escalation_text import render_escalation_text
+        from promptops.reports.text import render_text
+
         extra = render_escalation_text(data.escalation, color=color) if data.escalation else ""
         if data.drift is not None:
             from promptops.reports.drift_text import render_drift_text
@@ -102,5 +103,4 @@ __all__ = [
     "REPORT_FORMATS",
     "ReportData",
     "render_report",
-    "render_text",
 ]

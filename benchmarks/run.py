@@ -235,50 +235,67 @@ def current_rss_mib() -> float:
 
 
 def rss_probe(cases: int) -> None:
-    """Child mode: run ``cases`` cases with an instant in-process provider; print RSS figures.
+    """Child mode: ``promptops test --format json -o report.json`` on ``cases`` cases, in this process,
+    with an instant in-process provider; print RSS figures.
 
-    RSS is sampled when execution starts and every 1 % of the results, so growth
-    while results stream is told apart from the suites held in memory.
+    The command runs as a user runs it (load, plan, run, summary.json, the JSON report written, the
+    text report printed); only the provider call is replaced, so litellm is not imported and the
+    figures are promptops' own memory. RSS is sampled when execution starts and every 1 % of the
+    results, so growth while results stream is told apart from the suites held in memory.
     """
+    import contextlib
+    import io
+
+    import promptops.executor
+    import promptops.providers
+    from promptops.cli import cli
     from promptops.runner import ProgressSink
+
+    samples: list[float] = []
 
     class Sampler(ProgressSink):
         def __init__(self) -> None:
-            self.samples: list[float] = []
             self.done = 0
             self.every = 1
 
         def start(self, total: int) -> None:
             self.every = max(1, total // 100)
-            self.samples.append(current_rss_mib())
+            samples.append(current_rss_mib())
 
         def advance(self, result: object) -> None:
             self.done += 1
             if self.done % self.every == 0:
-                self.samples.append(current_rss_mib())
+                samples.append(current_rss_mib())
 
-    from promptops.config import load_project
-    from promptops.plan import RunOptions, build_plan
-    from promptops.runner import run_plan
-    from promptops.suites import load_suites
+    import promptops.cli.progress
+
+    promptops.executor.acomplete = instant  # type: ignore[assignment]
+    promptops.providers.import_in_background = lambda: None  # no provider call: litellm is not needed
+    promptops.cli.progress.make_progress = lambda *args, **kwargs: Sampler()  # type: ignore[assignment]
 
     folder = Path(tempfile.mkdtemp(prefix="promptops-rss-"))
     make_project(folder, "http://127.0.0.1:9/v1", cases, 64)
     os.environ[KEY_ENV] = "sk-bench"
+    os.environ["CI"] = "1"
     os.chdir(folder)
-    project = load_project()
-    plan = build_plan(project, load_suites(project), RunOptions(concurrency=64, use_cache=False))
-    sampler = Sampler()
     started = time.perf_counter()
-    outcome = run_plan(plan, caller=instant, progress=sampler)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        try:
+            cli.main(["test", "--no-cache", "--format", "json", "-o", "report.json"], standalone_mode=False)
+            code = 0
+        except SystemExit as exit_:
+            code = int(exit_.code or 0)
     wall = time.perf_counter() - started
-    samples = sampler.samples
+    report = json.loads((folder / "report.json").read_text())
+    assert len(report["cases"]) == cases, (code, len(report["cases"]))
     print(
         json.dumps(
             {
                 "cases": cases,
                 "wall_s": wall,
-                "completed": outcome.summary.completed_calls,
+                "exit_code": code,
+                "report_mib": (folder / "report.json").stat().st_size / 2**20,
                 "rss_at_start_mib": samples[0],
                 "rss_at_10pct_mib": samples[min(10, len(samples) - 1)],
                 "rss_at_end_mib": samples[-1],

@@ -10,7 +10,8 @@ escalates the same cases.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 from promptops.errors import UsageError
 from promptops.locations import describe_validation_error, parse_json
 from promptops.reports import ReportData
-from promptops.results import RunSummary, SavedRun, open_run
+from promptops.results import RunSummary, SampleResult, SavedRun, open_run
 
 if TYPE_CHECKING:
     # drift and escalation (with numpy and the rules) load only when a report needs them, so a passing
@@ -40,6 +41,21 @@ def _escalation(
     there is nothing to remedy, so they are shown only when asked for.
     """
     return escalate() if failing or always else None
+
+
+@dataclass(frozen=True)
+class _StreamedResults:
+    """A run's sample results, read from its record on each pass: a chart needs one pass, and a huge
+    run's results never sit in memory at once."""
+
+    run: SavedRun
+
+    def __iter__(self) -> Iterator[SampleResult]:
+        return self.run.results()
+
+    def __bool__(self) -> bool:
+        path = self.run.folder / "results.jsonl"
+        return path.is_file() and path.stat().st_size > 0
 
 
 def _escalate_run(project: Project | None, run: SavedRun, summary: RunSummary) -> EscalationReport:
@@ -77,7 +93,7 @@ def run_report_data(
     return ReportData(
         summary=summary,
         meta=run.meta,
-        results=list(run.results()) if with_results else [],
+        results=_StreamedResults(run) if with_results else (),
         escalation=_escalation(failing, always_escalate, lambda: _escalate_run(project, run, summary)),
         run_folder=project.relpath(run.folder) if project else str(run.folder),
     )
@@ -109,7 +125,7 @@ def drift_report_data(
         drift=drift,
         summary=candidate.summary() if candidate else None,
         meta=candidate.meta if candidate else None,
-        results=list(candidate.results()) if candidate and with_results else [],
+        results=_StreamedResults(candidate) if candidate and with_results else (),
         escalation=_escalation(
             failing, always_escalate, lambda: _escalate_drift(project, drift, candidate, stored)
         ),

@@ -8,16 +8,18 @@ completes, so memory stays flat and an interrupted run keeps its results) and
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, GetCoreSchemaHandler, ValidationError, field_validator
+from pydantic_core import core_schema
 
 from promptops.assertions import GapType
 from promptops.config import display_path
@@ -245,6 +247,122 @@ class GroupSummary(StrictModel):
     """Cost of all judge and embedding calls, when every price is known."""
 
 
+_PACKED_FIELDS = (
+    "suite",
+    "case",
+    "model",
+    "line",
+    "status",
+    "samples",
+    "passed_samples",
+    "errored_samples",
+    "pass_rate",
+    "threshold",
+    "gap",
+    "duration_ms",
+    "judge_agreement",
+)
+"""The fields of a verdict with nothing to show beyond its counts, in the order a packed row keeps them."""
+_STATUS = _PACKED_FIELDS.index("status")
+
+PackedVerdict = tuple[Any, ...]
+
+
+class CaseVerdicts(Sequence[CaseVerdict]):
+    """A run's case verdicts, in report order.
+
+    A verdict with nothing to show beyond its counts (no failing assertion, output or
+    error: a passing case) is kept as a tuple of its fields, about 240 bytes instead of a
+    model's 1,500, and becomes a ``CaseVerdict`` when read. At 100,000 cases the summary
+    then holds tens of MiB, not hundreds. Serialised and validated as a list of verdicts,
+    so summary.json and the JSON report are unchanged.
+    """
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, verdicts: Iterable[CaseVerdict | PackedVerdict] = ()) -> None:
+        self._rows: list[CaseVerdict | PackedVerdict] = [
+            _pack(v) if isinstance(v, CaseVerdict) else v for v in verdicts
+        ]
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [_unpack(row) for row in self._rows[index]]
+        return _unpack(self._rows[index])
+
+    def __iter__(self) -> Iterator[CaseVerdict]:
+        return map(_unpack, self._rows)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, CaseVerdicts | list):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable content, like a list
+
+    def __repr__(self) -> str:
+        return f"CaseVerdicts({len(self)} verdicts)"
+
+    def not_passed(self) -> list[CaseVerdict]:
+        """The failed and errored verdicts, without unpacking the passing ones."""
+        return [
+            _unpack(row) for row in self._rows if isinstance(row, CaseVerdict) or row[_STATUS] != "passed"
+        ]
+
+    def statuses(self) -> Counter[str]:
+        """How many verdicts have each status."""
+        return Counter(row.status if isinstance(row, CaseVerdict) else row[_STATUS] for row in self._rows)
+
+    def json_items(self) -> Iterator[dict[str, Any]]:
+        """Each verdict as the JSON object summary.json holds, one at a time."""
+        defaults: dict[str, Any] = {"failed_assertions": [], "output_excerpt": None, "error": None}
+        order = list(CaseVerdict.model_fields)
+        for row in self._rows:
+            if isinstance(row, CaseVerdict):
+                yield row.model_dump(mode="json")
+            else:
+                item = dict(zip(_PACKED_FIELDS, row, strict=True))
+                # the key order of a dumped CaseVerdict
+                yield {name: item[name] if name in item else defaults[name] for name in order}
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        items = handler.generate_schema(list[CaseVerdict])
+
+        def validate(value: Any, inner: core_schema.ValidatorFunctionWrapHandler) -> CaseVerdicts:
+            return value if isinstance(value, CaseVerdicts) else cls(inner(value))
+
+        return core_schema.no_info_wrap_validator_function(
+            validate,
+            items,
+            serialization=core_schema.plain_serializer_function_ser_schema(list, return_schema=items),
+        )
+
+
+def _report_order(row: CaseVerdict | PackedVerdict) -> tuple[str, str, int, str]:
+    """Verdicts are listed by suite, model, line in the suite file, then case id."""
+    if isinstance(row, CaseVerdict):
+        return (row.suite, row.model, row.line or 0, row.case)
+    return (row[0], row[2], row[3] or 0, row[1])
+
+
+def _pack(verdict: CaseVerdict) -> CaseVerdict | PackedVerdict:
+    if verdict.failed_assertions or verdict.output_excerpt is not None or verdict.error is not None:
+        return verdict
+    return tuple(getattr(verdict, name) for name in _PACKED_FIELDS)
+
+
+def _unpack(row: CaseVerdict | PackedVerdict) -> CaseVerdict:
+    if isinstance(row, CaseVerdict):
+        return row
+    return CaseVerdict(**dict(zip(_PACKED_FIELDS, row, strict=True)))
+
+
 class RunSummary(StrictModel):
     """Verdicts of a finished run; the JSON report."""
 
@@ -258,11 +376,32 @@ class RunSummary(StrictModel):
     planned_calls: int
     completed_calls: int
     groups: list[GroupSummary]
-    cases: list[CaseVerdict]
+    cases: CaseVerdicts
 
     @property
     def failures(self) -> list[CaseVerdict]:
-        return [c for c in self.cases if c.status != "passed"]
+        return self.cases.not_passed()
+
+
+def summary_json_chunks(
+    summary: RunSummary, *, before: dict[str, Any] | None = None, after: dict[str, Any] | None = None
+) -> Iterator[str]:
+    """``summary`` as indented JSON, written a verdict at a time so a huge run is never one string.
+
+    ``before`` and ``after`` add keys ahead of and behind the summary's own (the JSON report's ``kind``
+    and ``escalation``). The text parses to what ``summary.model_dump(mode="json")`` gives.
+    """
+    head = {**(before or {}), **summary.model_dump(mode="json", exclude={"cases"}), "cases": []}
+    text = json.dumps({**head, **(after or {})}, indent=2, ensure_ascii=False)
+    # "cases" is the summary's last key: its empty list is the first such text after the head's keys
+    start, rest = text.split('"cases": []', 1) if after else text.rsplit('"cases": []', 1)
+    yield start + '"cases": ['
+    first = True
+    for item in summary.cases.json_items():
+        body = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+        yield ("\n    " if first else ",\n    ") + body
+        first = False
+    yield ("]" if first else "\n  ]") + rest
 
 
 def now_iso() -> str:
@@ -307,7 +446,7 @@ class RunWriter:
     def finish(self, summary: RunSummary) -> None:
         self.close()
         try:
-            _replace_text(self.folder / "summary.json", summary.model_dump_json(indent=2) + "\n")
+            _replace_text(self.folder / "summary.json", [*summary_json_chunks(summary), "\n"])
         except OSError as exc:
             where = display_path(self.folder / "summary.json")
             raise storage_error(exc, where, "write the summary") from None
@@ -320,11 +459,16 @@ class RunWriter:
                 pass  # the failed write was reported by append; every complete line is on disk
 
 
-def _replace_text(path: Path, text: str) -> None:
-    """Write ``path`` through a temporary file, so a failed write leaves the old content intact."""
+def _replace_text(path: Path, text: str | Iterable[str]) -> None:
+    """Write ``path`` (text, or its pieces) through a temporary file, so a failed write leaves the old
+    content intact."""
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            if isinstance(text, str):
+                handle.write(text)
+            else:
+                handle.writelines(text)
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)
@@ -467,7 +611,7 @@ def excerpt(text: str | None, limit: int = 200) -> str | None:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-@dataclass
+@dataclass(slots=True)
 class CaseTally:
     """The samples of one case on one model, folded as they stream in; it owns the case's verdict.
 
@@ -566,6 +710,27 @@ class CaseTally:
         ordered = sorted(self.failed_assertions.values(), key=lambda item: item[0])
         return [outcome for _, outcome in ordered[:MAX_FAILED_ASSERTIONS]]
 
+    def packed_verdict(self, suite: str, case: str, model: str) -> CaseVerdict | PackedVerdict:
+        """``case_verdict``, as the tuple ``CaseVerdicts`` keeps when there is nothing to show beyond the
+        counts (no failing assertion, output or error): no model is built for a passing case."""
+        if self.failed_assertions or self.first_failure is not None or self.error is not None:
+            return self.case_verdict(suite, case, model)
+        return (
+            suite,
+            case,
+            model,
+            self.line,
+            self.verdict,
+            self.samples,
+            self.passed,
+            self.errored,
+            self.pass_rate,
+            self.threshold,
+            self.gap,
+            round(self.duration_ms, 3),
+            self.agreement(),
+        )
+
     def case_verdict(self, suite: str, case: str, model: str) -> CaseVerdict:
         """The tally as the run summary's verdict for ``suite::case`` on ``model``."""
         return CaseVerdict(
@@ -637,12 +802,15 @@ def summarize(
         else:
             group.cost += result.cost_usd
 
-    verdicts = [tally.case_verdict(*key) for key, tally in cases.items()]
-    verdicts.sort(key=lambda v: (v.suite, v.model, v.line or 0, v.case))
-
+    rows: list[CaseVerdict | PackedVerdict] = []
     statuses: dict[tuple[str, str], Counter[str]] = {}
-    for verdict in verdicts:
-        statuses.setdefault((verdict.suite, verdict.model), Counter())[verdict.status] += 1
+    while cases:  # each tally is dropped once folded, so tallies and verdicts are not all held at once
+        (suite, case, model), tally = cases.popitem()
+        rows.append(tally.packed_verdict(suite, case, model))
+        statuses.setdefault((suite, model), Counter())[tally.verdict] += 1
+    rows.sort(key=_report_order)
+    verdicts = CaseVerdicts(rows)
+    del rows
     summaries: list[GroupSummary] = []
     for (suite, model), group in sorted(groups.items()):
         counts = statuses.get((suite, model), Counter())
@@ -670,8 +838,9 @@ def summarize(
             )
         )
 
-    any_failed = any(v.status == "failed" for v in verdicts)
-    any_error = any(v.status == "error" for v in verdicts) or completed < meta.planned_calls
+    overall_counts = verdicts.statuses()
+    any_failed = overall_counts["failed"] > 0
+    any_error = overall_counts["error"] > 0 or completed < meta.planned_calls
     overall: CaseStatus = "failed" if any_failed else ("error" if any_error else "passed")
     exit_code = {"passed": 0, "failed": 1, "error": 3}[overall]
     return RunSummary(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -113,7 +114,7 @@ def emit_report(data: object, fmt: str, output: str | None) -> None:
     written to that file, several to ``output`` with each format's suffix
     (``report.json``, ``report.html`` ...), and the text report is printed.
     """
-    from promptops.reports import FORMAT_SUFFIXES, REPORT_FORMATS, ReportData, render_report
+    from promptops.reports import FORMAT_SUFFIXES, REPORT_FORMATS, ReportData, render_report, report_chunks
 
     assert isinstance(data, ReportData)
     formats = [f.strip() for f in fmt.split(",") if f.strip()] or ["text"]
@@ -129,14 +130,20 @@ def emit_report(data: object, fmt: str, output: str | None) -> None:
         if formats[0] != "text" or verbosity() > -2:
             text_color = color and formats[0] == "text"
             # click strips colour codes off a non-terminal unless told: --color means colour anyway
-            click.echo(render_report(data, formats[0], color=text_color), nl=False, color=text_color)
+            for chunk in report_chunks(data, formats[0], color=text_color):
+                click.echo(chunk, nl=False, color=text_color)
         return
     if len(formats) == 1:
-        Path(output).write_text(render_report(data, formats[0]), encoding="utf-8")
+        _write_report(Path(output), report_chunks(data, formats[0]))
     else:
         base = Path(output)
         stem = base.with_suffix("") if base.suffix in FORMAT_SUFFIXES.values() else base
         for name in formats:
-            Path(str(stem) + FORMAT_SUFFIXES[name]).write_text(render_report(data, name), encoding="utf-8")
+            _write_report(Path(str(stem) + FORMAT_SUFFIXES[name]), report_chunks(data, name))
     if verbosity() > -2:
         click.echo(render_report(data, "text", color=color), nl=False, color=color)
+
+
+def _write_report(path: Path, chunks: Iterable[str]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.writelines(chunks)

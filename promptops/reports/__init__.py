@@ -8,10 +8,11 @@ A report shows a test run, a drift comparison between two runs, or both (a
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from promptops.results import RunMeta, RunSummary, SampleResult
+from promptops.results import RunMeta, RunSummary, SampleResult, summary_json_chunks
 
 if TYPE_CHECKING:
     from promptops.drift import DriftReport
@@ -29,8 +30,9 @@ class ReportData:
     summary: RunSummary | None = None
     """The test run (for a drift, the candidate run)."""
     meta: RunMeta | None = None
-    results: list[SampleResult] = field(default_factory=list)
-    """Sample results of ``summary``'s run (latency distribution, outputs); may be empty."""
+    results: Iterable[SampleResult] = ()
+    """Sample results of ``summary``'s run (latency distribution, outputs); may be empty. Iterated
+    once per chart, so a run's record can stream them instead of a list."""
     drift: DriftReport | None = None
     escalation: EscalationReport | None = None
     run_folder: str | None = None
@@ -57,11 +59,31 @@ def render_json(data: ReportData) -> str:
 
     ``kind`` says which (``drift`` or ``test``), so a reader needs no guess from the keys.
     """
+    return "".join(json_chunks(data))
+
+
+def json_chunks(data: ReportData) -> Iterator[str]:
+    """``render_json`` in pieces: a test report is written a verdict at a time, never held whole."""
+    escalation = json.loads(data.escalation.model_dump_json()) if data.escalation else None
+    if data.drift is None and data.summary is not None:
+        yield from summary_json_chunks(
+            data.summary, before={"kind": "test"}, after={"escalation": escalation}
+        )
+        yield "\n"
+        return
     body = data.drift if data.drift is not None else data.summary
     kind = "drift" if data.drift is not None else "test"
     payload = {"kind": kind, **(json.loads(body.model_dump_json()) if body is not None else {})}
-    payload["escalation"] = json.loads(data.escalation.model_dump_json()) if data.escalation else None
-    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+    payload["escalation"] = escalation
+    yield json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+
+
+def report_chunks(data: ReportData, fmt: str, *, color: bool = False) -> Iterator[str]:
+    """``render_report`` in pieces, for writing: the JSON report of a huge run streams."""
+    if fmt == "json":
+        yield from json_chunks(data)
+    else:
+        yield render_report(data, fmt, color=color)
 
 
 def render_report(data: ReportData, fmt: str, *, color: bool = False) -> str:
@@ -103,4 +125,5 @@ __all__ = [
     "REPORT_FORMATS",
     "ReportData",
     "render_report",
+    "report_chunks",
 ]

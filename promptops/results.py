@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 
-from pydantic import Field, GetCoreSchemaHandler, ValidationError, field_validator
+from pydantic import Field, GetCoreSchemaHandler, TypeAdapter, ValidationError, field_validator
 from pydantic_core import core_schema
 
 from promptops.assertions import GapType
@@ -316,17 +316,14 @@ class CaseVerdicts(Sequence[CaseVerdict]):
         """How many verdicts have each status."""
         return Counter(row.status if isinstance(row, CaseVerdict) else row[_STATUS] for row in self._rows)
 
-    def json_items(self) -> Iterator[dict[str, Any]]:
-        """Each verdict as the JSON object summary.json holds, one at a time."""
-        defaults: dict[str, Any] = {"failed_assertions": [], "output_excerpt": None, "error": None}
-        order = list(CaseVerdict.model_fields)
-        for row in self._rows:
-            if isinstance(row, CaseVerdict):
-                yield row.model_dump(mode="json")
-            else:
-                item = dict(zip(_PACKED_FIELDS, row, strict=True))
-                # the key order of a dumped CaseVerdict
-                yield {name: item[name] if name in item else defaults[name] for name in order}
+    def json_pieces(self, batch: int = 500) -> Iterator[str]:
+        """The verdicts as the items of an indented JSON list two levels deep (summary.json's ``cases``),
+        a few hundred at a time: pydantic writes each batch, and only a batch is ever unpacked."""
+        for start in range(0, len(self._rows), batch):
+            verdicts = [_unpack(row) for row in self._rows[start : start + batch]]
+            text = _VERDICT_LIST.dump_json(verdicts, indent=2).decode()
+            # "[\n  {...},\n  {...}\n]": the items, one level deeper
+            yield "  " + text[2:-2].replace("\n", "\n  ")
 
     @classmethod
     def __get_pydantic_core_schema__(
@@ -342,6 +339,9 @@ class CaseVerdicts(Sequence[CaseVerdict]):
             items,
             serialization=core_schema.plain_serializer_function_ser_schema(list, return_schema=items),
         )
+
+
+_VERDICT_LIST: TypeAdapter[list[CaseVerdict]] = TypeAdapter(list[CaseVerdict])
 
 
 def _report_order(row: CaseVerdict | PackedVerdict) -> tuple[str, str, int, str]:
@@ -386,7 +386,7 @@ class RunSummary(StrictModel):
 def summary_json_chunks(
     summary: RunSummary, *, before: dict[str, Any] | None = None, after: dict[str, Any] | None = None
 ) -> Iterator[str]:
-    """``summary`` as indented JSON, written a verdict at a time so a huge run is never one string.
+    """``summary`` as indented JSON, written a batch of verdicts at a time: a huge run is never one string.
 
     ``before`` and ``after`` add keys ahead of and behind the summary's own (the JSON report's ``kind``
     and ``escalation``). The text parses to what ``summary.model_dump(mode="json")`` gives.
@@ -397,9 +397,8 @@ def summary_json_chunks(
     start, rest = text.split('"cases": []', 1) if after else text.rsplit('"cases": []', 1)
     yield start + '"cases": ['
     first = True
-    for item in summary.cases.json_items():
-        body = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n    ")
-        yield ("\n    " if first else ",\n    ") + body
+    for piece in summary.cases.json_pieces():
+        yield ("\n" if first else ",\n") + piece
         first = False
     yield ("]" if first else "\n  ]") + rest
 

@@ -13,7 +13,15 @@ from test_drift import meta, sample, write_run
 
 from promptops.drift import compare_results
 from promptops.escalation import escalate_drift, escalate_run
-from promptops.results import CaseTally, SampleResult, summarize
+from promptops.results import (
+    CaseTally,
+    CaseVerdict,
+    CaseVerdicts,
+    RunWriter,
+    SampleResult,
+    summarize,
+    summary_json_chunks,
+)
 
 
 def _samples(passes: int, fails: int, errors: int, threshold: float) -> list[SampleResult]:
@@ -125,3 +133,53 @@ def test_tally_is_the_same_whatever_order_the_samples_arrive_in() -> None:
         "expected 'refund', got 'first'",
         "expected 'refund', got 'second'",
     ]
+
+
+def _mixed_run() -> list[SampleResult]:
+    """Passing cases (packed in the summary), a failing one, an errored one and a 2-of-3 case."""
+    results = [sample(f"pass-{i:03d}", True, "refund", index=0) for i in range(700)]
+    results += [sample("fails", False, 'bug \u00e9\n"quoted"', gap="skill")]
+    results += [sample("times-out", None, error="Timeout")]
+    results += [sample("two-of-three", kind, "refund", index=i) for i, kind in enumerate([True, True, False])]
+    return results
+
+
+def test_summary_packs_passing_verdicts_and_reads_them_back_whole() -> None:
+    summary = summarize(meta("r1"), _mixed_run())
+    cases = summary.cases
+    assert isinstance(cases, CaseVerdicts) and len(cases) == 703
+    # only the cases with something to show are kept as models
+    assert sum(isinstance(row, CaseVerdict) for row in cases._rows) == 3
+    assert cases.statuses() == {"passed": 700, "failed": 2, "error": 1}
+    assert [v.case for v in summary.failures] == ["fails", "times-out", "two-of-three"]
+    # listed by suite, model, line, then id (these samples carry no line)
+    assert [v.case for v in cases[:3]] == ["fails", "pass-000", "pass-001"]
+    unpacked = cases[1]
+    assert isinstance(unpacked, CaseVerdict)
+    assert (unpacked.status, unpacked.pass_rate, unpacked.duration_ms) == ("passed", 1.0, 100.0)
+    assert unpacked.failed_assertions == [] and unpacked.output_excerpt is None
+    # the same verdicts as building every model, in the same order
+    assert list(cases) == [CaseVerdict.model_validate(v.model_dump()) for v in cases]
+    assert cases == list(cases) and cases != list(cases)[1:]
+
+
+def test_summary_json_is_the_models_own_json_written_in_batches(tmp_path: Path) -> None:
+    summary = summarize(meta("r1"), _mixed_run())
+    whole = summary.model_dump_json(indent=2)
+    assert "".join(summary_json_chunks(summary)) == whole
+    assert len(list(summary.cases.json_pieces())) == 2  # 703 verdicts, 500 a batch
+    # the JSON report wraps the same object between its own keys
+    report = json.loads(
+        "".join(summary_json_chunks(summary, before={"kind": "test"}, after={"escalation": None}))
+    )
+    assert list(report)[0] == "kind" and list(report)[-1] == "escalation"
+    assert {k: v for k, v in report.items() if k not in ("kind", "escalation")} == json.loads(whole)
+    # summary.json reads back into the same summary, whose verdicts are packed again
+    run = write_run(tmp_path, "r1", _mixed_run())
+    writer = RunWriter(run.folder, run.meta)
+    writer.finish(summary)
+    again = run.summary()
+    assert again == summary and isinstance(again.cases, CaseVerdicts)
+    assert sum(isinstance(row, CaseVerdict) for row in again.cases._rows) == 3
+    empty = summary.model_copy(update={"cases": CaseVerdicts()})
+    assert "".join(summary_json_chunks(empty)) == empty.model_dump_json(indent=2)

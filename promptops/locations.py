@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +37,43 @@ class LineList(list[Any]):
 
     line: int = 0
     item_lines: list[int]
+
+
+class LinesOnDemand(LineDict):
+    """A document read by the fast parser (``load_large_yaml``): its lines are found when first asked for.
+
+    Only the items of the lists named when loading (a suite's ``cases``) carry their lines from the
+    start; any other line (a mistake's) comes from reading the text again with the line-tracking
+    loader, which only a mistake needs. Values inside are plain dicts and lists.
+    """
+
+    def __init__(self, data: dict[Any, Any], locate: Callable[[], LineDict]) -> None:
+        super().__init__(data)
+        self._locate: Callable[[], LineDict] | None = locate
+        self._located: LineDict | None = None
+
+    def located(self) -> LineDict:
+        """The same document with every line (read once, on the first call)."""
+        if self._located is None:
+            assert self._locate is not None
+            self._located, self._locate = self._locate(), None
+        return self._located
+
+    # plain attributes on LineDict, read-only here: the exact loader's answers
+    @property
+    def line(self) -> int:  # type: ignore[override]
+        return self.located().line
+
+    @property
+    def key_lines(self) -> dict[Any, int]:  # type: ignore[override]
+        return self.located().key_lines
+
+    def knows(self, path: tuple[Any, ...]) -> bool:
+        """Whether ``path`` is an item of a list whose lines were found up front."""
+        if len(path) != 2 or path[0] not in self:
+            return False
+        items, index = self[path[0]], path[1]
+        return isinstance(items, LineList) and isinstance(index, int) and 0 <= index < len(items)
 
 
 # libyaml's parser when available: about ten times faster on suites with thousands of cases
@@ -250,6 +288,244 @@ def load_yaml(text: str, *, file: str | Path, error: type[PromptOpsError], line_
     return data
 
 
+try:  # a YAML parser in Rust: a large suite in a tenth of libyaml's time (see load_large_yaml)
+    import yaml_rs as _yaml_rs
+except ImportError:  # pragma: no cover  (a platform without its wheel: every file takes the exact path)
+    _yaml_rs = None  # type: ignore[assignment]
+
+LARGE_YAML_CHARS = 50_000
+"""Documents at least this long may take the fast parser; shorter ones always take the line-tracking one."""
+
+_SPECIAL = re.compile(
+    # what PyYAML refuses (its non-printable characters), what YAML 1.1 and 1.2 break lines or escape
+    # differently, and every indicator that may start anchors, aliases, tags, block scalars,
+    # directives or complex keys (whether it does is decided by ``_starts_scalar``)
+    "[&*!|>%@`?\t\r\\\\\x85\u2028\u2029\ufeff"
+    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]"
+)
+_INDICATORS = frozenset("&*!|>%@`?")
+_OTHER_NUMBERS = tuple(
+    re.compile(pattern)
+    for pattern in (
+        # plain scalars YAML 1.2 reads as numbers and YAML 1.1 does not, or as other numbers: 017,
+        # 0o17, _1, 1e3, 1.0e3, -.5 (and 0x1f, 0b1, read alike, but not worth the doubt). Each
+        # pattern starts with a character that is rare in suites, so its search is a fast scan.
+        r"0(?:(?<=[ \n\[{,]0)|(?<=[ \n\[{,][-+]0))[0-9xXbBoO_]",
+        r"_(?:(?<=[ \n\[{,]_)|(?<=[ \n\[{,][-+.]_)|(?<=[ \n\[{,][-+]\._))",
+        r"[0-9._][eE][-+]?[0-9_]",
+        r"\.(?<=[-+]\.)[0-9]",
+    )
+)
+_YAML11_WORDS = frozenset("yes Yes YES no No NO on On ON off Off OFF = <<".split())
+"""Plain scalars YAML 1.1 reads as booleans, merge keys or the value tag, and YAML 1.2 as text."""
+_NUMBER_FIRST = frozenset("0123456789-+.")
+_PYYAML_RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers
+
+
+def load_large_yaml(
+    text: str, *, file: str | Path, error: type[PromptOpsError], item_lines_of: tuple[str, ...]
+) -> LinesOnDemand | None:
+    """A large mapping read by the fast parser, or None when the line-tracking loader must read it.
+
+    PyYAML (YAML 1.1, through libyaml) builds a Python object per node and a line per key: about
+    60 ms per 1,000 suite cases, seconds for a large test set. ``yaml_rs`` (YAML 1.2, in Rust)
+    reads the same text in a twentieth of that, but the two versions disagree on some plain
+    scalars (``yes``, ``017``, ``1e3``, ``1:20``, dates) and yaml_rs knows no lines. So it is only
+    used when its reading is PyYAML's: the text has none of the forms the two read differently
+    (numbers are let through only in the forms both read alike), no anchors, tags, block scalars
+    or escapes, and no nesting deeper than ``MAX_YAML_DEPTH``; anything else, and any text it
+    refuses, goes to the line-tracking loader, which reports problems with their lines as always.
+
+    The lines of the items of the top-level lists ``item_lines_of`` (a suite's cases, whose line
+    every result records) are found from the text: a block sequence's items are the lines that
+    start with ``-`` at its column, and the count must equal the parsed items, or the fast path is
+    not taken. Every other line is found on demand (``LinesOnDemand``), by the exact loader.
+    """
+    if _yaml_rs is None or len(text) < LARGE_YAML_CHARS or not _fast_path_safe(text):
+        return None
+    try:
+        with gc_paused():
+            data = _yaml_rs.loads(text, parse_datetime=False)
+    except BaseException as exc:  # noqa: BLE001  (anything it refuses or fails at, the exact loader reports)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        return None
+    if not isinstance(data, dict) or not _read_alike(data):
+        return None
+    lists: dict[str, LineList] = {}
+    for key in item_lines_of:
+        items = data.get(key)
+        if not isinstance(items, list):
+            continue
+        lines = _block_item_lines(text, key)
+        if lines is None or len(lines) != len(items):
+            return None
+        lists[key] = LineList(items)
+        lists[key].item_lines = lines
+        lists[key].line = lines[0] if lines else 0
+    data.update(lists)
+    return LinesOnDemand(data, lambda: load_yaml(text, file=file, error=error))
+
+
+def _fast_path_safe(text: str) -> bool:
+    """Whether ``text`` has none of the forms that YAML 1.1 and 1.2 (or PyYAML and yaml_rs) read apart.
+
+    Each check is a scan for a character that is rare in suites, so a large plain suite passes in
+    about a tenth of the time yaml_rs takes to parse it; the few places found are looked at closely.
+    """
+    padded = "\n" + text  # so that a scalar at the very start has a line break before it
+    for match in _SPECIAL.finditer(padded):
+        if match[0] not in _INDICATORS or _starts_scalar(padded, match.start()):
+            return False
+        if match[0] == "?" and _in_flow(padded, match.start()):
+            return False  # YAML 1.1 ends a plain scalar at ``?`` inside brackets, 1.2 does not
+    # an empty key (``: x``, ``{: x}``), or a colon before a flow indicator: read apart or refused
+    for match in _EMPTY_KEY.finditer(padded):
+        if match[0] != ":" or _starts_scalar(padded, match.start()):
+            return False
+    if padded.find("\n---") >= 0 or padded.find("\n...") >= 0:
+        return False  # several documents, or a marker whose reading is not worth checking
+    # block nesting deep enough to exhaust yaml_rs's stack is refused by the exact loader instead
+    if "\n" + " " * 200 in text or _DASH_RUN.search(text):
+        return False
+    if any(pattern.search(padded) for pattern in _OTHER_NUMBERS):
+        return False
+    # a flow collection that goes on over several lines: YAML 1.1 and 1.2 indent those differently
+    return _BALANCED_LINES.fullmatch(_NOT_BRACKET.sub("", text)) is not None
+
+
+_DASH_RUN = re.compile(r"-(?: +-){49}")
+_EMPTY_KEY = re.compile(r":(?:[\[\]{},]|(?<=[\n\[{,]:)|(?<= :))")
+_FLOW_TOKEN = re.compile(r"'(?:[^'\n]|'')*'|\"[^\"\n]*\"|['\"\[\]{}]")
+
+
+def _in_flow(text: str, at: int) -> bool:
+    """Whether ``at`` may lie inside a flow collection outside quotes (flow collections keep to one line).
+
+    Quotes count only where a scalar may start (``it's`` is plain text); an unclosed one leaves the
+    answer in doubt, which is a yes.
+    """
+    start = text.rfind("\n", 0, at) + 1
+    end = text.find("\n", at)
+    depth = 0
+    for token in _FLOW_TOKEN.finditer(text, start, len(text) if end < 0 else end):
+        if token.start() > at:
+            break
+        first = token[0][0]
+        if first in "'\"":
+            if not _starts_scalar(text, token.start()):
+                continue  # a quote inside plain text
+            if len(token[0]) == 1:
+                return True  # a quote that does not close on this line
+            if token.end() > at:
+                return False  # inside quotes
+        elif first in "[{":
+            depth += 1
+        else:
+            depth -= 1
+    return depth > 0
+
+
+_NOT_BRACKET = re.compile(r"[^\[\]{}\n]+")
+_BALANCED = r"(?:\[\]|\{\})*"
+for _ in range(3):  # pairs nested up to four deep on one line
+    _BALANCED = rf"(?:\[{_BALANCED}\]|\{{{_BALANCED}\}})*"
+_BALANCED_LINES = re.compile(rf"(?:{_BALANCED}\n)*{_BALANCED}")
+
+
+def _starts_scalar(text: str, at: int) -> bool:
+    """Whether the character at ``at`` may start a node (so an indicator there means what it says)."""
+    before = text[max(0, at - 400) : at].rstrip(" ")
+    if not before and at > 400:
+        return True  # 400 spaces: the start of something, whatever it is
+    if not before or before[-1] in "\n[{,":
+        return True
+    return len(before) < at and before[-1] in "-?:"
+
+
+def _read_alike(root: dict[Any, Any]) -> bool:
+    """Whether every value of ``root`` reads the same in PyYAML, within ``MAX_YAML_DEPTH``.
+
+    yaml_rs gives text where PyYAML reads a date, a sexagesimal number or a YAML 1.1 boolean (so such
+    text, quoted or not, is left to PyYAML); flow collections as keys, and integers too large for
+    PyYAML's limit, are PyYAML's to refuse. The loop runs over every value of a large suite, so the
+    common case (text that cannot be a number or a 1.1 word) costs two set lookups.
+    """
+    words, first_chars = _YAML11_WORDS, _NUMBER_FIRST
+    stack: list[tuple[Any, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if type(node) is dict:
+            for key in node:
+                if type(key) is not str or key in words or key[:1] in first_chars:
+                    if not _scalar_alike(key):
+                        return False
+            values = node.values()
+        else:
+            values = node
+        for value in values:
+            kind = type(value)
+            if kind is str:
+                if value in words or value[:1] in first_chars:
+                    if not _scalar_alike(value):
+                        return False
+            elif kind is dict or kind is list:
+                if depth >= MAX_YAML_DEPTH - 1:  # its items would lie past the limit
+                    return False
+                stack.append((value, depth + 1))
+            elif not _scalar_alike(value):
+                return False
+    return True
+
+
+def _scalar_alike(value: Any) -> bool:
+    kind = type(value)
+    if kind is str:
+        if value in _YAML11_WORDS:
+            return False
+        if value[:1] in _NUMBER_FIRST:
+            return all(
+                tag == "tag:yaml.org,2002:str" or not pattern.match(value)
+                for tag, pattern in _PYYAML_RESOLVERS.get(value[0], [])
+            )
+        return True
+    if kind is int:
+        return -(10**18) < value < 10**18
+    return kind is float or kind is bool or value is None
+
+
+def _block_item_lines(text: str, key: str) -> list[int] | None:
+    """Lines of the items of the block sequence under the top-level ``key``, or None when unsure.
+
+    Every item of a block sequence starts with ``-`` at the sequence's column, so the items are
+    among the lines found here; when as many are found as were parsed, they are exactly the items.
+    An item whose value starts on a later line is left to the exact loader (its line is that one's).
+    """
+    heads = list(re.finditer(rf"^{re.escape(key)}[ ]*:[ ]*(?:#.*)?$", text, re.MULTILINE))
+    if len(heads) != 1:
+        return None
+    start = heads[0].end()  # the line break that ends the key's line
+    first = re.compile(r"\n([ ]*)-[ \n]").search(text, start)
+    if first is None:
+        return None
+    # the region ends at the next line that starts at column 0 with anything but an item or a comment
+    end_match = re.compile(r"\n[^ \n#-]").search(text, start)
+    end = end_match.start() if end_match is not None else len(text)
+    item = "\n" + first[1] + "-"
+    region = text[start:end]
+    if item + "\n" in region:
+        return None  # an item whose value starts below it
+    chunks = region.split(item + " ")
+    if any(
+        chunk[:1] in (" ", "#", "\n", "") and chunk.lstrip(" ")[:1] in ("#", "\n", "") for chunk in chunks[1:]
+    ):
+        return None  # nothing after the dash but a comment: the value starts below
+    # item k starts on the line after every line break before it: those in the chunks before it,
+    # and one in each dash that starts an item
+    base = text.count("\n", 0, start) + 1
+    return [base + k + before for k, before in enumerate(accumulate(c.count("\n") for c in chunks[:-1]), 1)]
+
+
 def safe_yaml_value(text: str) -> Any:
     """Plain data from YAML text that is not a file (a ``--var`` value, a quick peek at a suite).
 
@@ -281,6 +557,10 @@ def line_of(data: Any, path: tuple[Any, ...]) -> int | None:
     Parts that are not keys of the current node (pydantic's union member tags,
     a key that is missing) are skipped rather than ending the walk.
     """
+    if isinstance(data, LinesOnDemand):
+        if data.knows(path):
+            return int(data[path[0]].item_lines[path[1]])
+        data = data.located()
     line = getattr(data, "line", None) or None
     node = data
     for part in path:
@@ -468,6 +748,7 @@ def parse_yaml_model(
     line_offset: int = 0,
     empty_ok: bool = False,
     prepare: Callable[[LineDict], Any] | None = None,
+    item_lines_of: tuple[str, ...] = (),
 ) -> tuple[ModelT, LineDict]:
     """The one validated YAML reader: parse ``text`` keeping every key's line, and validate it as ``model``.
 
@@ -484,11 +765,17 @@ def parse_yaml_model(
         empty_ok: An empty document stands for an empty mapping.
         prepare: Checks or reshapes the mapping before validation (raising ``error`` with its own
             lines); its result is what ``model`` validates.
+        item_lines_of: Top-level lists whose items' lines are needed whatever happens (a suite's
+            cases): naming them lets a large document take the fast parser (``load_large_yaml``).
 
     Returns:
         The validated model, and the loaded mapping (for later line lookups with ``line_of``).
     """
-    data = load_yaml(text, file=file, error=error, line_offset=line_offset)
+    data: Any = None
+    if item_lines_of and not line_offset:
+        data = load_large_yaml(text, file=file, error=error, item_lines_of=item_lines_of)
+    if data is None:
+        data = load_yaml(text, file=file, error=error, line_offset=line_offset)
     if data is None and empty_ok:
         data = LineDict()
         data.line, data.key_lines = line_offset + 1, {}

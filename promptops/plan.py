@@ -97,6 +97,8 @@ class Plan:
         return self.only is None or (suite.name, case.id, model.alias) in self.only
 
     def selected_cases(self, suite: Suite) -> list[Case]:
+        if self.only is None and self.options.shard is None and not self.options.filter:
+            return suite.cases  # every case (the common run, and the cheapest on a large suite)
         shard = self.options.shard
         models = self.models_for(suite) if self.only is not None else []
         return [
@@ -122,6 +124,16 @@ class Plan:
         total = 0
         for suite in self.suites:
             models = self.models_for(suite)
+            if self.only is None and self.targets is None:  # every case on every model: no per-case test
+                repeat = self.options.repeat
+                cases = self.selected_cases(suite)
+                samples = (
+                    repeat * len(cases)
+                    if repeat
+                    else sum(suite.repeat_for(case, self.project) for case in cases)
+                )
+                total += samples * len(models)
+                continue
             for case in self.selected_cases(suite):
                 wanted = sum(self.wanted(suite, case, model) for model in models)
                 total += wanted * self.repeat_of(suite, case)
@@ -168,6 +180,21 @@ def render_case(suite: Suite, case: Case) -> list[Any]:
         ) from None
 
 
+def _cases_with_new_assertions(plan: Plan) -> Iterator[tuple[Suite, Case]]:
+    """Each suite's selected cases, less those whose every assertion an earlier case of it had.
+
+    Cases of a large suite share their assertion specs (``suites.load_suite``): what grading needs for a
+    spec (its judge, embedding model, judge prompt) is found, and any problem with it reported, at the
+    first case that uses it, exactly as if every case were looked at.
+    """
+    for suite in plan.suites:
+        seen: set[int] = set()
+        for case in plan.selected_cases(suite):
+            if any(id(spec) not in seen for spec in case.assert_) or not seen:
+                seen.update(id(spec) for spec in case.assert_)
+                yield suite, case
+
+
 def build_plan(
     project: Project,
     suites: list[Suite],
@@ -201,7 +228,7 @@ def build_plan(
             render_case(suite, case)
     plan.grading = prepare_grading(
         project,
-        ((suite, case) for suite in suites for case in plan.selected_cases(suite)),
+        _cases_with_new_assertions(plan),
         judge_repeat=options.judge_repeat,
         replay=options.replay,
     )

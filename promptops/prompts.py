@@ -8,6 +8,7 @@ files, import or run code, and every variable it uses must be a declared input.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -345,10 +346,14 @@ class Prompt:
         _, _, used = _parse_template(self.environment, self.relpath, self.file)
         return used
 
+    @functools.cached_property
+    def _input_specs(self) -> dict[str, InputSpec]:
+        return self.front_matter.input_specs()
+
     def bind(self, variables: dict[str, Any]) -> dict[str, Any]:
         """Check ``variables`` against the declared inputs and apply defaults."""
-        specs = self.front_matter.input_specs()
-        unknown = sorted(set(variables) - set(specs))
+        specs = self._input_specs
+        unknown = [] if variables.keys() <= specs.keys() else sorted(set(variables) - set(specs))
         if unknown:
             declared = ", ".join(sorted(specs)) or "none"
             raise PromptError(
@@ -369,6 +374,9 @@ class Prompt:
         """Render the chat messages for ``variables``."""
         bound = self.bind(variables)
         if self.plain_template is not None:
+            messages = self.plain_template.messages(bound, self.source.max_output_bytes)
+            if messages is not None:
+                return messages
             text = self.plain_template.render(bound, self.source.max_output_bytes)
             if text is not None:
                 return _split_messages(text, self.name, self.file, self._stray_text_line)
@@ -452,46 +460,91 @@ class PlainTemplate:
     """
 
     pieces: tuple[Piece, ...]
+    roles: tuple[tuple[str, tuple[Piece, ...]], ...] | None = None
+    """Each role block's role and pieces, when all text outside them is blank: the messages directly."""
 
     @staticmethod
     def of(ast: nodes.Template) -> PlainTemplate | None:
         """The template as pieces, or None when it uses anything beyond text, names and role blocks."""
         pieces: list[Piece] = []
+        roles: list[tuple[str, tuple[Piece, ...]]] = []
+        blank_outside = True
         for node in ast.body:
             if isinstance(node, nodes.Output):
+                before = len(pieces)
                 if not _plain_output(node, pieces):
                     return None
+                blank_outside = blank_outside and all(
+                    isinstance(piece, str) and not piece.strip() for piece in pieces[before:]
+                )
             elif isinstance(node, nodes.CallBlock) and _is_role_call(node):
                 args = node.call.args if isinstance(node.call, nodes.Call) else []
                 role = args[0].value if args and isinstance(args[0], nodes.Const) else None
                 if role not in ROLES or node.args or node.defaults:
                     return None  # an unknown role is the sandbox's error to report
                 pieces.append(f"{_ROLE_START}{role}{_ROLE_SEP}")
+                body: list[Piece] = []
                 for child in node.body:
-                    if not (isinstance(child, nodes.Output) and _plain_output(child, pieces)):
+                    if not (isinstance(child, nodes.Output) and _plain_output(child, body)):
                         return None
+                pieces.extend(body)
                 pieces.append(_ROLE_END)
+                roles.append((str(role), tuple(body)))
             else:
                 return None
-        return PlainTemplate(tuple(pieces))
+        return PlainTemplate(tuple(pieces), tuple(roles) if roles and blank_outside else None)
 
     def render(self, bound: dict[str, Any], max_output_bytes: int) -> str | None:
         """The rendered text, or None when the sandbox must render (it then reports any problem)."""
-        parts: list[str] = []
+        values = self._values(bound, max_output_bytes)
+        if values is None:
+            return None
+        return "".join(piece if isinstance(piece, str) else values[piece[0]] for piece in self.pieces)
+
+    def messages(self, bound: dict[str, Any], max_output_bytes: int) -> list[Message] | None:
+        """The messages (as ``_split_messages`` makes them from the text), or None for the sandbox."""
+        if self.roles is None:
+            return None
+        values = self._values(bound, max_output_bytes)
+        if values is None:
+            return None
+        return [
+            Message(
+                role,
+                (
+                    values[body[0][0]]
+                    if len(body) == 1 and not isinstance(body[0], str)
+                    else "".join(p if isinstance(p, str) else values[p[0]] for p in body)
+                ).strip(),
+            )
+            for role, body in self.roles
+        ]
+
+    @functools.cached_property
+    def _sizes(self) -> tuple[int, tuple[tuple[str, int], ...]]:
+        """Bytes of the literal text, and each variable with the number of times it is output."""
+        names: dict[str, int] = {}
         for piece in self.pieces:
-            if isinstance(piece, str):
-                parts.append(piece)
-                continue
-            if piece[0] not in bound:
+            if not isinstance(piece, str):
+                names[piece[0]] = names.get(piece[0], 0) + 1
+        literal = sum(text_bytes(piece) for piece in self.pieces if isinstance(piece, str))
+        return literal, tuple(names.items())
+
+    def _values(self, bound: dict[str, Any], max_output_bytes: int) -> dict[str, str] | None:
+        """Each variable's text, or None when plain joining might not be what the sandbox does."""
+        size, names = self._sizes
+        values: dict[str, str] = {}
+        for name, count in names:
+            if name not in bound:
                 return None  # undefined here: the sandbox names it with the line
-            value = str(bound[piece[0]])
+            value = str(bound[name])
             if _MARKER_CHAR in value:
                 return None  # a value that holds a role marker: the sandbox decides what that means
-            parts.append(value)
-        text = "".join(parts)
-        if text_bytes(text) > max_output_bytes:
+            values[name] = value
+            size += count * text_bytes(value)
+        if size > max_output_bytes:
             return None
-        return text
+        return values
 
 
 _MARKER_CHAR = _ROLE_START[0]

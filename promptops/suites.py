@@ -8,11 +8,12 @@ one ``SuiteError`` naming the file and line.
 from __future__ import annotations
 
 import fnmatch
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from promptops.assertions import AssertionSpec, GapType, validate_assertion
 from promptops.case_files import CaseOrigin, expand_cases
@@ -21,6 +22,7 @@ from promptops.errors import ConfigError, PromptError, SuiteError, UsageError
 from promptops.locations import (
     LineDict,
     describe_validation_error,
+    gc_paused,
     line_of,
     parse_yaml_model,
     plain,
@@ -265,39 +267,87 @@ def _vars_problem(
     return None
 
 
+@functools.cache
+def _case_list() -> TypeAdapter[list[Case]]:
+    # one validator call for a suite's cases: several times cheaper than a call per case
+    return TypeAdapter(list[Case])
+
+
+@functools.cache
+def _assertion_list() -> TypeAdapter[list[AssertionSpec]]:
+    return TypeAdapter(list[AssertionSpec])
+
+
+def _shared_assertions(raw_cases: list[Any]) -> list[Any]:
+    """The raw cases with equal ``assert`` lists validated once and shared.
+
+    Large suites repeat the same checks case after case: one list of ``AssertionSpec`` per distinct
+    list keeps memory per case small and lets later stages check each spec once. A list that does
+    not validate is left as written, for the case's own validation to report at its line.
+    """
+    shared: dict[str, list[AssertionSpec] | None] = {}
+    result: list[Any] = []
+    for raw in raw_cases:
+        checks = raw.get("assert") if isinstance(raw, dict) else None
+        if not isinstance(checks, list) or not checks:
+            result.append(raw)
+            continue
+        key = repr(checks)
+        if key not in shared:
+            try:
+                shared[key] = _assertion_list().validate_python(checks)
+            except ValidationError:
+                shared[key] = None
+        validated = shared[key]
+        result.append(raw if validated is None else {**raw, "assert": validated})
+    return result
+
+
 def _validated_cases(
     data: LineDict, *, path: Path, file: str, root: Path
 ) -> tuple[Any, list[CaseOrigin], list[int]]:
-    """The suite's cases (inline or from case files) validated one by one, each error at its own file:line."""
+    """The suite's cases (inline or from case files) validated, each error at its own file:line."""
     if not isinstance(data.get("cases"), str | list):
         return data, [], []
     loaded = expand_cases(data, suite_path=path, suite_file=file, root=root)
-    cases: list[Case] = []
-    for raw, origin in zip(loaded.raw, loaded.origins, strict=True):
-        if not isinstance(raw, dict):
-            raise SuiteError(
-                "a case must be a mapping", file=origin.file, line=line_of(origin.data, origin.path)
-            )
+    # the first problem in file order is the one reported: a case that is not a mapping, or the
+    # first case that does not validate before it
+    not_mapping = next((i for i, raw in enumerate(loaded.raw) if not isinstance(raw, dict)), None)
+    valid_part = loaded.raw if not_mapping is None else loaded.raw[:not_mapping]
+    try:
+        cases = _case_list().validate_python(_shared_assertions(valid_part))
+    except ValidationError as exc:
+        index = exc.errors()[0]["loc"][0]
+        assert isinstance(index, int)
+        origin = loaded.origins[index]
         try:
-            cases.append(Case.model_validate(raw))
-        except ValidationError as exc:
+            Case.model_validate(loaded.raw[index])
+        except ValidationError as own:
             raise describe_validation_error(
-                exc, origin.data, file=origin.file, error=SuiteError, prefix=origin.path
+                own, origin.data, file=origin.file, error=SuiteError, prefix=origin.path
             ) from None
-    validated = LineDict(data)
-    validated.line, validated.key_lines = data.line, data.key_lines
-    validated["cases"] = cases
-    return validated, loaded.origins, loaded.reference_lines
+        raise  # pragma: no cover  (the case failed in the list, so it fails on its own)
+    if not_mapping is not None:
+        origin = loaded.origins[not_mapping]
+        raise SuiteError("a case must be a mapping", file=origin.file, line=line_of(origin.data, origin.path))
+    # what the suite model validates; lines are looked up in ``data`` itself
+    return {**data, "cases": cases}, loaded.origins, loaded.reference_lines
 
 
 def load_suite(
-    project: Project, path: Path, source: PromptSource | None = None, *, skip_unfit_cases: bool = False
+    project: Project,
+    path: Path,
+    source: PromptSource | None = None,
+    *,
+    skip_unfit_cases: bool = False,
+    prompts: dict[str, Prompt] | None = None,
 ) -> Suite:
     """Read, parse and validate one suite file (and the prompt it tests).
 
     With ``skip_unfit_cases``, cases whose variables do not fit the prompt's
     inputs are left out instead of being an error (used for a prompt's older
-    version, which may predate an input).
+    version, which may predate an input). ``prompts`` holds the prompts already
+    loaded from the same source, by name: suites that test one prompt share it.
     """
     file = project.relpath(path)
     text = read_yaml_text(path, file=file, error=SuiteError, what="suite")
@@ -316,12 +366,17 @@ def load_suite(
         error=SuiteError,
         not_a_mapping="a suite must be a mapping with 'prompt' and 'cases'",
         prepare=cases_checked,
+        item_lines_of=("cases",),
     )
     origins, reference_lines = found["origins"], found["reference_lines"]
 
     source = source or project_source(project)
     try:
-        prompt = load_prompt(source, spec.prompt)
+        prompt = prompts[spec.prompt] if prompts is not None and spec.prompt in prompts else None
+        if prompt is None:
+            prompt = load_prompt(source, spec.prompt)
+            if prompts is not None:
+                prompts[spec.prompt] = prompt
     except PromptError as exc:
         if exc.file is None:  # the prompt does not exist; any other problem is inside the prompt file
             raise SuiteError(exc.message, file=file, line=line_of(data, ("prompt",))) from None
@@ -333,22 +388,37 @@ def load_suite(
         except ConfigError as exc:
             raise SuiteError(exc.message, file=file, line=line_of(data, ("models", index))) from None
 
-    _check_assertions(spec.defaults.assert_, data, ("defaults", "assert"), file)
+    checked: set[int] = set()
+    _check_assertions(spec.defaults.assert_, data, ("defaults", "assert"), file, checked)
     case_lines: dict[str, int] = {}
-    first_seen: dict[str, str] = {}
+    first_at: dict[str, int] = {}
     unfit: set[str] = set()
+    # the quick test of every case's variables; _vars_problem says what is wrong when it fails
+    declared = prompt.front_matter.input_specs()
+    required = {name for name, input_spec in declared.items() if input_spec.is_required}
+    required_left = required - spec.defaults.vars.keys()
+    defaults_fit = spec.defaults.vars.keys() <= declared.keys()
     for index, case in enumerate(spec.cases):
         origin = origins[index]
-        if case.id in first_seen:
+        if case.id in first_at:
+            first = first_at[case.id]
+            own = line_of(origins[first].data, origins[first].path) or 0
+            where = f"line {own}" if origins[first].file == file else f"{origins[first].file}:{own}"
             raise SuiteError(
-                f"duplicate case id {case.id!r} (first at {first_seen[case.id]})",
+                f"duplicate case id {case.id!r} (first at {where})",
                 file=origin.file,
                 line=line_of(origin.data, (*origin.path, "id")),
             )
-        own_line = line_of(origin.data, origin.path) or 0
-        first_seen[case.id] = f"line {own_line}" if origin.file == file else f"{origin.file}:{own_line}"
-        case_lines[case.id] = own_line if origin.file == file else reference_lines[index]
-        _check_assertions(case.assert_, origin.data, (*origin.path, "assert"), origin.file)
+        first_at[case.id] = index
+        if origin.data is data or origin.file != file:
+            # an inline case's reference line is its own line; a case file's is the suite's line naming it
+            case_lines[case.id] = reference_lines[index]
+        else:
+            case_lines[case.id] = line_of(origin.data, origin.path) or 0
+        if not all(id(check) in checked for check in case.assert_):
+            _check_assertions(case.assert_, origin.data, (*origin.path, "assert"), origin.file, checked)
+        if defaults_fit and case.vars.keys() <= declared.keys() and required_left <= case.vars.keys():
+            continue
         problem = _vars_problem(spec, case, origin, prompt, data, file)
         if problem is not None:
             if not skip_unfit_cases:
@@ -363,16 +433,24 @@ def load_suite(
     return Suite(suite_name(project, path), path, file, spec, prompt, case_lines, goldens)
 
 
-def _check_assertions(specs: list[AssertionSpec], data: Any, path: tuple[Any, ...], file: str) -> None:
+def _check_assertions(
+    specs: list[AssertionSpec], data: Any, path: tuple[Any, ...], file: str, checked: set[int]
+) -> None:
+    """Check each spec once (``checked`` holds the ids of those that passed: cases share them)."""
     for index, spec in enumerate(specs):
+        if id(spec) in checked:
+            continue
         try:
             validate_assertion(spec)
         except ValueError as exc:
             raise SuiteError(str(exc), file=file, line=line_of(data, (*path, index))) from None
+        checked.add(id(spec))
 
 
 def load_suites(project: Project, paths: list[str] | tuple[str, ...] = ()) -> list[Suite]:
-    suites = [load_suite(project, path) for path in discover_suites(project, paths)]
+    prompts: dict[str, Prompt] = {}
+    with gc_paused():  # everything loaded stays alive: collections would only walk it again and again
+        suites = [load_suite(project, path, prompts=prompts) for path in discover_suites(project, paths)]
     if not suites:
         raise UsageError(f"no suite files found under {project.config.suites!r}")
     return suites

@@ -380,7 +380,16 @@ class RunSummary(StrictModel):
 
     @property
     def failures(self) -> list[CaseVerdict]:
-        return self.cases.not_passed()
+        """The failed and errored verdicts."""
+        if isinstance(self.cases, CaseVerdicts):
+            return self.cases.not_passed()
+        return [c for c in self.cases if c.status != "passed"]  # a copy given a plain list
+
+    def status_counts(self) -> Counter[str]:
+        """How many cases have each verdict."""
+        if isinstance(self.cases, CaseVerdicts):
+            return self.cases.statuses()
+        return Counter(c.status for c in self.cases)
 
 
 def summary_json_chunks(

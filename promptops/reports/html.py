@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import itertools
 import json
 import re
 from collections import Counter
@@ -238,7 +239,7 @@ def _drift_chips(report: DriftReport) -> list[_Chip]:
 
 
 def _test_chips(summary: RunSummary) -> list[_Chip]:
-    tally = Counter(c.status for c in summary.cases)
+    tally = summary.status_counts()
     return [
         _Chip(tally["passed"], "passed", "passed"),
         _Chip(tally["failed"], "failed", "failed"),
@@ -264,7 +265,7 @@ def _header(data: ReportData) -> _Header:
         ]
         if summary is not None:
             candidate_word, _ = _TEST_VERDICTS[summary.status]
-            passed = sum(c.status == "passed" for c in summary.cases)
+            passed = summary.status_counts()["passed"]
             facts.append(
                 ("candidate tests", f"{candidate_word.lower()}: {passed} of {len(summary.cases)} passed")
             )
@@ -330,8 +331,12 @@ def _case_table(data: ReportData, anchors: dict[int, str]) -> _CaseTable | None:
         status_order: Sequence[str] = _DRIFT_ORDER
     elif data.summary is not None:
         order = {s: i for i, s in enumerate(_TEST_ORDER)}
-        rows = sorted(data.summary.cases, key=lambda c: order.get(c.status, 99))[:MAX_TABLE_ROWS]
-        statuses = [c.status for c in data.summary.cases]
+        # failures first; a huge run's passing cases are unpacked only as far as the table shows them
+        not_passed = data.summary.failures
+        passing = (c for c in data.summary.cases if c.status == "passed")
+        shown = sorted(not_passed, key=lambda c: order.get(c.status, 99))[:MAX_TABLE_ROWS]
+        rows = shown + list(itertools.islice(passing, MAX_TABLE_ROWS - len(shown)))
+        statuses = list(data.summary.status_counts().elements())
         columns, status_order = _TEST_COLUMNS, _TEST_ORDER
     else:
         return None

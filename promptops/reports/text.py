@@ -72,8 +72,9 @@ def _case_heading(verdict: CaseVerdict, files: dict[str, str]) -> Text:
 
 
 def failure_details(console: Console, summary: RunSummary, files: dict[str, str]) -> None:
-    failed = [c for c in summary.cases if c.status == "failed"]
-    errored = [c for c in summary.cases if c.status == "error"]
+    not_passed = summary.failures
+    failed = [c for c in not_passed if c.status == "failed"]
+    errored = [c for c in not_passed if c.status == "error"]
     if failed:
         console.print(Text(f"\nFailures ({len(failed)})", style="bold red"))
         for verdict in failed[:_MAX_DETAILS]:
@@ -116,9 +117,8 @@ def judge_line(summary: RunSummary) -> Text | None:
 
 
 def verdict_line(summary: RunSummary) -> Text:
-    passed = sum(c.status == "passed" for c in summary.cases)
-    failed = sum(c.status == "failed" for c in summary.cases)
-    errors = sum(c.status == "error" for c in summary.cases)
+    counts = summary.status_counts()
+    passed, failed, errors = counts["passed"], counts["failed"], counts["error"]
     word, style = {
         "passed": ("PASSED", "bold green"),
         "failed": ("FAILED", "bold red"),

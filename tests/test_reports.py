@@ -6,6 +6,8 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from test_drift import meta, sample
+
 from promptops.reports import ReportData
 from promptops.reports.markdown import MARKER, render_markdown
 from promptops.results import (
@@ -15,6 +17,7 @@ from promptops.results import (
     RunMeta,
     RunSummary,
     SuitePlan,
+    summarize,
 )
 
 ANSWERS = {"charged twice": "refund", "crashes": "question"}
@@ -154,3 +157,26 @@ def test_report_command_renders_a_saved_run(make_project, run_cli, fake_server) 
     junit = run_cli("report", "latest", "--format", "junit")
     assert ET.fromstring(junit.stdout).get("failures") == "1"
     assert run_cli("report", "nope").exit_code == 2
+
+
+def test_junit_of_a_run_is_written_a_suite_at_a_time_as_the_whole_tree_would_be() -> None:
+    from promptops.reports.junit import junit_chunks
+
+    results = [
+        sample(f"case-{i:02d}", i % 3 != 0, "bug\x01", suite=f"suite-{i % 2}", model=f"m{i % 3}")
+        for i in range(30)
+    ]
+    results.append(sample("slow", None, error="Timeout", suite="suite-0", model="m0"))
+    data = ReportData(summary=summarize(meta("r1"), results))
+    chunks = list(junit_chunks(data))
+    assert len(chunks) == 2 + 6  # the opening, one per suite and model, the closing
+    text = "".join(chunks)
+    root = ET.fromstring(text)
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("31", "10", "1")
+    assert [s.get("name") for s in root.iter("testsuite")] == [
+        f"suite-{s} [m{m}]" for s in (0, 1) for m in (0, 1, 2)
+    ]
+    assert sum(int(s.get("tests") or 0) for s in root.iter("testsuite")) == 31
+    # laid out exactly as indenting the whole tree at once would
+    ET.indent(root)
+    assert text == '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -79,9 +79,13 @@ def json_chunks(data: ReportData) -> Iterator[str]:
 
 
 def report_chunks(data: ReportData, fmt: str, *, color: bool = False) -> Iterator[str]:
-    """``render_report`` in pieces, for writing: the JSON report of a huge run streams."""
+    """``render_report`` in pieces, for writing: the JSON and JUnit reports of a huge run stream."""
     if fmt == "json":
         yield from json_chunks(data)
+    elif fmt == "junit":
+        from promptops.reports.junit import junit_chunks
+
+        yield from junit_chunks(data)
     else:
         yield render_report(data, fmt, color=color)
 

@@ -7,8 +7,10 @@ its own, so a failure already on the base is not counted twice.
 
 from __future__ import annotations
 
+import itertools
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 
 from promptops.drift import CaseDrift, DriftReport
 from promptops.reports import ReportData
@@ -60,18 +62,35 @@ def _set_counts(element: ET.Element, statuses: list[str], seconds: float) -> tup
     return counts
 
 
-def _run_suites(root: ET.Element, summary: RunSummary) -> tuple[int, int, int]:
-    totals = [0, 0, 0]
-    groups: dict[tuple[str, str], list[CaseVerdict]] = {}
-    for verdict in summary.cases:
-        groups.setdefault((verdict.suite, verdict.model), []).append(verdict)
-    for (suite, model), verdicts in groups.items():
-        element = ET.SubElement(root, "testsuite", name=_clean(f"{suite} [{model}]"))
+def _run_suite_elements(summary: RunSummary) -> Iterator[ET.Element]:
+    """One ``testsuite`` per suite and model, built one at a time: verdicts come grouped (report order),
+    so a huge run never holds more than one suite's elements."""
+    for (suite, model), group in itertools.groupby(summary.cases, key=lambda v: (v.suite, v.model)):
+        verdicts = list(group)
+        element = ET.Element("testsuite", name=_clean(f"{suite} [{model}]"))
         statuses = [_verdict_case(element, suite, f"{v.case} [{model}]", v) for v in verdicts]
         seconds = sum(v.duration_ms or 0 for v in verdicts) / 1000
-        counts = _set_counts(element, statuses, seconds)
-        totals = [a + b for a, b in zip(totals, counts, strict=True)]
-    return totals[0], totals[1], totals[2]
+        _set_counts(element, statuses, seconds)
+        yield element
+
+
+def _run_chunks(summary: RunSummary) -> Iterator[str]:
+    """A test run's JUnit XML in pieces, as ``ET.indent`` lays out the whole tree."""
+    counts = summary.status_counts()
+    root = ET.Element("testsuites", name="promptops", time=f"{summary.duration_s:.3f}")
+    root.set("tests", str(counts.total()))
+    root.set("failures", str(counts["failed"]))
+    root.set("errors", str(counts["error"]))
+    if not summary.cases:
+        yield _XML_DECLARATION + ET.tostring(root, encoding="unicode") + "\n"
+        return
+    ET.SubElement(root, "here")
+    opening, closing = ET.tostring(root, encoding="unicode").split("<here />")
+    yield _XML_DECLARATION + opening
+    for element in _run_suite_elements(summary):
+        ET.indent(element, level=1)
+        yield "\n  " + ET.tostring(element, encoding="unicode")
+    yield "\n" + closing + "\n"
 
 
 def _baseline_properties(case: ET.Element, drift: CaseDrift, label: str) -> None:
@@ -166,8 +185,19 @@ def _suite_drops(root: ET.Element, drift: DriftReport) -> tuple[int, int, int]:
     return len(dropped), len(dropped), 0
 
 
+_XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
 def render_junit(data: ReportData) -> str:
     """JUnit XML of the run; for a drift, of the candidate's verdicts (the baseline's in properties)."""
+    return "".join(junit_chunks(data))
+
+
+def junit_chunks(data: ReportData) -> Iterator[str]:
+    """``render_junit`` in pieces: a test run is written a suite at a time."""
+    if data.drift is None and data.summary is not None:
+        yield from _run_chunks(data.summary)
+        return
     root = ET.Element("testsuites", name="promptops")
     if data.drift is not None:
         tests, failures, errors = _drift_suites(root, data.drift)
@@ -175,13 +205,10 @@ def render_junit(data: ReportData) -> str:
         tests, failures = tests + extra[0], failures + extra[1]
         if data.summary is not None:
             root.set("time", f"{data.summary.duration_s:.3f}")
-    elif data.summary is not None:
-        tests, failures, errors = _run_suites(root, data.summary)
-        root.set("time", f"{data.summary.duration_s:.3f}")
     else:
         tests = failures = errors = 0
     root.set("tests", str(tests))
     root.set("failures", str(failures))
     root.set("errors", str(errors))
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    yield _XML_DECLARATION + ET.tostring(root, encoding="unicode") + "\n"

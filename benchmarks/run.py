@@ -249,11 +249,11 @@ def peak_rss_mib() -> float:
 
 
 def rss_probe(cases: int) -> None:
-    """Child mode: ``promptops test --format json -o report.json`` on ``cases`` cases, in this process,
-    with an instant in-process provider; print RSS figures.
+    """Child mode: ``promptops test --format json,junit,html -o report`` on ``cases`` cases, in this
+    process, with an instant in-process provider; print RSS figures.
 
-    The command runs as a user runs it (load, plan, run, summary.json, the JSON report written, the
-    text report printed); only the provider call is replaced, so litellm is not imported and the
+    The command runs as a user runs it (load, plan, run, summary.json, the JSON, JUnit and HTML
+    reports written, the text report printed); only the provider call is replaced, so litellm is not imported and the
     figures are promptops' own memory. RSS is sampled when execution starts and every 1 % of the
     results, so growth while results stream is told apart from the suites held in memory.
     """
@@ -296,24 +296,27 @@ def rss_probe(cases: int) -> None:
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         try:
-            cli.main(["test", "--no-cache", "--format", "json", "-o", "report.json"], standalone_mode=False)
+            args = ["test", "--no-cache", "--format", "json,junit,html", "-o", "report"]
+            cli.main(args, standalone_mode=False)
             code = 0
         except SystemExit as exit_:
             code = int(exit_.code or 0)
     wall = time.perf_counter() - started
+    peak = peak_rss_mib()  # before the check below reads the report back
     report = json.loads((folder / "report.json").read_text())
     assert len(report["cases"]) == cases, (code, len(report["cases"]))
+    reports_mib = sum((folder / f"report{suffix}").stat().st_size for suffix in (".json", ".xml", ".html"))
     print(
         json.dumps(
             {
                 "cases": cases,
                 "wall_s": wall,
                 "exit_code": code,
-                "report_mib": (folder / "report.json").stat().st_size / 2**20,
+                "report_mib": reports_mib / 2**20,
                 "rss_at_start_mib": samples[0],
                 "rss_at_10pct_mib": samples[min(10, len(samples) - 1)],
                 "rss_at_end_mib": samples[-1],
-                "peak_rss_mib": peak_rss_mib(),
+                "peak_rss_mib": peak,
             }
         )
     )
@@ -474,7 +477,7 @@ def main() -> None:
         server.stop()
 
     print(
-        "\nmemory: promptops test --format json -o report.json, in-process instant provider"
+        "\nmemory: promptops test --format json,junit,html -o report, in-process instant provider"
         " (suites of 1,000 cases; litellm not imported)"
     )
     sizes = [10_000] if args.quick else [10_000, 100_000]
@@ -495,7 +498,7 @@ def main() -> None:
         )
         budget = " (budget < 250 MiB)" if probe["cases"] >= 100_000 else ""
         row(
-            "  peak RSS (summary, JSON and text reports included)",
+            "  peak RSS (summary and the four reports included)",
             f"{probe['peak_rss_mib']:.0f} MiB",
             "< 250 MiB" if budget else "—",
             f"{probe['peak_rss_mib'] / 250:.2f}x of budget" if budget else "",
@@ -504,7 +507,7 @@ def main() -> None:
             "  wall time of the command",
             f"{probe['wall_s']:.1f} s",
             "—",
-            f"{probe['wall_s'] / probe['cases'] * 1000:.3f} ms/case, report {probe['report_mib']:.0f} MiB",
+            f"{probe['wall_s'] / probe['cases'] * 1000:.3f} ms/case, reports {probe['report_mib']:.0f} MiB",
         )
     row("litellm's import alone (a run that calls a provider adds it)", f"{litellm_rss_mib():.0f} MiB", "—")
     shutil.rmtree(work, ignore_errors=True)

@@ -254,8 +254,9 @@ def rss_probe(cases: int) -> None:
 
     The command runs as a user runs it (load, plan, run, summary.json, the JSON, JUnit and HTML
     reports written, the text report printed); only the provider call is replaced, so litellm is
-    not imported and the figures are promptops' own memory. RSS is sampled when execution starts and every 1 % of the
-    results, so growth while results stream is told apart from the suites held in memory.
+    not imported and the figures are promptops' own memory. RSS is sampled when execution starts
+    and every 1 % of the results, so growth while results stream is told apart from the suites held
+    in memory.
     """
     import contextlib
     import io

@@ -35,10 +35,13 @@ from __future__ import annotations
 
 import difflib
 import functools
+import gc
 import json
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -55,8 +58,11 @@ from promptops.results import (
     CaseStatus,
     CaseTally,
     ErrorInfo,
+    ErrorRow,
+    OutcomeRow,
     RunMeta,
     SampleResult,
+    SampleRow,
     SavedRun,
     excerpt,
     percentile,
@@ -294,6 +300,9 @@ def diff_outputs(old: str, new: str) -> OutputDiff | None:
         formatted); otherwise the similarity and either the unified text diff or
         the changed, added and removed JSON paths.
     """
+    if old == new:
+        # the same text is the same data: most cases of a drift report answer alike on both sides
+        return None
     old_json, new_json = _json_container(old), _json_container(new)
     if old_json is not None and new_json is not None:
         changes = _json_changes(old_json, new_json)
@@ -305,8 +314,6 @@ def diff_outputs(old: str, new: str) -> OutputDiff | None:
             json_changes=changes[:_JSON_MAX_CHANGES],
             truncated=len(changes) > _JSON_MAX_CHANGES,
         )
-    if old == new:
-        return None
     similarity = text_similarity(old, new)
     text, truncated = _text_diff(old, new)
     return OutputDiff(kind="text", similarity=similarity, text_diff=text, truncated=truncated)
@@ -466,6 +473,11 @@ class StatusCounts(DocumentedModel):
     def add(self, status: DriftStatus) -> None:
         name = _COUNT_FIELDS[status]
         setattr(self, name, getattr(self, name) + 1)
+
+    @classmethod
+    def of(cls, statuses: Iterable[DriftStatus]) -> StatusCounts:
+        """The counts of ``statuses`` (one ``add`` per case costs a model field assignment each)."""
+        return cls(**{_COUNT_FIELDS[status]: n for status, n in Counter(statuses).items()})
 
 
 _COUNT_FIELDS: dict[str, str] = {
@@ -670,8 +682,8 @@ class _Outputs:
             self.counts[text] = [1, sample]
 
     def most_common(self) -> str | None:
-        if not self.counts:
-            return None
+        if len(self.counts) <= 1:
+            return next(iter(self.counts), None)
         # results arrive in completion order; the sample index makes ties reproducible
         return max(self.counts, key=lambda text: (self.counts[text][0], -self.counts[text][1]))
 
@@ -682,19 +694,21 @@ class _CaseTally(CaseTally):
 
     passing_outputs: _Outputs = field(default_factory=_Outputs)
     failing_outputs: _Outputs = field(default_factory=_Outputs)
+    group: _GroupTally | None = None
+    """The totals of the case's suite and model, set by ``_Side.new_tally``."""
 
-    def add(self, result: SampleResult) -> None:
-        super().add(result)
+    def add(self, result: SampleResult | SampleRow) -> None:
+        # a row has every attribute of a SampleResult that the tally reads (tests/test_results.py)
+        super().add(result)  # type: ignore[arg-type]
         if result.error is None and result.output is not None:
             outputs = self.passing_outputs if result.passed else self.failing_outputs
             outputs.add(result.output, result.sample)
 
-    def representative(self) -> str | None:
-        """The most frequent output among the samples that agree with the verdict."""
-        verdict = self.verdict
+    def representative(self, verdict: CaseStatus) -> str | None:
+        """The most frequent output among the samples that agree with the verdict (``self.verdict``)."""
         agreeing = {"passed": self.passing_outputs, "failed": self.failing_outputs}.get(verdict)
-        fallback = self.passing_outputs.most_common() or self.failing_outputs.most_common()
-        return (agreeing.most_common() if agreeing is not None else None) or fallback
+        found = agreeing.most_common() if agreeing is not None else None
+        return found or self.passing_outputs.most_common() or self.failing_outputs.most_common()
 
 
 @dataclass
@@ -716,6 +730,25 @@ class _Side:
     groups: dict[tuple[str, str], _GroupTally] = field(default_factory=dict)
     case_ids: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     """(suite, model) -> case ids in the order first seen."""
+    names: dict[str, str] = field(default_factory=dict)
+
+    def new_tally(self, result: SampleResult | SampleRow) -> _CaseTally:
+        """The tally of the case ``result`` is the first sample of, linked to its suite and model's totals."""
+        suite, model = self.shared(result.suite), self.shared(result.model)
+        tally = self.cases[(suite, result.case, model)] = _CaseTally.first(result)  # type: ignore[arg-type]
+        tally.model_id = self.shared(tally.model_id)
+        tally.prompt_version = self.shared(tally.prompt_version)
+        tally.group = self.groups.get((suite, model))
+        if tally.group is None:
+            tally.group = self.groups[(suite, model)] = _GroupTally(
+                result.model_id, result.prompt, result.prompt_version, result.prompt_fingerprint
+            )
+        self.case_ids.setdefault((suite, model), []).append(result.case)
+        return tally
+
+    def shared(self, text: str) -> str:
+        """One string object for names that repeat across cases (each row brings its own copy)."""
+        return self.names.setdefault(text, text)
 
     def models_by_suite(self) -> dict[str, set[str]]:
         suites: dict[str, set[str]] = {}
@@ -724,7 +757,39 @@ class _Side:
         return suites
 
 
-def _fold(results: Iterable[SampleResult]) -> _Side:
+@contextmanager
+def _young_collections_only() -> Iterator[Callable[[], None]]:
+    """Hold the collector while the report is built, except a young collection every so many cases.
+
+    Two folded runs leave millions of live objects, and the collections that the report's
+    allocations trigger walk them again and again (4 of 9 s for 100,000 cases a side). They are
+    set aside (``gc.freeze``) and the collector held; but a JSON diff leaves about 15 KB of garbage
+    cycles, so the caller ticks once per case and every ``_COLLECT_EVERY`` cases a young collection
+    clears them, walking only what was built since the last one.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    gc.freeze()
+    built = 0
+
+    def tick() -> None:
+        nonlocal built
+        built += 1
+        if built % _COLLECT_EVERY == 0:
+            gc.collect(0)
+
+    try:
+        yield tick
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
+_COLLECT_EVERY = 2000
+
+
+def _fold(results: Iterable[SampleResult | SampleRow]) -> _Side:
     """Tally results per case and per suite and model, keeping only what the report needs."""
     side = _Side()
     with gc_paused():
@@ -732,51 +797,98 @@ def _fold(results: Iterable[SampleResult]) -> _Side:
     return side
 
 
-def _fold_into(side: _Side, results: Iterable[SampleResult]) -> None:
+def _fold_into(side: _Side, results: Iterable[SampleResult | SampleRow]) -> None:
+    cases = side.cases
     for result in results:
-        tally = side.cases.get((result.suite, result.case, result.model))
+        key = (result.suite, result.case, result.model)
+        tally = cases.get(key)
         if tally is None:
-            tally = side.cases[(result.suite, result.case, result.model)] = _CaseTally.first(result)
-            side.case_ids.setdefault((result.suite, result.model), []).append(result.case)
-        tally.add(result)
-        group = side.groups.get((result.suite, result.model))
-        if group is None:
-            group = side.groups[(result.suite, result.model)] = _GroupTally(
-                result.model_id, result.prompt, result.prompt_version, result.prompt_fingerprint
-            )
+            tally = side.new_tally(result)
+        group = tally.group
+        assert group is not None
         group.samples += 1
-        if result.error is not None or result.output is None:
+        output = result.output
+        if result.error is not None or output is None:
+            tally.add(result)
             continue
         group.produced += 1
-        if result.latency_ms is not None:
-            group.latencies.append(result.latency_ms)
+        latency = result.latency_ms
+        if latency is not None:
+            group.latencies.append(latency)
         if result.cost_usd is None:
             group.cost_known = False
         else:
             group.cost += result.cost_usd
+        if not result.passed:
+            tally.add(result)
+            continue
+        for outcome in result.assertions:
+            if outcome.judge is not None:
+                tally.add(result)  # its votes are counted
+                break
+        else:
+            # Most samples pass without a judge, and a side can hold a million: this is ``_CaseTally.add``
+            # for them, without its calls; tests/test_drift.py holds the two to the same tally.
+            tally.samples += 1
+            tally.passed += 1
+            if latency is not None:
+                tally.duration_ms += latency
+            counts = tally.passing_outputs.counts
+            seen = counts.get(output)
+            if seen is not None:
+                seen[0] += 1
+                if result.sample < seen[1]:
+                    seen[1] = result.sample
+            elif len(counts) < _MAX_DISTINCT_OUTPUTS:
+                counts[output] = [1, result.sample]
 
 
 # --- pairing and classification -----------------------------------------------------------------
 
 
-def _case_side(model: str, tally: _CaseTally) -> CaseSide:
-    interval = wilson_interval(tally.passed, tally.produced)
-    return CaseSide(
+def _case_side(model: str, tally: _CaseTally) -> tuple[CaseSide, str | None]:
+    """One side of a case for the report, and its representative output."""
+    verdict = tally.verdict
+    representative = tally.representative(verdict)
+    side = CaseSide(
         model=model,
         model_id=tally.model_id,
         prompt_version=tally.prompt_version,
-        verdict=tally.verdict,
+        verdict=verdict,
         samples=tally.samples,
         passed_samples=tally.passed,
         errored_samples=tally.errored,
         pass_rate=tally.pass_rate,
-        interval=Interval(low=interval[0], high=interval[1]) if interval else None,
+        interval=_interval(tally.passed, tally.produced),
         threshold=tally.threshold,
-        output_excerpt=excerpt(tally.representative(), _EXCERPT_CHARS),
-        failed_assertions=tally.distinct_failures(),
-        error=tally.error[1] if tally.error else None,
+        output_excerpt=excerpt(representative, _EXCERPT_CHARS),
+        failed_assertions=[_outcome_model(o) for o in tally.distinct_failures()]
+        if tally.failed_assertions
+        else [],
+        error=_error_model(tally.error[1]) if tally.error else None,
         duration_ms=round(tally.duration_ms, 3),
     )
+    return side, representative
+
+
+@functools.lru_cache(maxsize=4096)
+def _interval(passed: int, produced: int) -> Interval | None:
+    """The Wilson interval of a pass count, shared by every case side with the same counts.
+
+    A report of 100,000 cases at repeat 10 holds a few dozen distinct intervals; one model each
+    instead of one per side saves about 100 MB. Report models are never changed once built.
+    """
+    interval = wilson_interval(passed, produced)
+    return Interval(low=interval[0], high=interval[1]) if interval else None
+
+
+def _outcome_model(outcome: AssertionOutcome | OutcomeRow) -> AssertionOutcome:
+    """A failing assertion as the report's model, whether it was read as a result or a row."""
+    return outcome if isinstance(outcome, AssertionOutcome) else outcome.to_model()
+
+
+def _error_model(error: ErrorInfo | ErrorRow) -> ErrorInfo:
+    return error if isinstance(error, ErrorInfo) else error.to_model()
 
 
 @dataclass(frozen=True)
@@ -804,6 +916,8 @@ def _classify(
     base_model, cand_model = pair
     reference = cand or base
     assert reference is not None
+    base_side, old = _case_side(base_model, base) if base and base_model else (None, None)
+    cand_side, new = _case_side(cand_model, cand) if cand and cand_model else (None, None)
     entry: dict[str, Any] = {
         "suite": suite,
         "case": case,
@@ -811,16 +925,17 @@ def _classify(
         "baseline_model": base_model if base else None,
         "candidate_model": cand_model if cand else None,
         "gap": reference.gap,
-        "baseline": _case_side(base_model, base) if base and base_model else None,
-        "candidate": _case_side(cand_model, cand) if cand and cand_model else None,
+        "baseline": base_side,
+        "candidate": cand_side,
         "sequential_stop": stop,
     }
-    if base is None:
+    if base_side is None:
         return CaseDrift(**entry, status="added")
-    if cand is None:
+    if cand_side is None:
         return CaseDrift(**entry, status="removed")
-    base_rate, cand_rate = base.pass_rate, cand.pass_rate
-    if base.verdict == "error" or cand.verdict == "error" or base_rate is None or cand_rate is None:
+    base_verdict, cand_verdict = base_side.verdict, cand_side.verdict
+    base_rate, cand_rate = base_side.pass_rate, cand_side.pass_rate
+    if base_verdict == "error" or cand_verdict == "error" or base_rate is None or cand_rate is None:
         return CaseDrift(**entry, status="error")
 
     entry["delta"] = cand_rate - base_rate
@@ -834,14 +949,13 @@ def _classify(
         entry["method"] = test.method
         significant = test.significant
 
-    old, new = base.representative(), cand.representative()
     diff = diff_outputs(old, new) if old is not None and new is not None else None
-    flipped = base.verdict != cand.verdict
+    flipped = base_verdict != cand_verdict
     status: DriftStatus
-    if cand.verdict == "failed" and cand_rate < base_rate and significant and (test is not None or flipped):
+    if cand_verdict == "failed" and cand_rate < base_rate and significant and (test is not None or flipped):
         # fails now and passes significantly less often than before, whether or not it passed before
         status = "regression"
-    elif cand.verdict == "passed" and cand_rate > base_rate and significant and (test is not None or flipped):
+    elif cand_verdict == "passed" and cand_rate > base_rate and significant and (test is not None or flipped):
         status = "fix"
     elif flipped:
         status = "flaky"
@@ -1013,20 +1127,26 @@ def _test_report(
         The tested cases by (group index, case id), the suite fields per group, and the family size.
     """
     keys: list[tuple[int, str]] = []
-    tallies: list[tuple[_CaseTally, _CaseTally]] = []
-    """Each key's baseline and candidate tallies (looking them up per key made the report quadratic)."""
-    counts: list[tuple[int, int, int, int]] = []
+    tables: list[np.ndarray] = []
+    """Per group: passed and produced samples of each compared case, baseline then candidate."""
+    tested: list[np.ndarray] = []
     for index, group in enumerate(groups):
-        for case, b, c in group.compared():
-            if b.samples == 1 and c.samples == 1 and not (sequential and (group.suite, case) in sequential):
-                continue  # deterministic: decided by the flip, outside the family
-            if sequential and sequential.get((group.suite, case), None) is not None:
-                if sequential[(group.suite, case)].stop == "deterministic":
-                    continue
-            keys.append((index, case))
-            tallies.append((b, c))
-            counts.append((b.passed, b.produced, c.passed, c.produced))
-    table = np.asarray(counts, dtype=np.int64).reshape(-1, 4)
+        compared = group.compared()
+        table = np.array(
+            [(b.passed, b.produced, c.passed, c.produced) for _, b, c in compared], dtype=np.int64
+        ).reshape(-1, 4)
+        tables.append(table)
+        chosen = np.ones(len(compared), dtype=bool)
+        for i, (case, b, c) in enumerate(compared):
+            found = sequential.get((group.suite, case)) if sequential else None
+            if b.samples == 1 and c.samples == 1 and found is None:
+                chosen[i] = False  # deterministic: decided by the flip, outside the family
+            elif found is not None and found.stop == "deterministic":
+                chosen[i] = False
+            else:
+                keys.append((index, case))
+        tested.append(table[chosen])
+    table = np.concatenate(tested) if tested else np.zeros((0, 4), dtype=np.int64)
     drop_p = fisher_one_sided(table[:, 0], table[:, 1], table[:, 2], table[:, 3], "drop")
     rise_p = fisher_one_sided(table[:, 0], table[:, 1], table[:, 2], table[:, 3], "rise")
     methods: list[Method] = ["fisher-exact one-sided"] * len(keys)
@@ -1039,16 +1159,12 @@ def _test_report(
     suite_fields: list[dict[str, Any]] = []
     suite_drop = np.full(len(groups), np.nan)
     suite_rise = np.full(len(groups), np.nan)
-    for index, group in enumerate(groups):
-        compared = group.compared()
-        if len(compared) < 2:
+    for index, group_table in enumerate(tables):
+        if len(group_table) < 2:
             # one case's suite test would repeat its case test and only split alpha between the two
             suite_fields.append({})
             continue
-        xb = np.array([b.passed for _, b, _ in compared])
-        nb = np.array([b.produced for _, b, _ in compared])
-        xc = np.array([c.passed for _, _, c in compared])
-        nc = np.array([c.produced for _, _, c in compared])
+        xb, nb, xc, nc = group_table.T
         drop = cmh_one_sided(xb, nb, xc, nc, "drop")
         rise = cmh_one_sided(xb, nb, xc, nc, "rise")
         suite_drop[index], suite_rise[index] = drop.p_value, rise.p_value
@@ -1056,7 +1172,7 @@ def _test_report(
         change = risk_difference(xb, nb, xc, nc)
         suite_fields.append(
             {
-                "pooled_cases": len(compared),
+                "pooled_cases": len(group_table),
                 "baseline_samples_pooled": int(nb.sum()),
                 "baseline_samples_passed": int(xb.sum()),
                 "candidate_samples_pooled": int(nc.sum()),
@@ -1076,18 +1192,17 @@ def _test_report(
 
     case_drop, suites_drop = adjust_family(drop_p, suite_drop, alpha, correction)
     case_rise, suites_rise = adjust_family(rise_p, suite_rise, alpha, correction)
-    tests: dict[tuple[int, str], _CaseTest] = {}
-    for i, (index, case) in enumerate(keys):
-        b, c = tallies[i]
-        assert b.pass_rate is not None and c.pass_rate is not None
-        rose = c.pass_rate > b.pass_rate
-        raw, adjusted = (rise_p, case_rise) if rose else (drop_p, case_drop)
-        tests[(index, case)] = _CaseTest(
-            p_value=float(raw[i]),
-            p_value_adjusted=float(adjusted.p_adjusted[i]),
-            significant=bool(adjusted.rejected[i]),
-            method=methods[i],
+    # the direction of each case's change: its pass rates as ``CaseTally.pass_rate`` divides them
+    rose = (table[:, 2] / table[:, 3] > table[:, 0] / table[:, 1]).tolist()
+    raw_p = np.where(rose, rise_p, drop_p).tolist()
+    adjusted_p = np.where(rose, case_rise.p_adjusted, case_drop.p_adjusted).tolist()
+    significant = np.where(rose, case_rise.rejected, case_drop.rejected).tolist()
+    tests = {
+        key: _CaseTest(
+            p_value=raw_p[i], p_value_adjusted=adjusted_p[i], significant=significant[i], method=methods[i]
         )
+        for i, key in enumerate(keys)
+    }
     tested_suites = int((~np.isnan(suite_drop)).sum())
     case_weight, _ = family_weights(len(keys), tested_suites)
     for index, fields in enumerate(suite_fields):
@@ -1112,9 +1227,7 @@ def _summarise_group(
 ) -> SuiteDrift:
     """Totals of one suite and model pair."""
     base_model, cand_model = group.pair
-    counts = StatusCounts()
-    for entry in entries:
-        counts.add(entry.status)
+    counts = StatusCounts.of(entry.status for entry in entries)
     base_side = cand_side = None
     if base_model:
         verdicts = [e.baseline.verdict for e in entries if e.baseline]
@@ -1209,9 +1322,9 @@ def prompt_changes_between(baseline: RunMeta, candidate: RunMeta) -> list[Prompt
 
 def compare_results(
     baseline_meta: RunMeta,
-    baseline_results: Iterable[SampleResult],
+    baseline_results: Iterable[SampleResult | SampleRow],
     candidate_meta: RunMeta,
-    candidate_results: Iterable[SampleResult],
+    candidate_results: Iterable[SampleResult | SampleRow],
     *,
     alpha: float = 0.05,
     change_threshold: float = 0.8,
@@ -1247,37 +1360,39 @@ def compare_results(
             f"(baseline: {', '.join(sorted(base_suites))}; candidate: {', '.join(sorted(cand_suites))})"
         )
 
-    groups = _groups(base, cand)
-    tests, suite_fields, family = _test_report(groups, alpha, correction, sequential)
-    meaning = embedding_similarity() if semantic else None
-    cases: list[CaseDrift] = []
-    suites: list[SuiteDrift] = []
-    files = {s.name: s.file for s in baseline_meta.suites} | {s.name: s.file for s in candidate_meta.suites}
-    for index, group in enumerate(groups):
-        entries = []
-        for case, b, c in group.cases:
-            found = sequential.get((group.suite, case)) if sequential else None
-            entries.append(
-                _classify(
-                    group.suite,
-                    case,
-                    group.pair,
-                    b,
-                    c,
-                    change_threshold,
-                    tests.get((index, case)),
-                    found.stop if found else None,
-                    meaning,
+    with _young_collections_only() as tick:
+        groups = _groups(base, cand)
+        tests, suite_fields, family = _test_report(groups, alpha, correction, sequential)
+        meaning = embedding_similarity() if semantic else None
+        cases: list[CaseDrift] = []
+        suites: list[SuiteDrift] = []
+        files = {s.name: s.file for s in baseline_meta.suites} | {
+            s.name: s.file for s in candidate_meta.suites
+        }
+        for index, group in enumerate(groups):
+            entries = []
+            for case, b, c in group.cases:
+                tick()
+                found = sequential.get((group.suite, case)) if sequential else None
+                entries.append(
+                    _classify(
+                        group.suite,
+                        case,
+                        group.pair,
+                        b,
+                        c,
+                        change_threshold,
+                        tests.get((index, case)),
+                        found.stop if found else None,
+                        meaning,
+                    )
                 )
-            )
-        entries.sort(key=lambda e: (e.line or 0, e.case))
-        summary = _summarise_group(group, entries, base, cand, files.get(group.suite))
-        cases.extend(entries)
-        suites.append(summary.model_copy(update=suite_fields[index]))
+            entries.sort(key=lambda e: (e.line or 0, e.case))
+            summary = _summarise_group(group, entries, base, cand, files.get(group.suite))
+            cases.extend(entries)
+            suites.append(summary.model_copy(update=suite_fields[index]))
 
-    total = StatusCounts()
-    for entry in cases:
-        total.add(entry.status)
+    total = StatusCounts.of(entry.status for entry in cases)
     suite_regressions = sum(s.significant_drop for s in suites)
     status: Literal["regressed", "ok", "error"]
     if total.regressions or suite_regressions:
@@ -1361,9 +1476,9 @@ def compare_runs(
     """
     return compare_results(
         baseline.meta,
-        baseline.results(),
+        baseline.rows(),
         candidate.meta,
-        candidate.results(),
+        candidate.rows(),
         alpha=alpha,
         change_threshold=change_threshold,
         baseline_label=baseline_label,

@@ -25,7 +25,16 @@ from promptops.drift import (
 )
 from promptops.errors import UsageError
 from promptops.reports.drift_text import render_drift_text
-from promptops.results import AssertionOutcome, ErrorInfo, RunMeta, RunWriter, SampleResult, SavedRun
+from promptops.results import (
+    AssertionOutcome,
+    ErrorInfo,
+    JudgeTrace,
+    RunMeta,
+    RunWriter,
+    SampleResult,
+    SavedRun,
+    summarize,
+)
 from promptops.statistics import cmh_one_sided
 
 # --- builders -----------------------------------------------------------------------------------
@@ -792,6 +801,65 @@ def test_compare_runs_reads_run_folders_and_keeps_the_last_result_per_call(tmp_p
     assert only_case(report, "b").status == "unchanged"
     assert only_case(report, "b").candidate.samples == 1
     assert report.exit_code == 1
+
+
+def test_drift_tallies_every_case_as_promptops_test_does(tmp_path: Path) -> None:
+    """Drift counts its most common samples (passing, no judge) without ``CaseTally.add``'s calls, and reads
+    saved runs as lean rows; each case side must still equal the verdict ``promptops test`` gives it."""
+    rng = random.Random(11)
+    results = []
+    for case in range(30):
+        for index in range(rng.choice([1, 3, 10])):
+            kind = rng.choice(["pass", "pass", "pass", "fail", "error", "judged", "no-latency"])
+            result = sample(
+                f"c{case}",
+                None if kind == "error" else kind != "fail",
+                rng.choice(["refund", "Refund", "bug", ""]),
+                index=index,
+                threshold=rng.choice([1.0, 0.6]),
+                error="Timeout" if kind == "error" else None,
+                latency_ms=rng.uniform(1, 900),
+                cost_usd=rng.choice([0.001, None]),
+                reason=rng.choice(["expected 'refund'", "expected 'bug'"]),
+            )
+            if kind == "judged":
+                votes = [rng.choice([True, False, None]) for _ in range(3)]
+                judge = JudgeTrace(model="j", model_id="openai/j", votes=votes)
+                graded = AssertionOutcome(type="llm-rubric", passed=True, score=1.0, reason="ok", judge=judge)
+                result = result.model_copy(update={"assertions": [graded, *result.assertions]})
+            if kind == "no-latency":
+                result = result.model_copy(update={"latency_ms": None})
+            results.append(result)
+    rng.shuffle(results)  # completion order
+    run = write_run(tmp_path, "r1", results)
+    summary = summarize(run.meta.model_copy(update={"planned_calls": len(results)}), results)
+    report = compare_runs(run, run)
+    # the lean rows of a saved run and the results themselves give the same report
+    assert report == compare_results(run.meta, results, run.meta, results)
+    for verdict in summary.cases:
+        side = only_case(report, verdict.case).candidate
+        assert side is not None
+        assert (
+            side.verdict,
+            side.samples,
+            side.passed_samples,
+            side.errored_samples,
+            side.pass_rate,
+            side.threshold,
+            side.duration_ms,
+            side.failed_assertions,
+            side.error,
+        ) == (
+            verdict.status,
+            verdict.samples,
+            verdict.passed_samples,
+            verdict.errored_samples,
+            verdict.pass_rate,
+            verdict.threshold,
+            verdict.duration_ms,
+            verdict.failed_assertions,
+            verdict.error,
+        ), verdict.case
 
 
 def test_text_report_lists_regressions_first_with_reasons_and_verdict() -> None:

@@ -3,22 +3,37 @@
 from __future__ import annotations
 
 import json
+import random
+import typing
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from conftest import config_text
 from fake_openai import FakeOpenAIServer
+from fuzz_inputs import _mutators
 from test_drift import meta, sample, write_run
 
 from promptops.drift import compare_results
+from promptops.errors import UsageError
 from promptops.escalation import escalate_drift, escalate_run
 from promptops.results import (
+    AssertionOutcome,
     CaseTally,
     CaseVerdict,
     CaseVerdicts,
+    ErrorInfo,
+    ErrorRow,
+    JudgeRow,
+    JudgeTrace,
+    OutcomeRow,
     RunWriter,
     SampleResult,
+    SampleRow,
+    read_results,
+    read_rows,
+    row_of,
     summarize,
     summary_json_chunks,
 )
@@ -183,3 +198,157 @@ def test_summary_json_is_the_models_own_json_written_in_batches(tmp_path: Path) 
     assert sum(isinstance(row, CaseVerdict) for row in again.cases._rows) == 3
     empty = summary.model_copy(update={"cases": CaseVerdicts()})
     assert "".join(summary_json_chunks(empty)) == empty.model_dump_json(indent=2)
+
+
+# --- lean rows: the read path of drift ---------------------------------------------------------
+
+MIRRORS = [
+    (SampleRow, SampleResult),
+    (OutcomeRow, AssertionOutcome),
+    (ErrorRow, ErrorInfo),
+    (JudgeRow, JudgeTrace),
+]
+
+
+@pytest.mark.parametrize(("row", "model"), [pytest.param(r, m, id=m.__name__) for r, m in MIRRORS])
+def test_rows_mirror_the_result_models_field_for_field(row: Any, model: Any) -> None:
+    """A field added to a result model must be added to its row, with the same type and default."""
+    names = {m.__name__: r.__name__ for r, m in MIRRORS}
+    hints = typing.get_type_hints(row)
+    fields = {f.name: f for f in msgspec.structs.fields(row)}
+    assert list(fields) == list(model.model_fields) or set(fields) == set(model.model_fields)
+    for name, info in model.model_fields.items():
+        expected = repr(info.annotation)
+        for model_name, row_name in names.items():
+            expected = expected.replace(f".{model_name}", f".{row_name}")
+        assert repr(hints[name]) == expected, name
+        default = info.default_factory() if info.default_factory else info.default  # type: ignore[call-arg]
+        got = (
+            fields[name].default_factory() if callable(fields[name].default_factory) else fields[name].default
+        )
+        if info.is_required():
+            assert got is msgspec.NODEFAULT, name
+        else:
+            assert got == default, name
+    # a validator on a model would have to be applied to its row too: only the error's redaction is
+    validators = {
+        m.__name__: sorted(m.__pydantic_decorators__.field_validators)
+        + sorted(m.__pydantic_decorators__.model_validators)
+        for _, m in MIRRORS
+    }
+    assert validators == {
+        "SampleResult": [],
+        "AssertionOutcome": [],
+        "ErrorInfo": ["_redacted"],
+        "JudgeTrace": [],
+    }
+
+
+def _varied_results(rng: random.Random, count: int) -> list[SampleResult]:
+    """Results with every kind of field a run writes: errors, judges, failing details, odd text."""
+    results = []
+    for index in range(count):
+        kind = rng.choice(["pass", "fail", "error", "judged"])
+        if kind == "error":
+            results.append(
+                sample(
+                    f"c{index % 5}", None, index=index, error=rng.choice(["Timeout", "AuthenticationError"])
+                )
+            )
+            continue
+        base = sample(
+            f"c{index % 5}",
+            kind != "fail",
+            rng.choice(["refund", "caf\u00e9 \U0001f600", '{"a": [1]}']),
+            index=index,
+        )
+        outcome = AssertionOutcome(
+            type="llm-rubric" if kind == "judged" else "json-match",
+            passed=kind != "fail",
+            score=0.5,
+            reason="differs",
+            gap=rng.choice([None, "skill"]),
+            judge=JudgeTrace(
+                model="j", model_id="openai/j", votes=[True, None, False], answers=["y"], cost_usd=0.1
+            )
+            if kind == "judged"
+            else None,
+            expected={"a": [1, {"b": None}], "c": 1.5} if kind == "fail" else None,
+            options={"ignore_order": True} if kind == "fail" else {},
+        )
+        results.append(
+            base.model_copy(
+                update={
+                    "assertions": [outcome, *base.assertions],
+                    "messages": [{"role": "user", "content": "x"}] if kind == "fail" else None,
+                    "line": rng.choice([None, 7]),
+                    "cached": rng.random() < 0.5,
+                }
+            )
+        )
+    return results
+
+
+def _read(reader: Any, path: Path) -> tuple[str, list[str]]:
+    """What a reader makes of a file: its rows (as reprs) or its error, to compare readers."""
+    try:
+        return "ok", [repr(row_of(r) if isinstance(r, SampleResult) else r) for r in reader(path)]
+    except UsageError as exc:
+        return "error", [str(exc), str(exc.file), str(exc.line)]
+
+
+def test_rows_are_read_exactly_as_results_are_from_mutated_run_records(tmp_path: Path) -> None:
+    """Every damaged line gets the same message, file and line; every good one the same values."""
+    rng = random.Random(20)
+    writer = RunWriter(tmp_path / "run", meta("r"))
+    for result in _varied_results(rng, 12):
+        writer.append(result)
+    writer.close()
+    path = tmp_path / "run" / "results.jsonl"
+    original = path.read_bytes()
+    assert _read(read_rows, path) == _read(read_results, path)
+    mutators = _mutators("jsonl")
+    kinds = {"ok": 0, "error": 0}
+    for _ in range(400):
+        name = rng.choice(sorted(mutators))
+        path.write_bytes(mutators[name](rng, original))
+        expected = _read(read_results, path)
+        assert _read(read_rows, path) == expected, name
+        kinds[expected[0]] += 1
+    assert kinds["ok"] > 20 and kinds["error"] > 100, kinds
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda d: d | {"sample": 1.0}, id="int-as-float"),
+        pytest.param(lambda d: d | {"threshold": 1}, id="float-as-int"),
+        pytest.param(lambda d: d | {"passed": "true"}, id="bool-as-string"),
+        pytest.param(lambda d: d | {"sample": 10**30}, id="huge-int"),
+        pytest.param(lambda d: d | {"latency_ms": "1e400"}, id="float-string"),
+        pytest.param(lambda d: d | {"gap": "nope"}, id="bad-literal"),
+        pytest.param(lambda d: d | {"surprise": 1}, id="unknown-key"),
+        pytest.param(lambda d: {k: v for k, v in d.items() if k != "case"}, id="missing-key"),
+        pytest.param(
+            lambda d: d | {"error": {"type": "E", "message": "key sk-abcdefghijklmnopqrstuvwxyz0123"}},
+            id="secret",
+        ),
+        pytest.param(lambda d: _nest(d, 60), id="nested-60"),
+        pytest.param(lambda d: _nest(d, 150), id="nested-150"),
+        pytest.param(lambda d: _nest(d, 400), id="nested-400"),
+    ],
+)
+def test_rows_take_what_the_model_takes_and_refuse_what_it_refuses(tmp_path: Path, change: Any) -> None:
+    """Lax values pydantic converts, depths only pydantic's parser refuses, redaction on read."""
+    line = json.loads(sample("c", False).model_dump_json())
+    path = tmp_path / "results.jsonl"
+    path.write_text(json.dumps(sample("c", True).model_dump()) + "\n" + json.dumps(change(line)) + "\n")
+    assert _read(read_rows, path) == _read(read_results, path)
+
+
+def _nest(line: dict[str, Any], depth: int) -> dict[str, Any]:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    line["assertions"][0]["expected"] = value
+    return line

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.run import KEY_ENV, make_project  # noqa: E402
+from benchmarks.run import KEY_ENV, make_project, peak_rss_mib  # noqa: E402
 
 LOAD_BUDGET_S = 3.0
 DRIFT_BUDGET_S = 10.0
@@ -49,8 +48,7 @@ def load_probe(folder: str) -> None:
     plan = build_plan(project, load_suites(project), RunOptions(concurrency=32, use_cache=False))
     calls = plan.count()
     wall = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"wall_s": wall, "calls": calls, "peak_rss_mib": peak}))
+    print(json.dumps({"wall_s": wall, "calls": calls, "peak_rss_mib": peak_rss_mib()}))
 
 
 def drift_probe(baseline: str, candidate: str) -> None:
@@ -65,10 +63,16 @@ def drift_probe(baseline: str, candidate: str) -> None:
     ]
     report = compare_runs(runs[0], runs[1], alpha=0.05)
     wall = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     regressed = sum(1 for c in report.cases if c.status == "regressed")
     print(
-        json.dumps({"wall_s": wall, "cases": len(report.cases), "regressed": regressed, "peak_rss_mib": peak})
+        json.dumps(
+            {
+                "wall_s": wall,
+                "cases": len(report.cases),
+                "regressed": regressed,
+                "peak_rss_mib": peak_rss_mib(),
+            }
+        )
     )
 
 

@@ -344,8 +344,7 @@ def load_large_yaml(
     if _yaml_rs is None or len(text) < LARGE_YAML_CHARS or not _fast_path_safe(text):
         return None
     try:
-        with gc_paused():
-            data = _yaml_rs.loads(text, parse_datetime=False)
+        data = _yaml_rs.loads(text, parse_datetime=False)
     except BaseException as exc:  # noqa: BLE001  (anything it refuses or fails at, the exact loader reports)
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
@@ -452,14 +451,12 @@ def _read_alike(root: dict[Any, Any]) -> bool:
     common case (text that cannot be a number or a 1.1 word) costs two set lookups.
     """
     words, first_chars = _YAML11_WORDS, _NUMBER_FIRST
+    keys: set[Any] = set()  # checked once at the end: a suite repeats the same few keys in every case
     stack: list[tuple[Any, int]] = [(root, 1)]
     while stack:
         node, depth = stack.pop()
         if type(node) is dict:
-            for key in node:
-                if type(key) is not str or key in words or key[:1] in first_chars:
-                    if not _scalar_alike(key):
-                        return False
+            keys.update(node)
             values = node.values()
         else:
             values = node
@@ -475,7 +472,7 @@ def _read_alike(root: dict[Any, Any]) -> bool:
                 stack.append((value, depth + 1))
             elif not _scalar_alike(value):
                 return False
-    return True
+    return all(_scalar_alike(key) for key in keys)
 
 
 def _scalar_alike(value: Any) -> bool:

@@ -127,11 +127,9 @@ class Plan:
             if self.only is None and self.targets is None:  # every case on every model: no per-case test
                 repeat = self.options.repeat
                 cases = self.selected_cases(suite)
-                samples = (
-                    repeat * len(cases)
-                    if repeat
-                    else sum(suite.repeat_for(case, self.project) for case in cases)
-                )
+                # Suite.repeat_for without a call per case: the case's repeat, else the suite's or project's
+                default = suite.spec.repeat or self.project.config.defaults.repeat
+                samples = repeat * len(cases) if repeat else sum(case.repeat or default for case in cases)
                 total += samples * len(models)
                 continue
             for case in self.selected_cases(suite):
@@ -169,8 +167,12 @@ def sample_params(params: dict[str, Any], sample: int) -> dict[str, Any]:
     return params
 
 
-def render_case(suite: Suite, case: Case) -> list[Any]:
+def render_case(suite: Suite, case: Case, *, check_only: bool = False) -> list[Any]:
+    """The case's messages; with ``check_only``, only whether it renders (an error says where it fails)."""
     try:
+        if check_only:  # a case without suite defaults renders from its own variables (nothing changes them)
+            suite.prompt.check_renders(suite.case_vars(case) if suite.spec.defaults.vars else case.vars)
+            return []
         return suite.prompt.render(suite.case_vars(case))
     except PromptError as exc:
         raise PromptError(
@@ -225,7 +227,7 @@ def build_plan(
             check_model_available(model.model)
     for suite in suites:
         for case in plan.selected_cases(suite):
-            render_case(suite, case)
+            render_case(suite, case, check_only=True)
     plan.grading = prepare_grading(
         project,
         _cases_with_new_assertions(plan),

@@ -370,6 +370,14 @@ class Prompt:
                 bound[name] = spec.default
         return bound
 
+    def check_renders(self, variables: dict[str, Any]) -> None:
+        """Raise ``PromptError`` as ``render`` would; a plain template's values are checked, not joined."""
+        if self.plain_template is not None:
+            bound = self.bind(variables)
+            if self.plain_template.can_render(bound, self.source.max_output_bytes):
+                return
+        self.render(variables)
+
     def render(self, variables: dict[str, Any]) -> list[Message]:
         """Render the chat messages for ``variables``."""
         bound = self.bind(variables)
@@ -520,6 +528,11 @@ class PlainTemplate:
             for role, body in self.roles
         ]
 
+    def can_render(self, bound: dict[str, Any], max_output_bytes: int) -> bool:
+        """Whether the messages come out of ``bound`` without a problem (text outside role blocks is one)."""
+        splits = self.roles is not None or not any(piece == _ROLE_END for piece in self.pieces)
+        return splits and self._values(bound, max_output_bytes) is not None
+
     @functools.cached_property
     def _sizes(self) -> tuple[int, tuple[tuple[str, int], ...]]:
         """Bytes of the literal text, and each variable with the number of times it is output."""
@@ -554,6 +567,8 @@ def _plain_output(node: nodes.Output, pieces: list[Piece]) -> bool:
     """Append an output node's pieces; False when it holds more than literal text and plain names."""
     for child in node.nodes:
         if isinstance(child, nodes.TemplateData):
+            if _MARKER_CHAR in child.data:
+                return False  # text that looks like a role marker: the sandbox's reading decides
             pieces.append(child.data)
         elif isinstance(child, nodes.Name) and child.ctx == "load":
             pieces.append((child.name,))

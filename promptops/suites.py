@@ -52,7 +52,9 @@ class CaseDefaults(StrictModel):
 class Case(StrictModel):
     """One test case: variables for the prompt and what its output must satisfy."""
 
-    model_config = ConfigDict(populate_by_name=True)  # ``assert`` in YAML, ``assert_`` in Python
+    # ``assert`` in YAML, ``assert_`` in Python; frozen, so that cases can share their unchanging parts
+    # (``_compact``): a large suite holds 100,000s of them
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
 
     id: str
     """Unique within the suite; used in reports, filters and golden files."""
@@ -303,6 +305,32 @@ def _shared_assertions(raw_cases: list[Any]) -> list[Any]:
     return result
 
 
+_NO_TAGS: list[str] = []
+_NO_METADATA: dict[str, Any] = {}
+
+
+def _compact(cases: list[Case]) -> list[Case]:
+    """Let cases share what is equal between them: memory per case is what a large suite costs.
+
+    Cases are frozen, and nothing changes their lists in place, so one empty ``tags`` and ``metadata``,
+    one list per distinct assertion list (its specs are shared already) and one set of the fields
+    given (pydantic keeps one per model) serve every case that has them.
+    """
+    lists: dict[tuple[int, ...], list[AssertionSpec]] = {}
+    given: dict[frozenset[str], set[str]] = {}
+    for case in cases:
+        fields = case.__dict__
+        if not fields["tags"]:
+            fields["tags"] = _NO_TAGS
+        if not fields["metadata"]:
+            fields["metadata"] = _NO_METADATA
+        checks = fields["assert_"]
+        fields["assert_"] = lists.setdefault(tuple(map(id, checks)), checks)
+        names = frozenset(case.__pydantic_fields_set__)
+        object.__setattr__(case, "__pydantic_fields_set__", given.setdefault(names, set(names)))
+    return cases
+
+
 def _validated_cases(
     data: LineDict, *, path: Path, file: str, root: Path
 ) -> tuple[Any, list[CaseOrigin], list[int]]:
@@ -315,7 +343,7 @@ def _validated_cases(
     not_mapping = next((i for i, raw in enumerate(loaded.raw) if not isinstance(raw, dict)), None)
     valid_part = loaded.raw if not_mapping is None else loaded.raw[:not_mapping]
     try:
-        cases = _case_list().validate_python(_shared_assertions(valid_part))
+        cases = _compact(_case_list().validate_python(_shared_assertions(valid_part)))
     except ValidationError as exc:
         index = exc.errors()[0]["loc"][0]
         assert isinstance(index, int)
@@ -465,12 +493,14 @@ def load_suites_at(
     cannot render, are left out: they show as added on the other side.
     """
     suites = []
-    for path in discover_suites(project, paths):
-        try:
-            suites.append(load_suite(project, path, source, skip_unfit_cases=True))
-        except SuiteError as exc:
-            if "not found" not in exc.message:
-                raise
+    prompts: dict[str, Prompt] = {}
+    with gc_paused():  # as in load_suites
+        for path in discover_suites(project, paths):
+            try:
+                suites.append(load_suite(project, path, source, skip_unfit_cases=True, prompts=prompts))
+            except SuiteError as exc:
+                if "not found" not in exc.message:
+                    raise
     return suites
 
 

@@ -31,9 +31,17 @@ def through_sandbox(prompt: Prompt) -> Prompt:
 
 def outcome(prompt: Prompt, variables: dict) -> object:
     try:
-        return prompt.render(variables)
+        rendered = prompt.render(variables)
     except PromptError as exc:
-        return ("error", exc.message, exc.file, exc.line)
+        rendered = ("error", exc.message, exc.file, exc.line)
+    # checking that a case renders (as planning does) raises exactly what rendering raises
+    try:
+        prompt.check_renders(variables)
+        checked: object = None
+    except PromptError as exc:
+        checked = ("error", exc.message, exc.file, exc.line)
+    assert checked == (rendered if isinstance(rendered, tuple) else None)
+    return rendered
 
 
 PLAIN_BODIES = [
@@ -99,6 +107,8 @@ def test_errors_are_the_sandboxes(tmp_path: Path) -> None:
         '{% role "robot" %}{{ ticket }}{% endrole %}',
         '{% role "user" %}{{ undeclared }}{% endrole %}',
         'stray {% role "user" %}{{ ticket }}{% endrole %}',
+        '{{ ticket }} {% role "user" %}x{% endrole %}',
+        "a literal \x1eROLE:user\x1f marker",
         '{% role "user" %}{{ ticket }}{% endrole %}',
     ]:
         prompt = prompt_in(tmp_path, body)

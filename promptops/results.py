@@ -517,6 +517,11 @@ class SavedRun:
         return read_json_model(path, RunSummary, file=display_path(path), error=UsageError)
 
 
+_READ_BUFFER = 1 << 20
+"""Bytes read at a time from a run record: iterating lines over the default 8 KiB buffer costs three times
+as much (0.3 of the 1.6 µs drift spends on a line)."""
+
+
 def read_results(path: Path) -> Iterator[SampleResult]:
     """Results of a run; a torn last line (the process was killed mid-write) is skipped.
 
@@ -526,7 +531,7 @@ def read_results(path: Path) -> Iterator[SampleResult]:
     if not path.is_file():
         return
     try:
-        with open(path, "rb") as handle:
+        with open(path, "rb", buffering=_READ_BUFFER) as handle:
             for number, line in enumerate(handle, 1):
                 if not line.strip():
                     continue
@@ -672,7 +677,7 @@ def read_rows(path: Path) -> Iterator[SampleRow]:
         return
     decode = _ROW_DECODER.decode
     try:
-        with open(path, "rb") as handle:
+        with open(path, "rb", buffering=_READ_BUFFER) as handle:
             for number, line in enumerate(handle, 1):
                 try:
                     row = decode(line)

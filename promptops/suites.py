@@ -418,40 +418,45 @@ def load_suite(
 
     checked: set[int] = set()
     _check_assertions(spec.defaults.assert_, data, ("defaults", "assert"), file, checked)
-    case_lines: dict[str, int] = {}
-    first_at: dict[str, int] = {}
-    unfit: set[str] = set()
     # the quick test of every case's variables; _vars_problem says what is wrong when it fails
     declared = prompt.front_matter.input_specs()
     required = {name for name, input_spec in declared.items() if input_spec.is_required}
     required_left = required - spec.defaults.vars.keys()
     defaults_fit = spec.defaults.vars.keys() <= declared.keys()
-    for index, case in enumerate(spec.cases):
-        origin = origins[index]
-        if case.id in first_at:
-            first = first_at[case.id]
-            own = line_of(origins[first].data, origins[first].path) or 0
-            where = f"line {own}" if origins[first].file == file else f"{origins[first].file}:{own}"
-            raise SuiteError(
-                f"duplicate case id {case.id!r} (first at {where})",
-                file=origin.file,
-                line=line_of(origin.data, (*origin.path, "id")),
-            )
-        first_at[case.id] = index
-        if origin.data is data or origin.file != file:
-            # an inline case's reference line is its own line; a case file's is the suite's line naming it
-            case_lines[case.id] = reference_lines[index]
-        else:
-            case_lines[case.id] = line_of(origin.data, origin.path) or 0
-        if not all(id(check) in checked for check in case.assert_):
+    case_lines = _case_lines_when_sound(
+        spec.cases,
+        origins,
+        reference_lines,
+        data,
+        file,
+        checked,
+        (declared.keys(), required_left, defaults_fit),
+    )
+    unfit: set[str] = set()
+    if case_lines is None:  # some case has a problem: look at each in order, so the first one is reported
+        case_lines = {}
+        first_at: dict[str, int] = {}
+        for index, case in enumerate(spec.cases):
+            origin = origins[index]
+            if case.id in first_at:
+                first = first_at[case.id]
+                own = line_of(origins[first].data, origins[first].path) or 0
+                where = f"line {own}" if origins[first].file == file else f"{origins[first].file}:{own}"
+                raise SuiteError(
+                    f"duplicate case id {case.id!r} (first at {where})",
+                    file=origin.file,
+                    line=line_of(origin.data, (*origin.path, "id")),
+                )
+            first_at[case.id] = index
+            case_lines[case.id] = _case_line(origin, index, reference_lines, data, file)
             _check_assertions(case.assert_, origin.data, (*origin.path, "assert"), origin.file, checked)
-        if defaults_fit and case.vars.keys() <= declared.keys() and required_left <= case.vars.keys():
-            continue
-        problem = _vars_problem(spec, case, origin, prompt, data, file)
-        if problem is not None:
-            if not skip_unfit_cases:
-                raise problem
-            unfit.add(case.id)
+            if defaults_fit and case.vars.keys() <= declared.keys() and required_left <= case.vars.keys():
+                continue
+            problem = _vars_problem(spec, case, origin, prompt, data, file)
+            if problem is not None:
+                if not skip_unfit_cases:
+                    raise problem
+                unfit.add(case.id)
     if unfit:
         # another version of the prompt (e.g. at a base ref) cannot run these cases; leave them out
         spec = spec.model_copy(update={"cases": [c for c in spec.cases if c.id not in unfit]})
@@ -459,6 +464,55 @@ def load_suite(
     golden = read_golden(gpath, project.relpath(gpath))
     goldens = {(g.case, g.model): g for g in golden.goldens} if golden else {}
     return Suite(suite_name(project, path), path, file, spec, prompt, case_lines, goldens)
+
+
+def _case_line(origin: CaseOrigin, index: int, reference_lines: list[int], data: Any, file: str) -> int:
+    """The line a case's results point to: its own (inline), or the suite's line naming its case file."""
+    if origin.data is data or origin.file != file:
+        return reference_lines[index]  # an inline case's reference line is its own line
+    return line_of(origin.data, origin.path) or 0
+
+
+def _case_lines_when_sound(
+    cases: list[Case],
+    origins: list[CaseOrigin],
+    reference_lines: list[int],
+    data: Any,
+    file: str,
+    checked: set[int],
+    inputs: tuple[Any, set[str], bool],
+) -> dict[str, int] | None:
+    """Each case's line when no case has a problem (ids unique, assertions valid, variables fit), else None.
+
+    The checks of ``load_suite``'s loop, a whole suite at a time: a large suite pays for the loop only
+    when there is a problem to report. ``inputs``: the declared input names, the required ones the
+    suite's defaults leave open, and whether those defaults are all declared.
+    """
+    declared, required, defaults_fit = inputs
+    if not defaults_fit:
+        return None
+    ids = [case.id for case in cases]
+    if all(origin.data is data or origin.file != file for origin in origins):
+        lines = dict(zip(ids, reference_lines, strict=True))
+    else:
+        lines = {
+            case_id: _case_line(o, i, reference_lines, data, file)
+            for i, (case_id, o) in enumerate(zip(ids, origins, strict=True))
+        }
+    if len(lines) != len(ids):
+        return None
+    distinct = {id(case.assert_): case.assert_ for case in cases}
+    for checks in distinct.values():
+        for check in checks:
+            if id(check) not in checked:
+                try:
+                    validate_assertion(check)
+                except ValueError:
+                    return None
+                checked.add(id(check))
+    if not all(case.vars.keys() <= declared and required <= case.vars.keys() for case in cases):
+        return None
+    return lines
 
 
 def _check_assertions(

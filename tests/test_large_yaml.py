@@ -266,3 +266,15 @@ def test_mistakes_in_a_large_suite_name_the_same_line(
     fast, exact = load_both_ways(tmp_path, broken, monkeypatch)
     assert isinstance(exact, tuple) and exact[3] is not None and exact[3] > 450 * 9
     assert fast == exact
+
+
+def test_the_first_mistake_in_file_order_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = suite_text()
+    # an unknown assertion type in case 200, then a duplicate id and an undeclared variable further down
+    text = text.replace("{type: contains, value: refund}", "{type: containz, value: refund}", 201)
+    text = text.replace("{type: containz, value: refund}", "{type: contains, value: refund}", 200)
+    text = text.replace("id: case-00300", "id: case-00299").replace("priority: 400}", "priority: 400, x: 1}")
+    fast, exact = load_both_ways(tmp_path, text, monkeypatch)
+    assert fast == exact
+    assert isinstance(exact, tuple) and "containz" in exact[1]
+    assert exact[3] == text[: text.index("containz")].count("\n") + 1

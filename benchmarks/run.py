@@ -395,7 +395,16 @@ def main() -> None:
             "promptops test process wall (import + run)",
             f"{cli_wall:.2f} s",
             f"{ideal:.2f} s",
-            f"{cli_wall / ideal:.3f}x (target 1.25x)  (litellm import ~{litellm_import:.1f} s)",
+            f"{cli_wall / ideal:.3f}x (target 1.25x)",
+        )
+        # no call can leave before litellm is imported (calls go through it), so its import and warm-up
+        # add to the ideal in any process that starts cold
+        floor = ideal + litellm_import
+        row(
+            "  least possible: ideal + litellm import and warm-up",
+            f"{floor:.2f} s",
+            f"{ideal:.2f} s",
+            f"{floor / ideal:.3f}x; the process is at {cli_wall / floor:.3f}x of it",
         )
         before = server.stats()["requests"]
         cached_wall, report = run_cli(project, "test", "-j", str(args.j))

@@ -11,6 +11,7 @@ litellm's ``openai/`` provider exactly as to a real endpoint.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import resource
@@ -149,9 +150,15 @@ def in_process_run(project: Path, concurrency: int, *, use_cache: bool, caller=N
 
 
 async def instant(model, messages, params, timeout):  # type: ignore[no-untyped-def]
-    """A provider that answers at once (the last message, echoed): what is left is promptops' own time."""
+    """A provider that answers at once (the last message, echoed): what is left is promptops' own time.
+
+    It yields to the event loop once, as any provider waiting on a socket does; without that, one
+    worker would run every call in a single step and the loop would never drop the finished calls'
+    cancelled timers.
+    """
     from promptops.providers import Completion
 
+    await asyncio.sleep(0)
     return Completion(messages[-1]["content"], 5, 3, 0.0, 0.01)
 
 

@@ -8,9 +8,11 @@ completes, so memory stays flat and an interrupted run keeps its results) and
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -455,7 +457,7 @@ class RunWriter:
     def finish(self, summary: RunSummary) -> None:
         self.close()
         try:
-            _replace_text(self.folder / "summary.json", [*summary_json_chunks(summary), "\n"])
+            _replace_text(self.folder / "summary.json", itertools.chain(summary_json_chunks(summary), "\n"))
         except OSError as exc:
             where = display_path(self.folder / "summary.json")
             raise storage_error(exc, where, "write the summary") from None
@@ -877,7 +879,14 @@ class CaseTally:
     @classmethod
     def first(cls: type[TallyT], result: SampleResult) -> TallyT:
         """An empty tally for the case ``result`` belongs to."""
-        return cls(result.model_id, result.prompt_version, result.line, result.threshold, result.gap)
+        # names shared by every case of a run are kept once, not once per case
+        return cls(
+            sys.intern(result.model_id),
+            sys.intern(result.prompt_version),
+            result.line,
+            result.threshold,
+            result.gap,
+        )
 
     def add(self, result: SampleResult) -> None:
         """Fold in one sample."""
@@ -1014,6 +1023,8 @@ def summarize(
         case_key = (result.suite, result.case, result.model)
         tally = cases.get(case_key)
         if tally is None:
+            # one string object per suite and model name, not one per case: verdicts hold them
+            case_key = (sys.intern(result.suite), result.case, sys.intern(result.model))
             tally = cases[case_key] = CaseTally.first(result)
         tally.add(result)
         group = groups.setdefault((result.suite, result.model), _GroupTally(result.model_id))

@@ -11,11 +11,14 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from promptops.drift import SuiteDrift
 from promptops.reports.formatting import delta_tone, ms, ms_pair, pct, pts
 from promptops.results import GroupSummary, SampleResult, percentile
+
+if TYPE_CHECKING:
+    # drift (with numpy) loads only for a report that shows one
+    from promptops.drift import SuiteDrift
 
 __all__ = [
     "Chart",

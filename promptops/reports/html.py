@@ -27,14 +27,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup
 
 from promptops import __version__
-from promptops.drift import CaseDrift, CaseSide, DriftReport, SuiteDrift
-from promptops.escalation import GAPS, EscalationReport
+from promptops.assertions import GAPS
 from promptops.reports import ReportData
 from promptops.reports.charts import (
     Chart,
@@ -46,6 +45,11 @@ from promptops.reports.charts import (
 )
 from promptops.reports.formatting import delta_tone, ms, pct, pts, usd
 from promptops.results import GroupSummary, RunSummary
+
+if TYPE_CHECKING:
+    # drift (with numpy) and escalation load only for a report that shows them
+    from promptops.drift import CaseDrift, CaseSide, DriftReport, SuiteDrift
+    from promptops.escalation import EscalationReport
 
 __all__ = ["CONTENT_SECURITY_POLICY", "render_html"]
 

@@ -11,10 +11,14 @@ import itertools
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from promptops.drift import CaseDrift, DriftReport
 from promptops.reports import ReportData
 from promptops.results import AssertionOutcome, CaseVerdict, RunSummary
+
+if TYPE_CHECKING:
+    # drift (with numpy) loads only for a report that shows one
+    from promptops.drift import CaseDrift, DriftReport
 
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 

@@ -700,7 +700,7 @@ class _CaseTally(CaseTally):
 
     def add(self, result: SampleResult | SampleRow) -> None:
         # a row has every attribute of a SampleResult that the tally reads (tests/test_results.py)
-        super().add(result)  # type: ignore[arg-type]
+        super().add(result)
         if result.error is None and result.output is not None:
             outputs = self.passing_outputs if result.passed else self.failing_outputs
             outputs.add(result.output, result.sample)
@@ -737,7 +737,7 @@ class _Side:
     def new_tally(self, result: SampleResult | SampleRow) -> _CaseTally:
         """The tally of the case ``result`` is the first sample of, linked to its suite and model's totals."""
         suite, model = self.shared(result.suite), self.shared(result.model)
-        tally = self.cases[(suite, result.case, model)] = _CaseTally.first(result)  # type: ignore[arg-type]
+        tally = self.cases[(suite, result.case, model)] = _CaseTally.first(result)
         tally.model_id = self.shared(tally.model_id)
         tally.prompt_version = self.shared(tally.prompt_version)
         tally.group = self.groups.get((suite, model))

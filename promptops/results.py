@@ -866,10 +866,10 @@ class CaseTally:
     samples: int = 0
     passed: int = 0
     errored: int = 0
-    failed_assertions: dict[str, tuple[int, AssertionOutcome]] = field(default_factory=dict)
+    failed_assertions: dict[str, tuple[int, AssertionOutcome | OutcomeRow]] = field(default_factory=dict)
     first_failure: tuple[int, str] | None = None
     """(sample, output) of the failing sample with the lowest index."""
-    error: tuple[int, ErrorInfo] | None = None
+    error: tuple[int, ErrorInfo | ErrorRow] | None = None
     """(sample, error) of the errored sample with the lowest index."""
     duration_ms: float = 0.0
     """Summed latency of the samples that produced output."""
@@ -877,7 +877,7 @@ class CaseTally:
     """Per graded assertion (by position): [passing votes, failing votes]."""
 
     @classmethod
-    def first(cls: type[TallyT], result: SampleResult) -> TallyT:
+    def first(cls: type[TallyT], result: SampleResult | SampleRow) -> TallyT:
         """An empty tally for the case ``result`` belongs to."""
         # names shared by every case of a run are kept once, not once per case
         return cls(
@@ -888,8 +888,8 @@ class CaseTally:
             result.gap,
         )
 
-    def add(self, result: SampleResult) -> None:
-        """Fold in one sample."""
+    def add(self, result: SampleResult | SampleRow) -> None:
+        """Fold in one sample (a result, or the same result read as a lean row)."""
         self.samples += 1
         self._count_votes(result.assertions)
         if result.error is not None or result.output is None:
@@ -913,7 +913,7 @@ class CaseTally:
             if known is None or sample < known[0]:
                 self.failed_assertions[key] = (sample, outcome)
 
-    def _count_votes(self, outcomes: list[AssertionOutcome]) -> None:
+    def _count_votes(self, outcomes: Sequence[AssertionOutcome | OutcomeRow]) -> None:
         for index, outcome in enumerate(outcomes):
             if outcome.judge is None or not outcome.judge.votes:
                 continue
@@ -951,7 +951,7 @@ class CaseTally:
     def distinct_failures(self) -> list[AssertionOutcome]:
         """The distinct failing assertions, in the order of the samples that first failed them."""
         ordered = sorted(self.failed_assertions.values(), key=lambda item: item[0])
-        return [outcome for _, outcome in ordered[:MAX_FAILED_ASSERTIONS]]
+        return [_as_outcome(outcome) for _, outcome in ordered[:MAX_FAILED_ASSERTIONS]]
 
     def packed_verdict(self, suite: str, case: str, model: str) -> CaseVerdict | PackedVerdict:
         """``case_verdict``, as the tuple ``CaseVerdicts`` keeps when there is nothing to show beyond the
@@ -990,10 +990,18 @@ class CaseTally:
             gap=self.gap,
             failed_assertions=self.distinct_failures(),
             output_excerpt=excerpt(self.first_failure[1]) if self.first_failure else None,
-            error=self.error[1] if self.error else None,
+            error=_as_error(self.error[1]) if self.error else None,
             duration_ms=round(self.duration_ms, 3),
             judge_agreement=self.agreement(),
         )
+
+
+def _as_outcome(outcome: AssertionOutcome | OutcomeRow) -> AssertionOutcome:
+    return outcome if isinstance(outcome, AssertionOutcome) else outcome.to_model()
+
+
+def _as_error(error: ErrorInfo | ErrorRow) -> ErrorInfo:
+    return error if isinstance(error, ErrorInfo) else error.to_model()
 
 
 @dataclass
@@ -1012,9 +1020,13 @@ class _GroupTally:
 
 
 def summarize(
-    meta: RunMeta, results: Iterable[SampleResult], finished_at: str | None = None, duration_s: float = 0.0
+    meta: RunMeta,
+    results: Iterable[SampleResult | SampleRow],
+    finished_at: str | None = None,
+    duration_s: float = 0.0,
 ) -> RunSummary:
-    """Fold the sample results of a run into case verdicts and per-suite/model totals."""
+    """Fold the sample results of a run (results or lean rows) into case verdicts and per-suite/model
+    totals."""
     cases: dict[tuple[str, str, str], CaseTally] = {}
     groups: dict[tuple[str, str], _GroupTally] = {}
     completed = 0

@@ -278,6 +278,7 @@ def run_plan(
         writer.close()
         executor.close()
         progress.finish()
-    summary = summarize(meta, SavedRun(folder, meta).results(), duration_s=time.perf_counter() - started)
+    # lean rows: the fold reads a few fields of each result, and a large run has millions
+    summary = summarize(meta, SavedRun(folder, meta).rows(), duration_s=time.perf_counter() - started)
     writer.finish(summary)
     return RunOutcome(folder, meta, summary, provider_calls=executor.provider_calls)

@@ -19,9 +19,9 @@ from promptops.providers.local import check_model_available
 from promptops.suites import Case, Suite, case_matches
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedCall:
-    """One model call of the plan."""
+    """One model call of the plan (slots: a run may hold thousands in flight and queued)."""
 
     suite: Suite
     case: Case

@@ -22,7 +22,7 @@ from promptops.config import Constraints, Project
 from promptops.escalation.evidence import Attribution, CaseDiagnosis, CaseFacts, Evidence, FailedCheck
 from promptops.escalation.gaps import classify_case
 from promptops.escalation.rules import Escalation, GroupContext, escalate_groups, is_external, load_rules
-from promptops.results import RunMeta, RunSummary, SampleResult, SuitePlan, failure_history
+from promptops.results import RunMeta, RunSummary, SampleResult, SampleRow, SuitePlan, failure_history
 from promptops.strict import StrictModel
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def _check_key(outcome: Any) -> str:
 
 
 def gather(
-    results: Iterable[SampleResult], wanted: set[tuple[str, str, str]]
+    results: Iterable[SampleResult | SampleRow], wanted: set[tuple[str, str, str]]
 ) -> dict[tuple[str, str, str], _Gathered]:
     """Failing answers, failing assertions and the rendered prompt of the ``wanted`` cases, in one pass."""
     found: dict[tuple[str, str, str], _Gathered] = {}
@@ -442,7 +442,8 @@ def escalate_drift(
     failing = [c for c in report.cases if c.candidate is not None and c.candidate.verdict == "failed"]
     wanted = {(c.suite, c.case, c.candidate.model) for c in failing if c.candidate}
     reused = {(c.suite, c.case, c.model): c for c in stored.cases} if stored else {}
-    gathered = gather(candidate.results(), wanted) if candidate is not None and not reused else {}
+    # lean rows: the candidate of a large drift holds a million results, read here a second time
+    gathered = gather(candidate.rows(), wanted) if candidate is not None and not reused else {}
     cases = []
     for case in failing:
         side = case.candidate

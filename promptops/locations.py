@@ -296,23 +296,26 @@ except ImportError:  # pragma: no cover  (a platform without its wheel: every fi
 LARGE_YAML_CHARS = 50_000
 """Documents at least this long may take the fast parser; shorter ones always take the line-tracking one."""
 
-_SPECIAL = re.compile(
-    # what PyYAML refuses (its non-printable characters), what YAML 1.1 and 1.2 break lines or escape
-    # differently, and every indicator that may start anchors, aliases, tags, block scalars,
-    # directives or complex keys (whether it does is decided by ``_starts_scalar``)
-    "[&*!|>%@`?\t\r\\\\\x85\u2028\u2029\ufeff"
-    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]"
+_REFUSED_CHARS = re.compile(
+    # what PyYAML refuses (its non-printable characters), and what YAML 1.1 and 1.2 break lines at or
+    # escape differently
+    "[\t\r\\\\\x85\u2028\u2029\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]"
 )
-_INDICATORS = frozenset("&*!|>%@`?")
+_PLAIN_ASCII = bytes([10, *(byte for byte in range(0x20, 0x7F) if byte != 0x5C)])
+"""The ASCII characters that need no such doubt: line feed and the printable ones but the backslash."""
+_INDICATORS = "&*!|>%@`?"
+"""Indicators of anchors, aliases, tags, block scalars, directives, reserved characters, complex keys."""
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}\n")
 _OTHER_NUMBERS = tuple(
     re.compile(pattern)
     for pattern in (
         # plain scalars YAML 1.2 reads as numbers and YAML 1.1 does not, or as other numbers: 017,
         # 0o17, _1, 1e3, 1.0e3, -.5 (and 0x1f, 0b1, read alike, but not worth the doubt). Each
-        # pattern starts with a character that is rare in suites, so its search is a fast scan.
+        # pattern starts with one character, so its search is a fast scan.
         r"0(?:(?<=[ \n\[{,]0)|(?<=[ \n\[{,][-+]0))[0-9xXbBoO_]",
         r"_(?:(?<=[ \n\[{,]_)|(?<=[ \n\[{,][-+.]_)|(?<=[ \n\[{,][-+]\._))",
-        r"[0-9._][eE][-+]?[0-9_]",
+        r"e(?<=[0-9._]e)[-+]?[0-9_]",
+        r"E(?<=[0-9._]E)[-+]?[0-9_]",
         r"\.(?<=[-+]\.)[0-9]",
     )
 )
@@ -373,11 +376,26 @@ def _fast_path_safe(text: str) -> bool:
     about a tenth of the time yaml_rs takes to parse it; the few places found are looked at closely.
     """
     padded = "\n" + text  # so that a scalar at the very start has a line break before it
-    for match in _SPECIAL.finditer(padded):
-        if match[0] not in _INDICATORS or _starts_scalar(padded, match.start()):
+    if text.isascii():  # the common case, checked at memory speed
+        if text.encode("ascii").translate(None, _PLAIN_ASCII):
             return False
-        if match[0] == "?" and _in_flow(padded, match.start()):
-            return False  # YAML 1.1 ends a plain scalar at ``?`` inside brackets, 1.2 does not
+    elif _REFUSED_CHARS.search(padded):
+        return False
+    # the brackets and line breaks alone: a flow collection that goes on over several lines (YAML 1.1
+    # and 1.2 indent those differently) leaves a line unbalanced
+    brackets = text.encode("utf-8", "surrogatepass").translate(None, _NOT_BRACKETS)
+    flow = b"[" in brackets or b"{" in brackets
+    if (flow or b"]" in brackets or b"}" in brackets) and not _BALANCED_LINES.fullmatch(brackets.decode()):
+        return False
+    for indicator in _INDICATORS:
+        at = padded.find(indicator)
+        while at >= 0:
+            before = padded[at - 1]
+            if before in "\n[{," or (before == " " and _starts_scalar(padded, at)):
+                return False  # where a node starts: it means what it says
+            if flow and indicator == "?" and _in_flow(padded, at):
+                return False  # YAML 1.1 ends a plain scalar at ``?`` inside brackets, 1.2 does not
+            at = padded.find(indicator, at + 1)
     # an empty key (``: x``, ``{: x}``), or a colon before a flow indicator: read apart or refused
     for match in _EMPTY_KEY.finditer(padded):
         if match[0] != ":" or _starts_scalar(padded, match.start()):
@@ -387,10 +405,7 @@ def _fast_path_safe(text: str) -> bool:
     # block nesting deep enough to exhaust yaml_rs's stack is refused by the exact loader instead
     if "\n" + " " * 200 in text or _DASH_RUN.search(text):
         return False
-    if any(pattern.search(padded) for pattern in _OTHER_NUMBERS):
-        return False
-    # a flow collection that goes on over several lines: YAML 1.1 and 1.2 indent those differently
-    return _BALANCED_LINES.fullmatch(_NOT_BRACKET.sub("", text)) is not None
+    return not any(pattern.search(padded) for pattern in _OTHER_NUMBERS)
 
 
 _DASH_RUN = re.compile(r"-(?: +-){49}")
@@ -405,6 +420,8 @@ def _in_flow(text: str, at: int) -> bool:
     answer in doubt, which is a yes.
     """
     start = text.rfind("\n", 0, at) + 1
+    if text.find("[", start, at) < 0 and text.find("{", start, at) < 0:
+        return False  # no bracket before it on its line
     end = text.find("\n", at)
     depth = 0
     for token in _FLOW_TOKEN.finditer(text, start, len(text) if end < 0 else end):
@@ -425,7 +442,6 @@ def _in_flow(text: str, at: int) -> bool:
     return depth > 0
 
 
-_NOT_BRACKET = re.compile(r"[^\[\]{}\n]+")
 _BALANCED = r"(?:\[\]|\{\})*"
 for _ in range(3):  # pairs nested up to four deep on one line
     _BALANCED = rf"(?:\[{_BALANCED}\]|\{{{_BALANCED}\}})*"
@@ -498,10 +514,19 @@ def _block_item_lines(text: str, key: str) -> list[int] | None:
     among the lines found here; when as many are found as were parsed, they are exactly the items.
     An item whose value starts on a later line is left to the exact loader (its line is that one's).
     """
-    heads = list(re.finditer(rf"^{re.escape(key)}[ ]*:[ ]*(?:#.*)?$", text, re.MULTILINE))
+    # the key at the start of a line, found by a plain search (a regex scan of the whole text costs more)
+    padded = "\n" + text
+    head = re.compile(rf"{re.escape(key)}[ ]*:[ ]*(?:#[^\n]*)?(?=\n|$)")
+    heads: list[int] = []
+    at = padded.find("\n" + key)
+    while at >= 0:
+        match = head.match(padded, at + 1)
+        if match is not None:
+            heads.append(match.end() - 1)  # the line break that ends the key's line (in ``text``)
+        at = padded.find("\n" + key, at + 1)
     if len(heads) != 1:
         return None
-    start = heads[0].end()  # the line break that ends the key's line
+    start = heads[0]
     first = re.compile(r"\n([ ]*)-[ \n]").search(text, start)
     if first is None:
         return None

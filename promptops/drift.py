@@ -33,25 +33,17 @@ escalation and the GitHub integration consume; see docs/drift.md.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import functools
 import gc
 import json
 import math
-import multiprocessing
-import os
-import pickle
 import re
-import signal
-import sys
-import threading
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
@@ -859,118 +851,6 @@ def _fold_into(side: _Side, results: Iterable[SampleResult | SampleRow]) -> None
                 counts[output] = [1, result.sample]
 
 
-# --- folding two saved runs at once -------------------------------------------------------------
-
-_FORK_BYTES = 32 << 20
-"""Run records this large in all fold on both cores: below it a child process costs more than it saves."""
-
-
-def _fold_runs(baseline: SavedRun, candidate: SavedRun, *, fork: bool | None = None) -> tuple[_Side, _Side]:
-    """Both runs folded: the baseline in a forked child process while this one folds the candidate.
-
-    Reading and checking two million lines is most of a large drift's time, and the two
-    runs are independent. A child is forked only where that is safe and pays: on Linux,
-    from a process with no other thread (a fork copies only the calling thread, and a lock
-    another thread held would never be released in the child), for records of 32 MiB or
-    more, and with a core to spare (on a busy machine the child would only take turns with
-    this process, and packing its tallies costs more than it saves). ``fork`` True forks
-    wherever it is safe, False never. Anything else, and any failure of the child other
-    than a bad line, folds the baseline here, as before; the tallies are the same either way.
-    """
-    if fork is None:
-        paths = [run.folder / "results.jsonl" for run in (baseline, candidate)]
-        size = sum(path.stat().st_size for path in paths if path.is_file())
-        fork = size >= _FORK_BYTES and _spare_core()
-    if not (fork and _fork_is_safe()):
-        return _fold(baseline.rows()), _fold(candidate.rows())
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_fold_in_child, args=(baseline, send), daemon=True)
-    child.start()
-    send.close()
-    try:
-        try:
-            cand, cand_error = _fold(candidate.rows()), None
-        except UsageError as exc:
-            cand, cand_error = None, exc
-        try:
-            outcome = pickle.loads(receive.recv_bytes())
-        except (EOFError, OSError):
-            outcome = ("failed", "no answer")
-    finally:
-        receive.close()
-        if child.is_alive():
-            child.terminate()
-        child.join()
-    if outcome[0] == "bad-input":
-        # the baseline's bad line is named first, as when the runs are folded one after the other
-        message, file, line = outcome[1:]
-        raise UsageError(message, file=file, line=line)
-    base = _unpack_side(outcome[1]) if outcome[0] == "folded" else _fold(baseline.rows())
-    if cand_error is not None:
-        raise cand_error
-    assert cand is not None
-    return base, cand
-
-
-def _fork_is_safe() -> bool:
-    return sys.platform == "linux" and threading.active_count() == 1
-
-
-def _spare_core() -> bool:
-    """Whether another core looks idle: at least two cores, and fewer running processes than cores - 1/2."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-        return cores >= 2 and os.getloadavg()[0] < cores - 0.5
-    except (AttributeError, OSError):
-        return False
-
-
-def _fold_in_child(run: SavedRun, send: Connection) -> None:
-    """The forked child: fold ``run`` and send back its tallies, or the bad line that stopped it."""
-    # Ctrl-C reaches the whole process group: the parent stops this child, which would otherwise
-    # print a traceback of its own
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    outcome: tuple[Any, ...]
-    try:
-        outcome = ("folded", _pack_side(_fold(run.rows())))
-    except UsageError as exc:
-        outcome = ("bad-input", exc.message, exc.file, exc.line)
-    except Exception as exc:  # noqa: BLE001  (the parent folds the run itself and meets it there)
-        outcome = ("failed", repr(exc))
-    send.send_bytes(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
-    send.close()
-
-
-_TALLY_FIELDS = tuple(f.name for f in dataclasses.fields(CaseTally) if f.init)
-"""What a tally is made of, read from ``CaseTally`` itself so the packing follows any change to it."""
-
-
-def _pack_side(side: _Side) -> tuple[Any, ...]:
-    """A folded run as plain tuples and dicts, which pickle writes several times faster than objects."""
-    cases = [
-        (
-            key,
-            tuple(getattr(tally, name) for name in _TALLY_FIELDS),
-            tally.passing_outputs.counts,
-            tally.failing_outputs.counts,
-        )
-        for key, tally in side.cases.items()
-    ]
-    return side.groups, side.case_ids, cases
-
-
-def _unpack_side(packed: tuple[Any, ...]) -> _Side:
-    groups, case_ids, cases = packed
-    side = _Side(groups=groups, case_ids=case_ids)
-    for key, values, passing, failing in cases:
-        tally = side.cases[key] = _CaseTally(**dict(zip(_TALLY_FIELDS, values, strict=True)))
-        tally.passing_outputs.counts = passing
-        tally.failing_outputs.counts = failing
-        tally.group = groups[(key[0], key[2])]
-    return side
-
-
 # --- pairing and classification -----------------------------------------------------------------
 
 
@@ -1489,46 +1369,14 @@ def compare_results(
     Each iterable must hold one result per call (for a resumed run, the last
     one); they are consumed once and only tallies are kept.
     """
-    _check_options(alpha, change_threshold, correction)
-    return _report(
-        baseline_meta,
-        _fold(baseline_results),
-        candidate_meta,
-        _fold(candidate_results),
-        alpha=alpha,
-        change_threshold=change_threshold,
-        baseline_label=baseline_label,
-        candidate_label=candidate_label,
-        correction=correction,
-        sequential=sequential,
-        semantic=semantic,
-    )
-
-
-def _check_options(alpha: float, change_threshold: float, correction: str) -> None:
     if not 0 < alpha < 1:
         raise UsageError(f"alpha must be between 0 and 1, got {alpha}")
     if not 0 <= change_threshold <= 1:
         raise UsageError(f"change threshold must be between 0 and 1, got {change_threshold}")
     if correction not in CORRECTIONS:
         raise UsageError(f"unknown correction {correction!r}; use holm or bh")
-
-
-def _report(
-    baseline_meta: RunMeta,
-    base: _Side,
-    candidate_meta: RunMeta,
-    cand: _Side,
-    *,
-    alpha: float,
-    change_threshold: float,
-    baseline_label: str | None,
-    candidate_label: str | None,
-    correction: Correction,
-    sequential: dict[tuple[str, str], SequentialCase] | None,
-    semantic: bool,
-) -> DriftReport:
-    """The drift report of two folded runs."""
+    base = _fold(baseline_results)
+    cand = _fold(candidate_results)
     base_suites, cand_suites = base.models_by_suite(), cand.models_by_suite()
     if not base_suites or not cand_suites:
         empty = baseline_meta.run_id if not base_suites else candidate_meta.run_id
@@ -1660,13 +1508,11 @@ def compare_runs(
         UsageError: The runs share no suite, a run has no results, or the models
             of a suite cannot be paired.
     """
-    _check_options(alpha, change_threshold, correction)
-    base, cand = _fold_runs(baseline, candidate)
-    return _report(
+    return compare_results(
         baseline.meta,
-        base,
+        baseline.rows(),
         candidate.meta,
-        cand,
+        candidate.rows(),
         alpha=alpha,
         change_threshold=change_threshold,
         baseline_label=baseline_label,

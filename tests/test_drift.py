@@ -13,7 +13,6 @@ import pytest
 from fake_openai import FakeOpenAIServer
 from pydantic import ValidationError
 
-from promptops import drift
 from promptops.drift import (
     DriftReport,
     compare_results,
@@ -861,31 +860,6 @@ def test_drift_tallies_every_case_as_promptops_test_does(tmp_path: Path) -> None
             verdict.failed_assertions,
             verdict.error,
         ), verdict.case
-
-
-def test_a_baseline_folded_in_a_forked_child_gives_the_same_tallies_and_errors(tmp_path: Path) -> None:
-    """Large runs fold the baseline in a child process; what comes back is what folding here gives."""
-    if not drift._fork_is_safe():
-        pytest.skip("forking needs Linux and a single-threaded process")
-    rng = random.Random(3)
-    results = [
-        sample(f"c{i % 40}", rng.random() < 0.8, rng.choice("ab"), index=i // 40, latency_ms=rng.random())
-        for i in range(400)
-    ]
-    results += [sample("c1", None, index=10, error="Timeout"), sample("c2", False, "x", index=10)]
-    base = write_run(tmp_path, "r1", results)
-    cand = write_run(tmp_path, "r2", results[::-1], resumes=1)
-    forked, here = drift._fold_runs(base, cand, fork=True), drift._fold_runs(base, cand, fork=False)
-    assert [drift._pack_side(side) for side in forked] == [drift._pack_side(side) for side in here]
-    # a bad line of the baseline stops the comparison with the same message, file and line
-    lines = (base.folder / "results.jsonl").read_text().splitlines(keepends=True)
-    lines[5] = lines[5].replace('"sample":', '"sample":"five",', 1).replace('"five",', '"five", "x":', 1)
-    (base.folder / "results.jsonl").write_text("".join(lines))
-    with pytest.raises(UsageError) as in_child:
-        drift._fold_runs(base, cand, fork=True)
-    with pytest.raises(UsageError) as in_process:
-        drift._fold_runs(base, cand, fork=False)
-    assert str(in_child.value) == str(in_process.value) and in_child.value.line == 6
 
 
 def test_text_report_lists_regressions_first_with_reasons_and_verdict() -> None:

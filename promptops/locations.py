@@ -663,6 +663,8 @@ def describe_validation_error(
     prefix: tuple[Any, ...] = (),
 ) -> PromptOpsError:
     """The first pydantic error as one user-facing message with file and line."""
+    if isinstance(data, LinesOnDemand):
+        data = data.located()  # the document as read, with its lines (its cases may be gone)
     first = _first_error(exc, data, prefix)
     loc = prefix + tuple(first["loc"])
     kind = first["type"]

@@ -21,6 +21,7 @@ from promptops.config import Project
 from promptops.errors import ConfigError, PromptError, SuiteError, UsageError
 from promptops.locations import (
     LineDict,
+    LinesOnDemand,
     describe_validation_error,
     gc_paused,
     line_of,
@@ -280,14 +281,13 @@ def _assertion_list() -> TypeAdapter[list[AssertionSpec]]:
     return TypeAdapter(list[AssertionSpec])
 
 
-def _shared_assertions(raw_cases: list[Any]) -> list[Any]:
-    """The raw cases with equal ``assert`` lists validated once and shared.
+def _shared_assertions(raw_cases: list[Any], shared: dict[str, list[AssertionSpec] | None]) -> list[Any]:
+    """The raw cases with equal ``assert`` lists validated once and shared (``shared``: by their text).
 
     Large suites repeat the same checks case after case: one list of ``AssertionSpec`` per distinct
     list keeps memory per case small and lets later stages check each spec once. A list that does
     not validate is left as written, for the case's own validation to report at its line.
     """
-    shared: dict[str, list[AssertionSpec] | None] = {}
     result: list[Any] = []
     for raw in raw_cases:
         checks = raw.get("assert") if isinstance(raw, dict) else None
@@ -305,6 +305,8 @@ def _shared_assertions(raw_cases: list[Any]) -> list[Any]:
     return result
 
 
+_CASES_AT_ONCE = 2_000
+"""Cases validated in one call: large enough to cost nothing per call, small enough to free raw data early."""
 _NO_TAGS: list[str] = []
 _NO_METADATA: dict[str, Any] = {}
 
@@ -341,20 +343,33 @@ def _validated_cases(
     # the first problem in file order is the one reported: a case that is not a mapping, or the
     # first case that does not validate before it
     not_mapping = next((i for i, raw in enumerate(loaded.raw) if not isinstance(raw, dict)), None)
-    valid_part = loaded.raw if not_mapping is None else loaded.raw[:not_mapping]
-    try:
-        cases = _compact(_case_list().validate_python(_shared_assertions(valid_part)))
-    except ValidationError as exc:
-        index = exc.errors()[0]["loc"][0]
-        assert isinstance(index, int)
-        origin = loaded.origins[index]
+    count = len(loaded.raw) if not_mapping is None else not_mapping
+    # a document read by the fast parser finds its lines again from its text, so a raw case can go
+    # once it is validated: the suite is never in memory twice over, raw and validated
+    release = isinstance(data, LinesOnDemand) and isinstance(data.get("cases"), list)
+    shared: dict[str, list[AssertionSpec] | None] = {}
+    cases: list[Case] = []
+    for start in range(0, count, _CASES_AT_ONCE):
+        part = loaded.raw[start : min(count, start + _CASES_AT_ONCE)]
         try:
-            Case.model_validate(loaded.raw[index])
-        except ValidationError as own:
-            raise describe_validation_error(
-                own, origin.data, file=origin.file, error=SuiteError, prefix=origin.path
-            ) from None
-        raise  # pragma: no cover  (the case failed in the list, so it fails on its own)
+            cases.extend(_compact(_case_list().validate_python(_shared_assertions(part, shared))))
+        except ValidationError as exc:
+            at = exc.errors()[0]["loc"][0]
+            assert isinstance(at, int)
+            index = start + at
+            origin = loaded.origins[index]
+            try:
+                Case.model_validate(loaded.raw[index])
+            except ValidationError as own:
+                raise describe_validation_error(
+                    own, origin.data, file=origin.file, error=SuiteError, prefix=origin.path
+                ) from None
+            raise  # pragma: no cover  (the case failed in the list, so it fails on its own)
+        if release:
+            inline = data["cases"]
+            for index in range(start, start + len(part)):
+                if loaded.origins[index].data is data:
+                    loaded.raw[index] = inline[loaded.origins[index].path[1]] = None
     if not_mapping is not None:
         origin = loaded.origins[not_mapping]
         raise SuiteError("a case must be a mapping", file=origin.file, line=line_of(origin.data, origin.path))

@@ -278,3 +278,20 @@ def test_the_first_mistake_in_file_order_is_reported(tmp_path: Path, monkeypatch
     assert fast == exact
     assert isinstance(exact, tuple) and "containz" in exact[1]
     assert exact[3] == text[: text.index("containz")].count("\n") + 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("id: case-02300", "id: case-02300\n    colour: red"),  # past the first batch of validated cases
+        ("threshold: 0.9", "threshold: 2"),  # the suite's own key, after its cases were let go
+        ("id: case-02300", "id: case-00007"),  # a duplicate far from the first
+    ],
+)
+def test_mistakes_past_the_first_cases_name_the_same_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str
+) -> None:
+    text = suite_text(2500).replace(old, new, 1)
+    fast, exact = load_both_ways(tmp_path, text, monkeypatch)
+    assert isinstance(exact, tuple) and exact[3] is not None
+    assert fast == exact

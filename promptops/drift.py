@@ -694,7 +694,8 @@ class _CaseTally(CaseTally):
     """The case's tally (its verdict) plus its distinct outputs, to show and diff a representative one."""
 
     passing_outputs: _Outputs = field(default_factory=_Outputs)
-    failing_outputs: _Outputs = field(default_factory=_Outputs)
+    failing_outputs: _Outputs | None = None
+    """Made at the first failing sample: most cases of a large run never fail."""
     group: _GroupTally | None = None
     """The totals of the case's suite and model, set by ``_Side.new_tally``."""
 
@@ -702,14 +703,20 @@ class _CaseTally(CaseTally):
         # a row has every attribute of a SampleResult that the tally reads (tests/test_results.py)
         super().add(result)
         if result.error is None and result.output is not None:
-            outputs = self.passing_outputs if result.passed else self.failing_outputs
+            if result.passed:
+                outputs = self.passing_outputs
+            elif self.failing_outputs is None:
+                outputs = self.failing_outputs = _Outputs()
+            else:
+                outputs = self.failing_outputs
             outputs.add(result.output, result.sample)
 
     def representative(self, verdict: CaseStatus) -> str | None:
         """The most frequent output among the samples that agree with the verdict (``self.verdict``)."""
-        agreeing = {"passed": self.passing_outputs, "failed": self.failing_outputs}.get(verdict)
-        found = agreeing.most_common() if agreeing is not None else None
-        return found or self.passing_outputs.most_common() or self.failing_outputs.most_common()
+        passing = self.passing_outputs.most_common()
+        failing = self.failing_outputs.most_common() if self.failing_outputs is not None else None
+        agreeing = passing if verdict == "passed" else failing if verdict == "failed" else None
+        return agreeing or passing or failing
 
 
 @dataclass
@@ -774,8 +781,13 @@ def _young_collections_only() -> Iterator[Callable[[], None]]:
     set aside (``gc.freeze``) and the collector held; but a JSON diff leaves about 15 KB of garbage
     cycles, so the caller ticks once per case and every ``_COLLECT_EVERY`` cases a young collection
     clears them, walking only what was built since the last one.
+
+    When something was frozen before (the provider adapter freezes litellm's import), nothing is
+    unfrozen after: that cannot be undone for ours alone. What stays set aside is still freed when
+    no longer used; only a garbage cycle among it would wait for the process to end.
     """
     enabled = gc.isenabled()
+    ours = gc.get_freeze_count() == 0
     gc.disable()
     gc.freeze()
     built = 0
@@ -789,7 +801,8 @@ def _young_collections_only() -> Iterator[Callable[[], None]]:
     try:
         yield tick
     finally:
-        gc.unfreeze()
+        if ours:
+            gc.unfreeze()
         if enabled:
             gc.enable()
 

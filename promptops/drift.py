@@ -740,9 +740,10 @@ class _Side:
     case_ids: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     """(suite, model) -> case ids in the order first seen."""
     names: dict[str, str] = field(default_factory=dict)
+    """Suite, model and version names, one string object each (see ``shared``)."""
 
     def new_tally(self, result: SampleResult | SampleRow) -> _CaseTally:
-        """The tally of the case ``result`` is the first sample of, linked to its suite and model's totals."""
+        """A tally for the case whose first sample ``result`` is, linked to its suite and model's totals."""
         suite, model = self.shared(result.suite), self.shared(result.model)
         tally = self.cases[(suite, result.case, model)] = _CaseTally.first(result)
         tally.model_id = self.shared(tally.model_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import random
@@ -13,8 +14,11 @@ import pytest
 from fake_openai import FakeOpenAIServer
 from pydantic import ValidationError
 
+from promptops.assertions.builtin import parse_json_output
+from promptops.assertions.golden import normalise_text
 from promptops.drift import (
     DriftReport,
+    _json_container,
     compare_results,
     compare_runs,
     diff_outputs,
@@ -625,6 +629,30 @@ def test_json_type_change_and_odd_keys() -> None:
     assert [(c.path, c.change, c.old, c.new) for c in diff.json_changes] == [("$.n", "changed", 1, "1")]
     diff = diff_outputs('{"two words": 1}', '{"two words": 2}')
     assert diff is not None and diff.json_changes[0].path == '$["two words"]'
+
+
+def test_similarity_is_difflibs_ratio() -> None:
+    """The compiled matcher drift uses gives the standard library's ratio, short texts and long."""
+    rng = random.Random(4)
+    words = "the a refund bug charge app crash twice money back order late wrong item".split()
+    for _ in range(300):
+        old = " ".join(rng.choice(words) for _ in range(rng.choice([1, 8, 60, 400])))
+        new = old.replace("refund", "return") if rng.random() < 0.3 else " ".join(rng.sample(words, 5))
+        expected = difflib.SequenceMatcher(None, normalise_text(old), normalise_text(new)).ratio()
+        assert text_similarity(old, new) == (1.0 if normalise_text(old) == normalise_text(new) else expected)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", " ", "refund", "x{}", "1", '"{}"', "null", "[", "{", ' {"a": 1}', "\u00a0{}", "\x1c[1]", "\ufeff{}"]
+    + ['```json\n{"a": 1}\n```', " ```\n[1]\n```", "I think: {a}"],
+)
+def test_only_text_that_cannot_be_a_json_container_skips_the_parse(text: str) -> None:
+    try:
+        value = parse_json_output(text)
+    except ValueError:
+        value = None
+    assert _json_container(text) == (value if isinstance(value, (dict, list)) else None)
 
 
 def test_text_drift_beyond_threshold_is_changed_and_small_rewording_is_not() -> None:

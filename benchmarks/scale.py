@@ -10,7 +10,9 @@ results written in promptops' own run-record format (one line per call with
 every field, as ``RunWriter`` writes them) and times ``promptops drift``'s
 comparison, statistics included, also in a fresh process. The candidate fails
 one case in 100 on 6 of its 10 samples: drops too small for one case to be
-significant among 100,000, but clear for the suite as a whole.
+significant among 100,000, but clear for the suite as a whole. A second pair of
+runs answers every case in other words on each side (as after a model upgrade),
+so drift also measures and diffs 100,000 changed outputs.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def drift_probe(baseline: str, candidate: str) -> None:
     figures = {
         "wall_s": wall,
         "cases": len(report.cases),
+        "changed": report.counts.changed,
         "flaky": report.counts.flaky,
         "regressions": report.counts.regressions,
         "suite_regressions": report.suite_regressions,
@@ -76,7 +79,9 @@ def drift_probe(baseline: str, candidate: str) -> None:
     print(json.dumps(figures))
 
 
-def write_run(folder: Path, run_id: str, model: str, cases: int, repeat: int, fail_every: int) -> None:
+def write_run(
+    folder: Path, run_id: str, model: str, cases: int, repeat: int, fail_every: int, answer: str = "refund"
+) -> None:
     """A saved run of ``cases`` cases × ``repeat`` samples on one suite, as ``RunWriter`` leaves it."""
     from promptops.results import AssertionOutcome, RunMeta, SampleResult, SuitePlan
 
@@ -113,7 +118,7 @@ def write_run(folder: Path, run_id: str, model: str, cases: int, repeat: int, fa
             prompt="triage",
             prompt_version="1.0.0",
             prompt_fingerprint="f" * 16,
-            output="refund" if passed else "bug",
+            output=answer if passed else "bug",
             passed=passed,
             score=1.0 if passed else 0.0,
             assertions=[
@@ -142,6 +147,20 @@ def write_run(folder: Path, run_id: str, model: str, cases: int, repeat: int, fa
                 handle.write(
                     lines[passed].replace("@CASE@", f"case-{case:06d}").replace("@N@", str(sample)) + "\n"
                 )
+
+
+def drift_row(name: str, baseline: Path, candidate: Path) -> None:
+    drift = child("--drift-probe", str(baseline), str(candidate))
+    row(
+        name,
+        f"{drift['wall_s']:.2f} s",
+        f"< {DRIFT_BUDGET_S:.0f} s",
+        f"{drift['wall_s'] / DRIFT_BUDGET_S:.2f}x of budget, peak RSS {drift['peak_rss_mib']:.0f} MiB",
+    )
+    print(
+        f"  (drift: {drift['cases']:,} cases, {drift['changed']:,} changed, {drift['flaky']:,} flaky, "
+        f"{drift['regressions']} case regressions, {drift['suite_regressions']} suite regression)"
+    )
 
 
 def child(*args: str) -> dict:
@@ -182,17 +201,13 @@ def main() -> None:
         # the candidate fails 1 case in 100 on most samples: real drops among many unchanged cases
         write_run(work / "base", "base", "fake", args.cases, args.repeat, fail_every=0)
         write_run(work / "cand", "cand", "fake", args.cases, args.repeat, fail_every=100)
-        drift = child("--drift-probe", str(work / "base"), str(work / "cand"))
-        row(
-            f"drift, two runs of {args.cases:,} cases x {args.repeat}",
-            f"{drift['wall_s']:.2f} s",
-            f"< {DRIFT_BUDGET_S:.0f} s",
-            f"{drift['wall_s'] / DRIFT_BUDGET_S:.2f}x of budget, peak RSS {drift['peak_rss_mib']:.0f} MiB",
-        )
-        print(
-            f"  (drift: {drift['cases']:,} cases, {drift['flaky']:,} flaky, {drift['regressions']} case "
-            f"regressions, {drift['suite_regressions']} suite regression)"
-        )
+        drift_row(f"drift, two runs of {args.cases:,} cases x {args.repeat}", work / "base", work / "cand")
+        shutil.rmtree(work / "base")
+        shutil.rmtree(work / "cand")
+        old, new = "I think this is a refund request.", "This looks like a refund request to me."
+        write_run(work / "base", "base", "fake", args.cases, args.repeat, fail_every=0, answer=old)
+        write_run(work / "cand", "cand", "fake", args.cases, args.repeat, fail_every=100, answer=new)
+        drift_row("  the same, every answer reworded", work / "base", work / "cand")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -82,7 +82,11 @@ def drift_probe(baseline: str, candidate: str) -> None:
 def write_run(
     folder: Path, run_id: str, model: str, cases: int, repeat: int, fail_every: int, answer: str = "refund"
 ) -> None:
-    """A saved run of ``cases`` cases × ``repeat`` samples on one suite, as ``RunWriter`` leaves it."""
+    """A saved run of ``cases`` cases × ``repeat`` samples on one suite, as ``RunWriter`` leaves it.
+
+    ``answer`` is the passing output; ``{case}`` in it becomes the case id, so each case answers
+    in words of its own.
+    """
     from promptops.results import AssertionOutcome, RunMeta, SampleResult, SuitePlan
 
     folder.mkdir(parents=True)
@@ -118,7 +122,7 @@ def write_run(
             prompt="triage",
             prompt_version="1.0.0",
             prompt_fingerprint="f" * 16,
-            output=answer if passed else "bug",
+            output=answer.format(case="@CASE@") if passed else "bug",
             passed=passed,
             score=1.0 if passed else 0.0,
             assertions=[
@@ -204,7 +208,7 @@ def main() -> None:
         drift_row(f"drift, two runs of {args.cases:,} cases x {args.repeat}", work / "base", work / "cand")
         shutil.rmtree(work / "base")
         shutil.rmtree(work / "cand")
-        old, new = "I think this is a refund request.", "This looks like a refund request to me."
+        old, new = "I think {case} is a refund request.", "Ticket {case} looks like a refund request to me."
         write_run(work / "base", "base", "fake", args.cases, args.repeat, fail_every=0, answer=old)
         write_run(work / "cand", "cand", "fake", args.cases, args.repeat, fail_every=100, answer=new)
         drift_row("  the same, every answer reworded", work / "base", work / "cand")

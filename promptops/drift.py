@@ -281,16 +281,12 @@ def _json_changes(old: Any, new: Any) -> list[JsonChange]:
 
 
 def _text_diff(old: str, new: str) -> tuple[str, bool]:
-    lines = list(
-        cydifflib.unified_diff(
-            old.splitlines(),
-            new.splitlines(),
-            "baseline",
-            "candidate",
-            lineterm="",
-            n=1,
-        )
-    )
+    old_lines, new_lines = old.splitlines(), new.splitlines()
+    if len(old_lines) == len(new_lines) == 1 and old_lines != new_lines:
+        # one line each (most answers): the unified diff of a replaced line, written out as difflib does
+        lines = ["--- baseline", "+++ candidate", "@@ -1 +1 @@", "-" + old_lines[0], "+" + new_lines[0]]
+    else:
+        lines = list(cydifflib.unified_diff(old_lines, new_lines, "baseline", "candidate", lineterm="", n=1))
     truncated = len(lines) > _DIFF_MAX_LINES
     shown = [
         line if len(line) <= _DIFF_LINE_CHARS else line[: _DIFF_LINE_CHARS - 1] + "…"
@@ -323,7 +319,7 @@ def diff_outputs(old: str, new: str) -> OutputDiff | None:
         )
     similarity = text_similarity(old, new)
     text, truncated = _text_diff(old, new)
-    return OutputDiff(kind="text", similarity=similarity, text_diff=text, truncated=truncated)
+    return _lean(OutputDiff(kind="text", similarity=similarity, text_diff=text, truncated=truncated))
 
 
 # --- report schema ------------------------------------------------------------------------------

@@ -642,6 +642,22 @@ def test_similarity_is_difflibs_ratio() -> None:
         assert text_similarity(old, new) == (1.0 if normalise_text(old) == normalise_text(new) else expected)
 
 
+def test_text_diff_is_difflibs_unified_diff() -> None:
+    """One-line answers are diffed without the matcher; every shape of text gives difflib's diff."""
+    rng = random.Random(6)
+    pieces = ["a", "b", " ", "\n", "\r", "\r\n", "\x0b", "\u2028", "x" * 250, ""]
+    for _ in range(3000):
+        old = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+        new = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+        if old == new:
+            continue
+        diff = diff_outputs(old, new)
+        lines = list(difflib.unified_diff(old.splitlines(), new.splitlines(), "baseline", "candidate", n=1))
+        shown = [line.rstrip("\n") for line in lines[:30]]
+        expected = "\n".join(line if len(line) <= 200 else line[:199] + "…" for line in shown)
+        assert diff is not None and (diff.text_diff, diff.truncated) == (expected, len(lines) > 30)
+
+
 @pytest.mark.parametrize(
     "text",
     ["", " ", "refund", "x{}", "1", '"{}"', "null", "[", "{", ' {"a": 1}', "\u00a0{}", "\x1c[1]", "\ufeff{}"]

@@ -762,15 +762,63 @@ def _depth(value: Any, level: int = 1) -> int:
 
 
 def _last_row_per_call(path: Path) -> Iterator[SampleRow]:
-    """``_last_per_call`` for rows: the last row of each call, in file order."""
-    last: dict[tuple[str, str, str, int], int] = {}
-    for number, row in enumerate(read_rows(path)):
-        last[row.key] = number
-    keep = set(last.values())
+    """``_last_per_call`` for rows: the last row of each call, in file order.
+
+    The first pass only finds which result is the last of its call; the second reads and checks
+    every line with ``read_rows``, so a bad line is refused there as it would be in one pass.
+    """
+    last = _last_of_calls(path)
+    if last is None:  # a line the first pass cannot read alone: number the rows as read_rows does
+        last = {row.key: number for number, row in enumerate(read_rows(path))}
+    keep = bytearray(max(last.values(), default=-1) + 1)  # 1 for the result that is its call's last
+    for number in last.values():
+        keep[number] = 1
     del last
     for number, row in enumerate(read_rows(path)):
-        if number in keep:
+        if keep[number]:
             yield row
+
+
+class _Call(msgspec.Struct, gc=False):
+    """What identifies a call on a line of a run record; its other fields are skipped, not checked."""
+
+    suite: str
+    case: str
+    model: str
+    sample: int
+
+
+_CALL_DECODER = msgspec.json.Decoder(_Call)
+
+
+def _last_of_calls(path: Path) -> dict[tuple[str, str, str, int], int] | None:
+    """Each call's last result number, from the calls' identities alone (a million lines a second);
+    None at a line this cannot count exactly as ``read_rows`` does (unreadable, lax, or unterminated)."""
+    if not path.is_file():
+        return {}
+    decode = _CALL_DECODER.decode
+    names: dict[str, str] = {}  # one string per suite, case and model: a resumed run repeats them
+    last: dict[tuple[str, str, str, int], int] = {}
+    number = 0
+    try:
+        with open(path, "rb", buffering=_READ_BUFFER) as handle:
+            for line in handle:
+                try:
+                    call = decode(line)
+                except (msgspec.DecodeError, RecursionError):
+                    if line.strip():
+                        return None
+                    continue  # a blank line, skipped by read_rows too
+                if not line.endswith(b"\n"):
+                    return None
+                suite = names.setdefault(call.suite, call.suite)
+                case = names.setdefault(call.case, call.case)
+                model = names.setdefault(call.model, call.model)
+                last[(suite, case, model, call.sample)] = number
+                number += 1
+    except OSError:
+        return None
+    return last
 
 
 def open_run(runs_dir: Path, ref: str) -> SavedRun:

@@ -31,6 +31,7 @@ from promptops.results import (
     RunWriter,
     SampleResult,
     SampleRow,
+    SavedRun,
     read_results,
     read_rows,
     row_of,
@@ -316,6 +317,46 @@ def test_rows_are_read_exactly_as_results_are_from_mutated_run_records(tmp_path:
         assert _read(read_rows, path) == expected, name
         kinds[expected[0]] += 1
     assert kinds["ok"] > 20 and kinds["error"] > 100, kinds
+
+
+def test_a_resumed_runs_rows_are_its_results_from_mutated_run_records(tmp_path: Path) -> None:
+    """A resumed run keeps the last result of each call: rows and results agree on damaged records too."""
+    rng = random.Random(21)
+    results = _varied_results(rng, 12)
+    # calls done again after a resume: the later line counts
+    results += [r.model_copy(update={"output": "again"}) for r in results[:5]]
+    writer = RunWriter(tmp_path / "run", meta("r").model_copy(update={"resumes": 1}))
+    for result in results:
+        writer.append(result)
+    writer.close()
+    run = SavedRun(tmp_path / "run", meta("r").model_copy(update={"resumes": 1}))
+    path = run.folder / "results.jsonl"
+    original = path.read_bytes()
+    assert len(list(run.rows())) == 12
+    mutators = _mutators("jsonl")
+    kinds = {"ok": 0, "error": 0}
+    for _ in range(300):
+        name = rng.choice(sorted(mutators))
+        path.write_bytes(mutators[name](rng, original))
+        expected = _read(lambda _: run.results(), path)
+        assert _read(lambda _: run.rows(), path) == expected, name
+        kinds[expected[0]] += 1
+    assert kinds["ok"] > 20 and kinds["error"] > 60, kinds
+
+
+def test_an_unterminated_bad_last_line_does_not_hide_its_calls_earlier_result(tmp_path: Path) -> None:
+    """A last line without its newline is a write cut short: skipped, even when it names an earlier call."""
+    first, again = sample("c", True, "first"), sample("c", False, "again")
+    resumed = meta("r").model_copy(update={"resumes": 1})
+    writer = RunWriter(tmp_path / "run", resumed)
+    writer.append(first)
+    writer.close()
+    run = SavedRun(tmp_path / "run", resumed)
+    line = again.model_dump_json().replace("{", '{"surprise": 1, ', 1)
+    with open(run.folder / "results.jsonl", "a") as handle:
+        handle.write(line)  # no newline
+    assert [r.output for r in run.results()] == ["first"]
+    assert [r.output for r in run.rows()] == ["first"]
 
 
 @pytest.mark.parametrize(

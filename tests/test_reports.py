@@ -180,3 +180,20 @@ def test_junit_of_a_run_is_written_a_suite_at_a_time_as_the_whole_tree_would_be(
     # laid out exactly as indenting the whole tree at once would
     ET.indent(root)
     assert text == '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def test_drift_json_report_is_the_drift_report_between_kind_and_escalation() -> None:
+    from promptops.drift import compare_results
+    from promptops.escalation import escalate_drift
+    from promptops.reports import render_json
+
+    base = [sample(f"c{i}", True, "refund \u00e9", gap="skill") for i in range(12)]
+    cand = [sample(f"c{i}", i % 4 != 0, 'bug "x"\n1e-05') for i in range(12)]
+    drift = compare_results(meta("a"), base, meta("b"), cand)
+    escalation = escalate_drift(None, drift, None)
+    for given in (None, escalation):
+        report = json.loads(render_json(ReportData(drift=drift, escalation=given)))
+        assert list(report)[0] == "kind" and report.pop("kind") == "drift"
+        expected_escalation = given.model_dump(mode="json") if given is not None else None
+        assert list(report)[-1] == "escalation" and report.pop("escalation") == expected_escalation
+        assert report == drift.model_dump(mode="json")

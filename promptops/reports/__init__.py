@@ -63,7 +63,8 @@ def render_json(data: ReportData) -> str:
 
 
 def json_chunks(data: ReportData) -> Iterator[str]:
-    """``render_json`` in pieces: a test report is written a verdict at a time, never held whole."""
+    """``render_json`` in pieces: a test report is written a batch of verdicts at a time, a drift report
+    by pydantic in one pass (never through Python dicts)."""
     escalation = json.loads(data.escalation.model_dump_json()) if data.escalation else None
     if data.drift is None and data.summary is not None:
         yield from summary_json_chunks(
@@ -71,11 +72,15 @@ def json_chunks(data: ReportData) -> Iterator[str]:
         )
         yield "\n"
         return
-    body = data.drift if data.drift is not None else data.summary
-    kind = "drift" if data.drift is not None else "test"
-    payload = {"kind": kind, **(json.loads(body.model_dump_json()) if body is not None else {})}
-    payload["escalation"] = escalation
-    yield json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+    if data.drift is not None:
+        # pydantic writes the (large) drift report itself; "kind" and "escalation" go around its keys
+        text = data.drift.model_dump_json(indent=2)
+        yield '{\n  "kind": "drift",'
+        yield text[1:-2]  # the keys, between "{" and "\n}"
+        nested = json.dumps(escalation, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        yield f',\n  "escalation": {nested}\n}}\n'
+        return
+    yield json.dumps({"kind": "test", "escalation": escalation}, indent=2, ensure_ascii=False) + "\n"
 
 
 def report_chunks(data: ReportData, fmt: str, *, color: bool = False) -> Iterator[str]:

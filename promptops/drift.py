@@ -789,8 +789,12 @@ def _young_collections_only() -> Iterator[Callable[[], None]]:
     unfrozen after: that cannot be undone for ours alone. What stays set aside is still freed when
     no longer used; only a garbage cycle among it would wait for the process to end.
     """
+    from promptops.providers.litellm_adapter import import_frozen
+
     enabled = gc.isenabled()
-    ours = gc.get_freeze_count() == 0
+    # litellm's import frozen means something was; only otherwise count (a count walks every frozen
+    # object: ~50 ms per call once litellm's are among them)
+    ours = not import_frozen() and gc.get_freeze_count() == 0
     gc.disable()
     gc.freeze()
     built = 0

@@ -9,6 +9,7 @@ change with the llama.cpp build. Deselect them with ``-m "not local"``.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import textwrap
 from collections import defaultdict
@@ -300,3 +301,29 @@ def test_example_project_shows_every_gap(tmp_path: Path, run_cli, monkeypatch: p
     sampled = [c for c in cases if c["gap"] == "reliability" and c["model"] == "default"]
     assert all(c["samples"] == 5 for c in sampled)
     assert any(0 < c["passed_samples"] < 5 and c["status"] == "failed" for c in sampled)
+
+
+@needs_models
+@pytest.mark.local
+def test_a_run_on_a_local_model_exits_without_noise(tmp_path: Path) -> None:
+    """The process ends as cleanly as it ran: no finalizer of llama.cpp left for interpreter exit."""
+    import subprocess
+    import sys
+
+    for name in ("promptops.yaml", "prompts", "suites"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name)
+        else:
+            shutil.copy(source, tmp_path / name)
+    proc = subprocess.run(
+        [sys.executable, "-m", "promptops", "test", "suites/consistency.yaml", "--format", "json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CI": "1"},
+        timeout=600,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    assert json.loads(proc.stdout)["completed_calls"] > 0
+    assert "Exception ignored" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

@@ -785,9 +785,10 @@ def _young_collections_only() -> Iterator[Callable[[], None]]:
     cycles, so the caller ticks once per case and every ``_COLLECT_EVERY`` cases a young collection
     clears them, walking only what was built since the last one.
 
-    When something was frozen before (the provider adapter freezes litellm's import), nothing is
-    unfrozen after: that cannot be undone for ours alone. What stays set aside is still freed when
-    no longer used; only a garbage cycle among it would wait for the process to end.
+    When something was frozen before (the provider adapter freezes litellm's import), nothing more
+    is frozen: an unfreeze could not be limited to ours, and objects left frozen for good (a loaded
+    local model among them) would be finalized only at interpreter exit, after their modules are
+    gone. The collector is then only held, and the first young collection walks the folded runs once.
     """
     from promptops.providers.litellm_adapter import import_frozen
 
@@ -796,7 +797,8 @@ def _young_collections_only() -> Iterator[Callable[[], None]]:
     # object: ~50 ms per call once litellm's are among them)
     ours = not import_frozen() and gc.get_freeze_count() == 0
     gc.disable()
-    gc.freeze()
+    if ours:
+        gc.freeze()
     built = 0
 
     def tick() -> None:

@@ -1096,3 +1096,25 @@ def test_drift_command_unknown_model_exits_2_before_any_call(
     assert result.exit_code == 2
     assert "nosuch" in result.output
     assert fake_server.state.requests == []
+
+
+def test_building_a_report_freezes_nothing_it_cannot_unfreeze(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After litellm's import was frozen, drift holds the collector but freezes nothing of its own:
+    objects frozen for good would be finalized only at exit (a loaded local model complains then)."""
+    import gc
+
+    from promptops import drift
+    from promptops.providers import litellm_adapter
+
+    before = gc.get_freeze_count()
+    monkeypatch.setattr(litellm_adapter, "_import_frozen", True)
+    with drift._young_collections_only() as tick:
+        kept = [[index] for index in range(5000)]
+        tick()
+        assert not gc.isenabled()
+    assert gc.get_freeze_count() == before and gc.isenabled() and len(kept) == 5000
+    monkeypatch.setattr(litellm_adapter, "_import_frozen", before > 0)
+    if before == 0:  # nothing frozen before: drift's own freeze is undone afterwards
+        with drift._young_collections_only():
+            assert gc.get_freeze_count() > 0
+        assert gc.get_freeze_count() == 0

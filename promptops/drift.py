@@ -60,8 +60,6 @@ from promptops.results import (
     CaseStatus,
     CaseTally,
     ErrorInfo,
-    ErrorRow,
-    OutcomeRow,
     RunMeta,
     SampleResult,
     SampleRow,
@@ -748,8 +746,6 @@ class _Side:
         """A tally for the case whose first sample ``result`` is, linked to its suite and model's totals."""
         suite, model = self.shared(result.suite), self.shared(result.model)
         tally = self.cases[(suite, result.case, model)] = _CaseTally.first(result)
-        tally.model_id = self.shared(tally.model_id)
-        tally.prompt_version = self.shared(tally.prompt_version)
         tally.group = self.groups.get((suite, model))
         if tally.group is None:
             tally.group = self.groups[(suite, model)] = _GroupTally(
@@ -892,10 +888,8 @@ def _case_side(model: str, tally: _CaseTally) -> tuple[CaseSide, str | None]:
         interval=_interval(tally.passed, tally.produced),
         threshold=tally.threshold,
         output_excerpt=excerpt(representative, _EXCERPT_CHARS),
-        failed_assertions=[_outcome_model(o) for o in tally.distinct_failures()]
-        if tally.failed_assertions
-        else [],
-        error=_error_model(tally.error[1]) if tally.error else None,
+        failed_assertions=tally.distinct_failures(),
+        error=tally.first_error(),
         duration_ms=round(tally.duration_ms, 3),
     )
     return _lean(side), representative
@@ -928,15 +922,6 @@ def _interval(passed: int, produced: int) -> Interval | None:
     """
     interval = wilson_interval(passed, produced)
     return Interval(low=interval[0], high=interval[1]) if interval else None
-
-
-def _outcome_model(outcome: AssertionOutcome | OutcomeRow) -> AssertionOutcome:
-    """A failing assertion as the report's model, whether it was read as a result or a row."""
-    return outcome if isinstance(outcome, AssertionOutcome) else outcome.to_model()
-
-
-def _error_model(error: ErrorInfo | ErrorRow) -> ErrorInfo:
-    return error if isinstance(error, ErrorInfo) else error.to_model()
 
 
 @dataclass(frozen=True)

@@ -998,6 +998,13 @@ class CaseTally:
         ordered = sorted(self.failed_assertions.values(), key=lambda item: item[0])
         return [_as_outcome(outcome) for _, outcome in ordered[:MAX_FAILED_ASSERTIONS]]
 
+    def first_error(self) -> ErrorInfo | None:
+        """The error of the errored sample with the lowest index, as a model."""
+        if self.error is None:
+            return None
+        error = self.error[1]
+        return error if isinstance(error, ErrorInfo) else error.to_model()
+
     def packed_verdict(self, suite: str, case: str, model: str) -> CaseVerdict | PackedVerdict:
         """``case_verdict``, as the tuple ``CaseVerdicts`` keeps when there is nothing to show beyond the
         counts (no failing assertion, output or error): no model is built for a passing case."""
@@ -1035,7 +1042,7 @@ class CaseTally:
             gap=self.gap,
             failed_assertions=self.distinct_failures(),
             output_excerpt=excerpt(self.first_failure[1]) if self.first_failure else None,
-            error=_as_error(self.error[1]) if self.error else None,
+            error=self.first_error(),
             duration_ms=round(self.duration_ms, 3),
             judge_agreement=self.agreement(),
         )
@@ -1043,10 +1050,6 @@ class CaseTally:
 
 def _as_outcome(outcome: AssertionOutcome | OutcomeRow) -> AssertionOutcome:
     return outcome if isinstance(outcome, AssertionOutcome) else outcome.to_model()
-
-
-def _as_error(error: ErrorInfo | ErrorRow) -> ErrorInfo:
-    return error if isinstance(error, ErrorInfo) else error.to_model()
 
 
 @dataclass

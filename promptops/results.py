@@ -405,8 +405,8 @@ def summary_json_chunks(
     """
     head = {**(before or {}), **summary.model_dump(mode="json", exclude={"cases"}), "cases": []}
     text = json.dumps({**head, **(after or {})}, indent=2, ensure_ascii=False)
-    # "cases" is the summary's last key: its empty list is the first such text after the head's keys
-    start, rest = text.split('"cases": []', 1) if after else text.rsplit('"cases": []', 1)
+    # no key before "cases" can hold this text: a string value escapes its quotes
+    start, rest = text.split('"cases": []', 1)
     yield start + '"cases": ['
     first = True
     for piece in summary.cases.json_pieces():

@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-
-FAKE_KEY_ENV = "PROMPTOPS_TEST_FAKE_KEY"
+from conftest import FAKE_KEY_ENV, TONE_PARTIAL, TRIAGE_PROMPT
 
 CONFIG = """\
 version: 1
@@ -44,24 +43,6 @@ run: {{concurrency: 2, timeout_s: 2.0, retries: 0, backoff_s: 0.01, backoff_max_
 constraints: {{data_privacy: external-ok, deployment: cloud, latency_p95_ms: 2000}}
 escalation: {{rules: rules.yaml}}
 """
-
-PROMPT = """\
----
-version: 1.0.0
-description: Classify a support ticket into one label
-params: {max_tokens: 16}
-inputs:
-  ticket: {required: true}
-  labels: {default: [refund, bug, question]}
----
-{% role "system" %}
-Reply with exactly one word from: {{ labels | join(", ") }}.
-{% include "_partials/tone.j2" %}
-{% endrole %}
-{% role "user" %}{{ ticket }}{% endrole %}
-"""
-
-PARTIAL = "Be brief and polite.\n"
 
 SUITE = """\
 prompt: support/triage
@@ -185,8 +166,8 @@ def build_seed_project(root: Path, api_base: str) -> list[Kind]:
     """
     files = {
         "promptops.yaml": CONFIG.format(api_base=api_base, key_env=FAKE_KEY_ENV),
-        "prompts/support/triage.j2": PROMPT,
-        "prompts/_partials/tone.j2": PARTIAL,
+        "prompts/support/triage.j2": TRIAGE_PROMPT,
+        "prompts/_partials/tone.j2": TONE_PARTIAL,
         "suites/triage.yaml": SUITE,
         "rules.yaml": RULES,
         "suites/extra.yaml": EXTRA_SUITE,
